@@ -1,0 +1,134 @@
+"""The run layout on the tracking server (SPEC §4): every tag name, artifact path and status word.
+
+The runner writes this layout and the client reads it; this module is the only place that spells
+the names, so both sides stay in step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+
+# --- tags ---------------------------------------------------------------------------------------
+TAG_PARENT_RUN_ID = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+TAG_RUN_SOURCE = "azureml.runsource"
+RUN_SOURCE_PIPELINE = "azureml.PipelineRun"
+RUN_SOURCE_STEP = "azureml.StepRun"
+TAG_NODE_ID = "azureml.nodeid"
+TAG_PIPELINE = "azureml.pipeline"
+TAG_REUSED_RUN_ID = "azureml.reusedrunid"
+TAG_REUSED_NODE_ID = "azureml.reusednodeid"
+TAG_REUSED_PIPELINE = "azureml.reusedpipeline"
+TAG_GRAPH = "steprun.graph"
+TAG_HEARTBEAT = "steprun.heartbeat"
+TAG_ERROR = "steprun.error"
+#: Hash of what makes a step's result reusable (source, script, arguments, input data identity).
+TAG_REUSE_KEY = "steprun.reusekey"
+#: Set on a pipeline run by ``PipelineRun.cancel()``; the runner watches for it.
+TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
+#: Set on a step whose inputs are not ready yet (its MLflow status is SCHEDULED meanwhile).
+TAG_NOT_STARTED = "steprun.notstarted"
+#: Names of the step's outputs, JSON list, so a widget can show them before they are uploaded.
+TAG_OUTPUT_NAMES = "steprun.outputs"
+
+# --- artifacts ----------------------------------------------------------------------------------
+LOGS_DIR = "logs"
+OUTPUTS_DIR = "outputs"
+#: The logs a step run has, by the name the API and the widget use.
+LOG_FILES: dict[str, str] = {
+    "stdout": f"{LOGS_DIR}/stdout.txt",
+    "stderr": f"{LOGS_DIR}/stderr.txt",
+    "job": f"{LOGS_DIR}/job.txt",
+}
+LOG_NAMES: tuple[str, ...] = tuple(LOG_FILES)
+
+
+def output_path(output_name: str) -> str:
+    """The artifact folder that holds an output of a step run."""
+    return f"{OUTPUTS_DIR}/{output_name}"
+
+
+# --- statuses -----------------------------------------------------------------------------------
+NOT_STARTED = "NotStarted"
+QUEUED = "Queued"
+RUNNING = "Running"
+FINISHED = "Finished"
+FAILED = "Failed"
+CANCELED = "Canceled"
+NOT_RESPONDING = "NotResponding"
+
+#: MLflow run status -> the seed's status word.
+STATUS_MAP: dict[str, str] = {
+    "SCHEDULED": QUEUED,
+    "RUNNING": RUNNING,
+    "FINISHED": FINISHED,
+    "FAILED": FAILED,
+    "KILLED": CANCELED,
+}
+#: The seed's status word -> the MLflow status the runner writes.
+MLFLOW_STATUS: dict[str, str] = {v: k for k, v in STATUS_MAP.items()}
+TERMINAL_STATUSES = frozenset({FINISHED, FAILED, CANCELED})
+
+#: The runner refreshes the heartbeat of running steps this often (seconds).
+HEARTBEAT_INTERVAL = 5.0
+#: A RUNNING run whose heartbeat is older than this is reported as NotResponding (seconds).
+HEARTBEAT_STALE_AFTER = 20.0
+
+
+def is_terminal(status: str) -> bool:
+    """True for a seed status after which a run never changes again."""
+    return status in TERMINAL_STATUSES
+
+
+def seed_status(mlflow_status: str, tags: Mapping[str, str], now: float | None = None) -> str:
+    """Map an MLflow run status (and the run's tags) to the seed's status word.
+
+    A RUNNING run whose heartbeat tag is stale is ``NotResponding``; a SCHEDULED step marked as
+    waiting for its inputs is ``NotStarted``. Runs without heartbeat tags (other tools) keep the
+    plain mapping.
+    """
+    status = STATUS_MAP.get(mlflow_status, mlflow_status.title() if mlflow_status else NOT_STARTED)
+    if status == RUNNING:
+        beat = parse_heartbeat(tags.get(TAG_HEARTBEAT))
+        if beat is not None and (now if now is not None else time.time()) - beat > HEARTBEAT_STALE_AFTER:
+            return NOT_RESPONDING
+    elif status == QUEUED and tags.get(TAG_NOT_STARTED) == "true":
+        return NOT_STARTED
+    return status
+
+
+def heartbeat_value(now: float | None = None) -> str:
+    """The value the runner writes in the heartbeat tag: seconds since the epoch."""
+    return f"{(now if now is not None else time.time()):.3f}"
+
+
+def parse_heartbeat(value: str | None) -> float | None:
+    """The time a heartbeat tag records, or None when absent or unreadable."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- the pipeline graph -------------------------------------------------------------------------
+def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]]) -> str:
+    """The compact JSON kept in the pipeline run's graph tag: nodes (id, name) and edges."""
+    return json.dumps({"nodes": nodes, "edges": [list(e) for e in edges]}, separators=(",", ":"))
+
+
+def decode_graph(value: str | None) -> dict:
+    """Read the graph tag back; a missing or malformed tag gives an empty graph."""
+    try:
+        graph = json.loads(value) if value else {}
+    except ValueError:
+        graph = {}
+    nodes = [n for n in graph.get("nodes", []) if isinstance(n, dict) and "id" in n]
+    edges = [tuple(e) for e in graph.get("edges", []) if isinstance(e, list) and len(e) == 2]
+    return {"nodes": nodes, "edges": edges}
+
+
+def is_step_run(tags: Mapping[str, str]) -> bool:
+    """True for a run that the runner wrote as a step of a pipeline."""
+    return tags.get(TAG_RUN_SOURCE) == RUN_SOURCE_STEP

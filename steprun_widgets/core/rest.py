@@ -1,0 +1,268 @@
+"""The MLflow tracking REST API (2.x/3.x), as thin typed calls over :class:`Transport`.
+
+Covers what the client and the runner need: experiments, runs (get, search, create, update,
+tags), and artifacts (list, ranged read, streamed download, upload).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import quote
+
+import requests
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.transport import API, Transport, check_run_id
+from steprun_widgets.errors import RunNotFoundError, ServiceError
+
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+SEARCH_PAGE = 1000
+
+
+@dataclass
+class RunRecord:
+    """One run as the server describes it: info plus tags."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str = "active"
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, run: Mapping[str, Any]) -> RunRecord:
+        info = run.get("info", {})
+        data = run.get("data", {})
+        return cls(
+            run_id=info.get("run_id") or info.get("run_uuid", ""),
+            experiment_id=str(info.get("experiment_id", "")),
+            status=info.get("status", ""),
+            start_time=_int_or_none(info.get("start_time")),
+            end_time=_int_or_none(info.get("end_time")),
+            artifact_uri=info.get("artifact_uri", ""),
+            lifecycle_stage=info.get("lifecycle_stage", "active"),
+            tags={t["key"]: t.get("value", "") for t in data.get("tags", []) if "key" in t},
+            params={p["key"]: p.get("value", "") for p in data.get("params", []) if "key" in p},
+        )
+
+    @property
+    def name(self) -> str:
+        return self.tags.get(layout.TAG_RUN_NAME) or self.run_id
+
+    def seed_status(self, now: float | None = None) -> str:
+        return layout.seed_status(self.status, self.tags, now)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An artifact entry: a path relative to the run's artifact root."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class MlflowRest:
+    """The REST calls, raising typed errors that name the run or experiment at fault."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    # --- experiments ----------------------------------------------------------------------------
+    def get_experiment_by_name(self, name: str) -> dict | None:
+        """The experiment with this name, or None when there is none."""
+        try:
+            body = self.transport.get_json(f"{API}/experiments/get-by-name",
+                                           {"experiment_name": name})
+        except ServiceError as exc:
+            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+                return None
+            raise
+        experiment = body.get("experiment")
+        if not isinstance(experiment, dict) or "experiment_id" not in experiment:
+            raise ServiceError(f"Malformed answer for experiment {name!r} from "
+                               f"{self.transport.display_url}", url=self.transport.base_url)
+        return experiment
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """The id of the experiment with this name, creating it when missing."""
+        experiment = self.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment["experiment_id"])
+        try:
+            return str(self.transport.post_json(f"{API}/experiments/create",
+                                                {"name": name})["experiment_id"])
+        except ServiceError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        experiment = self.get_experiment_by_name(name)
+        if experiment is None:
+            raise RunNotFoundError(f"Experiment {name!r} could not be created")
+        return str(experiment["experiment_id"])
+
+    # --- runs -----------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunRecord:
+        check_run_id(run_id)
+        try:
+            body = self.transport.get_json(f"{API}/runs/get", {"run_id": run_id})
+        except ServiceError as exc:
+            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+                raise RunNotFoundError(f"Run {run_id!r} was not found on "
+                                       f"{self.transport.display_url}") from None
+            raise
+        if not isinstance(body.get("run"), dict):
+            raise ServiceError(f"Malformed answer for run {run_id!r} from "
+                               f"{self.transport.display_url}", url=self.transport.base_url)
+        return RunRecord.from_json(body["run"])
+
+    def search_runs(self, experiment_ids: Iterable[str], filter_string: str = "",
+                    order_by: Iterable[str] = (), max_results: int | None = None
+                    ) -> list[RunRecord]:
+        """Every run that matches (all pages), or the first ``max_results``."""
+        runs: list[RunRecord] = []
+        token = None
+        while True:
+            page = SEARCH_PAGE if max_results is None else min(SEARCH_PAGE, max_results - len(runs))
+            body: dict[str, Any] = {"experiment_ids": list(experiment_ids),
+                                    "filter": filter_string, "max_results": page,
+                                    "order_by": list(order_by), "run_view_type": "ACTIVE_ONLY"}
+            if token:
+                body["page_token"] = token
+            answer = self.transport.post_json(f"{API}/runs/search", body)
+            runs.extend(RunRecord.from_json(r) for r in answer.get("runs", []))
+            token = answer.get("next_page_token")
+            if not token or (max_results is not None and len(runs) >= max_results):
+                return runs
+
+    def create_run(self, experiment_id: str, *, name: str, tags: Mapping[str, str],
+                   start_time: int | None = None) -> RunRecord:
+        all_tags = {layout.TAG_RUN_NAME: name, **tags}
+        body = {"experiment_id": experiment_id, "run_name": name,
+                "start_time": start_time if start_time is not None else int(time.time() * 1000),
+                "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
+        return RunRecord.from_json(self.transport.post_json(f"{API}/runs/create", body)["run"])
+
+    def update_run(self, run_id: str, status: str, end_time: int | None = None) -> None:
+        """Set a run's MLflow status (``RUNNING``, ``FINISHED``...) and, when terminal, its end."""
+        body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id, "status": status}
+        if end_time is not None:
+            body["end_time"] = end_time
+        self.transport.post_json(f"{API}/runs/update", body)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set several tags in one request (``runs/log-batch``)."""
+        if tags:
+            self.transport.post_json(f"{API}/runs/log-batch", {
+                "run_id": run_id, "tags": [{"key": k, "value": v} for k, v in tags.items()]})
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.transport.post_json(f"{API}/runs/set-tag",
+                                 {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value})
+
+    # --- artifacts ------------------------------------------------------------------------------
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """The entries directly under ``path`` of a run's artifacts (empty when there is none)."""
+        params = {"run_id": run_id}
+        if path:
+            params["path"] = path
+        try:
+            body = self.transport.get_json(f"{API}/artifacts/list", params)
+        except ServiceError as exc:
+            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+                return []
+            raise
+        return [FileInfo(f.get("path", ""), bool(f.get("is_dir")), _int_or_none(f.get("file_size")))
+                for f in body.get("files", []) if isinstance(f, dict)]
+
+    def walk_artifacts(self, run_id: str, path: str) -> list[FileInfo]:
+        """Every file (not folder) under ``path``, recursively."""
+        files: list[FileInfo] = []
+        pending = [path]
+        while pending:
+            for entry in self.list_artifacts(run_id, pending.pop()):
+                (pending.append(entry.path) if entry.is_dir else files.append(entry))
+        return sorted(files, key=lambda f: f.path)
+
+    def artifact_request(self, run: RunRecord, path: str) -> tuple[str, dict[str, str]]:
+        """Endpoint path and query for downloading one artifact of a run.
+
+        Servers that proxy artifacts (``mlflow-artifacts:`` URIs) serve the file itself, which
+        answers Range requests at the cost of the range; others go through ``/get-artifact``.
+        """
+        uri = run.artifact_uri
+        if uri.startswith("mlflow-artifacts:"):
+            rest = uri[len("mlflow-artifacts:"):]
+            if rest.startswith("//"):  # mlflow-artifacts://host:port/path
+                rest = "/" + rest[2:].partition("/")[2]
+            return f"{ARTIFACTS_API}/{quote(rest.strip('/'))}/{quote(path)}", {}
+        return "/get-artifact", {"path": path, "run_id": run.run_id}
+
+    def read_range(self, run: RunRecord, path: str, start: int,
+                   length: int | None = None) -> tuple[bytes, int | None] | None:
+        """Bytes of an artifact from ``start`` (at most ``length``) and the file's total size.
+
+        Returns None when the artifact does not exist (yet), and ``(b"", size)`` when ``start``
+        is at or past the end (the size then tells whether the file shrank).
+        """
+        endpoint, params = self.artifact_request(run, path)
+        end = "" if length is None else str(start + length - 1)
+        try:
+            response = self.transport.request("GET", endpoint, params=params,
+                                              headers={"Range": f"bytes={start}-{end}"},
+                                              ok_statuses=(416,))
+        except ServiceError as exc:
+            if exc.status_code == 404 or exc.error_code in _NOT_FOUND:
+                return None
+            raise
+        if response.status_code == 416:
+            return b"", _total_from_content_range(response.headers.get("Content-Range"))
+        if response.status_code == 206:
+            return response.content, _total_from_content_range(response.headers.get("Content-Range"))
+        # A server that ignores Range sends everything: keep only what was asked for.
+        body = response.content
+        return body[start:None if length is None else start + length], len(body)
+
+    @contextmanager
+    def open_artifact(self, run: RunRecord, path: str) -> Iterator[requests.Response]:
+        """A streamed download of one artifact; read it with ``iter_content``."""
+        endpoint, params = self.artifact_request(run, path)
+        response = self.transport.request("GET", endpoint, params=params, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def upload_artifact(self, run: RunRecord, path: str, data: bytes | IO[bytes]) -> None:
+        """Upload one file (bytes or a binary file object, streamed) to a run's artifacts."""
+        uri = run.artifact_uri
+        if not uri.startswith("mlflow-artifacts:"):
+            raise ServiceError(
+                f"The server at {self.transport.display_url} does not proxy artifacts for run "
+                f"{run.run_id!r} (artifact URI scheme {uri.split(':')[0]!r}); start it with "
+                "--serve-artifacts", url=self.transport.base_url)
+        endpoint, _ = self.artifact_request(run, path)
+        self.transport.request("PUT", endpoint, data=data,
+                               headers={"Content-Type": "application/octet-stream"})
+
+
+def _total_from_content_range(value: str | None) -> int | None:
+    if not value or "/" not in value:
+        return None
+    total = value.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None

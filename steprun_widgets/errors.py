@@ -1,0 +1,77 @@
+"""The exceptions steprun-widgets raises.
+
+Every error derives from :class:`StepRunError`, names the thing at fault (a run id, an output name,
+a URL) and never carries a secret: messages are passed through :func:`redact` before they are built.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "StepRunError",
+    "ServiceError",
+    "RunNotFoundError",
+    "OutputNotFoundError",
+    "ActivityFailedException",
+    "redact",
+]
+
+_SECRETS: set[str] = set()
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret (a token) so that :func:`redact` removes it from any message."""
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret, bearer header and URL password masked."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    text = _BEARER.sub(r"\1***", text)
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+class StepRunError(Exception):
+    """Base class of every error raised by steprun-widgets."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(str(message)))
+
+    @property
+    def message(self) -> str:
+        return self.args[0]
+
+
+class ServiceError(StepRunError):
+    """The tracking server could not be reached or answered with an error."""
+
+    def __init__(self, message: str, *, url: str | None = None, status_code: int | None = None,
+                 error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.url = redact(url) if url else url
+        self.status_code = status_code
+        self.error_code = error_code
+
+
+class RunNotFoundError(StepRunError):
+    """No run, experiment or step with the given id or name exists on the server."""
+
+
+class OutputNotFoundError(StepRunError):
+    """A step run has no output with the given name."""
+
+
+class ActivityFailedException(StepRunError):
+    """A run ended as ``Failed`` while it was being waited for with ``raise_on_error=True``."""
+
+    def __init__(self, message: str, *, run_id: str = "", error: str = "", stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.error = redact(error)
+        self.stderr_tail = redact(stderr_tail)
