@@ -238,6 +238,20 @@ class MlflowRest:
         body = response.content
         return body[start:None if length is None else start + length], len(body)
 
+    def read_tail(self, run: RunRecord, path: str, nbytes: int) -> bytes:
+        """The last ``nbytes`` of an artifact (a suffix Range request); b"" when it is missing."""
+        endpoint, params = self.artifact_request(run, path)
+        try:
+            response = self.transport.request("GET", endpoint, params=params,
+                                              headers={"Range": f"bytes=-{nbytes}"}, ok_statuses=(416,))
+        except ServiceError as exc:
+            if exc.status_code == 404 or exc.error_code in _NOT_FOUND:
+                return b""
+            raise
+        if response.status_code == 416:
+            return b""
+        return response.content[-nbytes:]
+
     @contextmanager
     def open_artifact(self, run: RunRecord, path: str) -> Iterator[requests.Response]:
         """A streamed download of one artifact; read it with ``iter_content``."""

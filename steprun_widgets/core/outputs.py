@@ -1,0 +1,170 @@
+"""A step run's outputs and their download (SPEC §2: StepRunOutput, PortDataReference)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.rest import FileInfo
+from steprun_widgets.errors import StepRunError
+
+if TYPE_CHECKING:
+    from steprun_widgets.core.runs import StepRun
+
+CHUNK = 1024 * 1024
+
+
+def relative_output_path(output_name: str, artifact_path: str) -> PurePosixPath:
+    """The path of an artifact inside its output folder, refusing anything that could escape it.
+
+    Absolute paths, ``..`` components, backslashes and drive letters are refused with an error that
+    names the path, so a hostile server cannot make a download write outside its folder.
+    """
+    prefix = layout.output_path(output_name) + "/"
+    if not artifact_path.startswith(prefix):
+        raise StepRunError(f"Output {output_name!r}: server path {artifact_path!r} is not inside "
+                           f"{prefix!r}; refusing to download it")
+    rel = artifact_path[len(prefix):]
+    pure = PurePosixPath(rel)
+    if (not rel or "\\" in rel or "\x00" in rel or pure.is_absolute()
+            or any(part in ("..", "") for part in rel.split("/"))
+            or (len(rel) > 1 and rel[1] == ":")):
+        raise StepRunError(f"Output {output_name!r}: server path {artifact_path!r} would land "
+                           "outside the download folder; refusing to download it")
+    return pure
+
+
+def safe_target(root: Path, rel: PurePosixPath, output_name: str) -> Path:
+    """Where ``rel`` lands under ``root``; refuses a path that resolves outside (symlinks too)."""
+    target = root.joinpath(*rel.parts)
+    resolved_root = root.resolve()
+    if not target.resolve().is_relative_to(resolved_root):
+        raise StepRunError(f"Output {output_name!r}: {rel.as_posix()!r} resolves outside "
+                           f"{str(root)!r}; refusing to download it")
+    return target
+
+
+class StepRunOutput:
+    """One named output of a step run: its files on the server and its data reference."""
+
+    def __init__(self, step_run: StepRun, name: str, files: list[FileInfo] | None = None) -> None:
+        self.step_run = step_run
+        self.name = name
+        self._files = files
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """The output's files (artifact paths under ``outputs/<name>/``), listed once."""
+        if self._files is None:
+            self._files = self.step_run._rest.walk_artifacts(self.step_run.id,
+                                                             layout.output_path(self.name))
+        return self._files
+
+    @property
+    def size(self) -> int:
+        return sum(f.file_size or 0 for f in self.files)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files)
+
+    @property
+    def port_data_reference(self) -> PortDataReference:
+        return PortDataReference(self)
+
+    def get_port_data_reference(self) -> PortDataReference:
+        """The data reference of this output (what ``download`` is called on)."""
+        return self.port_data_reference
+
+    def __repr__(self) -> str:
+        return f"StepRunOutput(name={self.name!r}, run_id={self.step_run.id!r})"
+
+
+class PortDataReference:
+    """The data of one step output on the server; ``download`` fetches it."""
+
+    def __init__(self, output: StepRunOutput) -> None:
+        self._output = output
+
+    @property
+    def name(self) -> str:
+        return self._output.name
+
+    @property
+    def step_run(self) -> StepRun:
+        return self._output.step_run
+
+    @property
+    def path_on_datastore(self) -> str:
+        return layout.output_path(self.name)
+
+    def iter_files(self) -> Iterator[tuple[PurePosixPath, FileInfo]]:
+        """Each file of the output with its checked path relative to the output folder."""
+        for info in self._output.files:
+            yield relative_output_path(self.name, info.path), info
+
+    def download(self, local_path: str | os.PathLike = ".", overwrite: bool = False,
+                 show_progress: bool = True) -> str:
+        """Download every file of the output into ``<local_path>/<output name>/``.
+
+        Files are streamed in chunks to a temporary name and renamed once complete, so no
+        half-written file is ever left under its real name. Returns the folder written.
+        """
+        dest = Path(local_path) / self.name
+        files = list(self.iter_files())
+        targets = [(safe_target(dest, rel, self.name), info) for rel, info in files]
+        if not overwrite:
+            existing = [str(t) for t, _ in targets if t.exists()]
+            if existing:
+                raise StepRunError(f"Output {self.name!r}: {existing[0]!r} already exists; "
+                                   "pass overwrite=True to replace it")
+        bar = _progress(show_progress, sum(i.file_size or 0 for _, i in files), self.name)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            run = self.step_run._record()
+            for target, info in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with self.step_run._rest.open_artifact(run, info.path) as response:
+                    write_atomically(target, response.iter_content(CHUNK),
+                                     bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        return str(dest)
+
+    def __repr__(self) -> str:
+        return f"PortDataReference(output={self.name!r}, run_id={self.step_run.id!r})"
+
+
+def write_atomically(target: Path, chunks, on_chunk=None) -> int:
+    """Write chunks to a temp file beside ``target``, then rename it into place; returns bytes."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += len(chunk)
+                if on_chunk:
+                    on_chunk(len(chunk))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return written
+
+
+def _progress(show: bool, total: int, name: str):
+    if not show:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with the local extra; without it there is no bar
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"download {name}")

@@ -1,0 +1,300 @@
+"""PipelineRun and StepRun: the seed's run API over the run layout of SPEC §4."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.experiment import Experiment
+from steprun_widgets.core.logs import LogReader
+from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
+from steprun_widgets.core.rest import MlflowRest, RunRecord
+from steprun_widgets.core.transport import check_run_id
+from steprun_widgets.errors import OutputNotFoundError, RunNotFoundError, StepRunError
+
+
+def iso_utc(ms: int | None) -> str | None:
+    """An MLflow timestamp (ms since the epoch) as an ISO 8601 UTC string."""
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class _Run:
+    """What pipeline and step runs share: identity, the cached server record, status, details."""
+
+    def __init__(self, experiment: Experiment, run_id: str, _service_endpoint: str | None = None,
+                 _record: RunRecord | None = None) -> None:
+        self.experiment = experiment
+        self.workspace = experiment.workspace.with_endpoint(_service_endpoint)
+        self._id = check_run_id(run_id)
+        self._cached: RunRecord | None = _record
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def _rest(self) -> MlflowRest:
+        return self.workspace.rest
+
+    def _record(self, refresh: bool = False) -> RunRecord:
+        """The run as the server last described it (fetched when asked or not yet known)."""
+        if refresh or self._cached is None:
+            self._cached = self._rest.get_run(self._id)
+        return self._cached
+
+    def _set_record(self, record: RunRecord) -> None:
+        """Take a record fetched elsewhere (a batched search) instead of asking again."""
+        self._cached = record
+
+    @property
+    def name(self) -> str:
+        return self._record().name
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._record().tags)
+
+    def get_status(self) -> str:
+        """The latest status from the server, in the seed's words (see SPEC §4)."""
+        return self._record(refresh=True).seed_status()
+
+    def get_tags(self) -> dict[str, str]:
+        return dict(self._record(refresh=True).tags)
+
+    def get_details(self) -> dict[str, Any]:
+        """The run's details: ids, status, times, tags, log files and error line."""
+        record = self._record(refresh=True)
+        return {
+            "runId": record.run_id,
+            "experimentId": record.experiment_id,
+            "name": record.name,
+            "status": record.seed_status(),
+            "startTimeUtc": iso_utc(record.start_time),
+            "endTimeUtc": iso_utc(record.end_time),
+            "tags": dict(record.tags),
+            "properties": dict(record.params),
+            "logFiles": self._log_files(record),
+            "error": record.tags.get(layout.TAG_ERROR) or None,
+            "target": self.workspace.transport.display_url,
+        }
+
+    def _log_files(self, record: RunRecord) -> dict[str, str]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self._id!r}, experiment={self.experiment.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.id == self.id  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._id))
+
+
+class StepRun(_Run):
+    """A step of a pipeline run (a child run on the server); see the seed reference.
+
+    For a reused step, ``id`` is the original run that produced the results and ``_is_reused`` is
+    True; its logs and outputs are the original's.
+    """
+
+    def __init__(self, experiment: Experiment, step_run_id: str, pipeline_run_id: str,
+                 node_id: str | None, _service_endpoint: str | None = None, _is_reused: bool = False,
+                 _current_node_id: str | None = None, _reused_run_id: str | None = None,
+                 _reused_node_id: str | None = None, _reused_pipeline_run_id: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(experiment, step_run_id, _service_endpoint, kwargs.pop("_record", None))
+        self.pipeline_run_id = pipeline_run_id
+        self.node_id = node_id
+        self._is_reused = _is_reused
+        self._current_node_id = _current_node_id
+        self._reused_run_id = _reused_run_id
+        self._reused_node_id = _reused_node_id
+        self._reused_pipeline_run_id = _reused_pipeline_run_id
+        self._step_name: str | None = kwargs.pop("_step_name", None)
+        #: Log name -> artifact path, for runs written by other tools (default: SPEC §4 names).
+        self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
+        if kwargs:
+            raise TypeError(f"StepRun() got unexpected keyword arguments: {sorted(kwargs)}")
+
+    @property
+    def name(self) -> str:
+        return self._step_name or super().name
+
+    @property
+    def is_reused(self) -> bool:
+        return self._is_reused
+
+    # --- not supported on a step run (seed) -----------------------------------------------------
+    def child_run(self, name: str | None = None, run_id: str | None = None,
+                  outputs: str | None = None) -> Any:
+        raise NotImplementedError("child_run is not supported for a StepRun: a step run's children "
+                                  "are created by the pipeline, not by the client")
+
+    def complete(self) -> None:
+        raise NotImplementedError("complete is not supported for a StepRun: its status is set by the "
+                                  "pipeline runner")
+
+    def fail(self) -> None:
+        raise NotImplementedError("fail is not supported for a StepRun: its status is set by the "
+                                  "pipeline runner")
+
+    # --- logs -----------------------------------------------------------------------------------
+    def log_paths(self) -> dict[str, str]:
+        """Log name -> artifact path of this run's logs."""
+        if self._log_paths is None:
+            record = self._record()
+            if layout.is_step_run(record.tags):
+                self._log_paths = dict(layout.LOG_FILES)
+            else:  # a run written by another tool: whatever it keeps under logs/
+                found = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
+                         for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
+                         if not f.is_dir}
+                self._log_paths = found or dict(layout.LOG_FILES)
+        return self._log_paths
+
+    def _log_files(self, record: RunRecord) -> dict[str, str]:
+        return self.log_paths()
+
+    def log_reader(self, log_name: str) -> LogReader:
+        """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
+        paths = self.log_paths()
+        if log_name not in paths:
+            raise StepRunError(f"Step run {self.id!r} has no log named {log_name!r} "
+                               f"(it has: {', '.join(paths) or 'none'})")
+        return LogReader(self._rest, self._record, paths[log_name])
+
+    def _read_log(self, log_name: str) -> str:
+        paths = self.log_paths()
+        if log_name not in paths:
+            return ""
+        return self.log_reader(log_name).read_all()
+
+    def get_job_log(self) -> str:
+        """The current job log (the runner's own lines about this step)."""
+        return self._read_log("job")
+
+    def get_stdout_log(self) -> str:
+        """The current stdout log; works while the step runs."""
+        return self._read_log("stdout")
+
+    def get_stderr_log(self) -> str:
+        """The current stderr log; works while the step runs."""
+        return self._read_log("stderr")
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` plus the contents of each log file under ``logFiles``."""
+        details = self.get_details()
+        details["logFiles"] = {path: self._read_log(name) for name, path in self.log_paths().items()}
+        return details
+
+    # --- outputs --------------------------------------------------------------------------------
+    def get_outputs(self) -> dict[str, StepRunOutput]:
+        """Output name -> StepRunOutput, for every output the step uploaded."""
+        entries = self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR)
+        return {e.path.rsplit("/", 1)[-1]: StepRunOutput(self, e.path.rsplit("/", 1)[-1])
+                for e in entries if e.is_dir}
+
+    def get_output(self, name: str) -> StepRunOutput:
+        """The output with this name; OutputNotFoundError naming it and the run when there is none."""
+        outputs = self.get_outputs()
+        if name not in outputs:
+            known = ", ".join(sorted(outputs)) or "none"
+            raise OutputNotFoundError(f"Step run {self.id!r} has no output named {name!r} "
+                                      f"(outputs: {known})")
+        return outputs[name]
+
+    def get_output_data(self, name: str) -> PortDataReference:
+        """The PortDataReference of an output; ``.download(local_path=...)`` fetches it."""
+        return self.get_output(name).port_data_reference
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Wait until the step ends; stream its new log lines meanwhile when ``show_output``.
+
+        Returns the final status; raises ActivityFailedException when it failed and
+        ``raise_on_error``; on timeout says so and returns the current status.
+        """
+        from steprun_widgets.core.waiting import wait_for_runs
+
+        return wait_for_runs(self, [self], show_output, timeout_seconds, raise_on_error)
+
+
+class PipelineRun(_Run):
+    """A submitted pipeline (a top-level run); its steps are StepRuns."""
+
+    def __init__(self, experiment: Experiment, run_id: str, _service_endpoint: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(experiment, run_id, _service_endpoint, kwargs.pop("_record", None))
+        if kwargs:
+            raise TypeError(f"PipelineRun() got unexpected keyword arguments: {sorted(kwargs)}")
+
+    def get_graph(self) -> dict:
+        """Nodes (id, name) and edges of the pipeline, from its graph tag."""
+        return layout.decode_graph(self._record().tags.get(layout.TAG_GRAPH))
+
+    def step_records(self) -> list[RunRecord]:
+        """The step runs of this pipeline as the server has them now (one search request)."""
+        record = self._record()
+        runs = self._rest.search_runs(
+            [record.experiment_id], f"tags.`{layout.TAG_PARENT_RUN_ID}` = '{self.id}'")
+        order = {n["id"]: i for i, n in enumerate(self.get_graph()["nodes"])}
+        return sorted(runs, key=lambda r: (order.get(r.tags.get(layout.TAG_NODE_ID, ""), len(order)),
+                                           r.start_time or 0, r.run_id))
+
+    def step_run_for(self, record: RunRecord) -> StepRun:
+        """The StepRun a step record stands for (the original run when the step was reused)."""
+        tags = record.tags
+        reused = tags.get(layout.TAG_REUSED_RUN_ID)
+        if reused:
+            return StepRun(self.experiment, reused, self.id, tags.get(layout.TAG_REUSED_NODE_ID),
+                           _service_endpoint=self.workspace.tracking_uri, _is_reused=True,
+                           _current_node_id=tags.get(layout.TAG_NODE_ID), _reused_run_id=reused,
+                           _reused_node_id=tags.get(layout.TAG_REUSED_NODE_ID),
+                           _reused_pipeline_run_id=tags.get(layout.TAG_REUSED_PIPELINE),
+                           _step_name=record.name)
+        return StepRun(self.experiment, record.run_id, self.id, tags.get(layout.TAG_NODE_ID),
+                       _service_endpoint=self.workspace.tracking_uri, _record=record)
+
+    def get_steps(self) -> list[StepRun]:
+        """The pipeline's step runs, in graph order; reused steps are their original runs."""
+        return [self.step_run_for(r) for r in self.step_records()]
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        """The step runs whose step name is ``name`` (a list, as in the seed)."""
+        return [s for s in self.get_steps() if s.name == name]
+
+    def get_step(self, name: str) -> StepRun:
+        """The one step run named ``name``; RunNotFoundError naming the step and the pipeline."""
+        found = self.find_step_run(name)
+        if not found:
+            names = ", ".join(s.name for s in self.get_steps()) or "none"
+            raise RunNotFoundError(f"Pipeline run {self.id!r} has no step named {name!r} "
+                                   f"(steps: {names})")
+        return found[0]
+
+    def cancel(self) -> None:
+        """Ask the runner to stop the pipeline; steps that are still going become Canceled.
+
+        When the runner no longer answers (stale heartbeat or none), the client marks what is
+        left Canceled itself so nothing stays Running forever.
+        """
+        from steprun_widgets.core.cancel import cancel_pipeline
+
+        cancel_pipeline(self)
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Wait for the pipeline to end, streaming each running step's new log lines."""
+        from steprun_widgets.core.waiting import wait_for_runs
+
+        return wait_for_runs(self, None, show_output, timeout_seconds, raise_on_error)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,176 @@
+"""``wait_for_completion``: poll a run, print status changes and only the new log lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.logs import LogReader
+from steprun_widgets.errors import ActivityFailedException
+
+if TYPE_CHECKING:
+    from steprun_widgets.core.rest import RunRecord
+    from steprun_widgets.core.runs import PipelineRun, StepRun, _Run
+
+POLL_SECONDS = 1.0
+#: The logs streamed while waiting, and where their lines go.
+STREAMED_LOGS = ("stdout", "stderr")
+STDERR_TAIL_BYTES = 4096
+STDERR_TAIL_LINES = 20
+
+
+class _Printer:
+    """Prints complete lines per (run, log), prefixed with the step name when several steps run."""
+
+    def __init__(self, prefix_steps: bool, out: TextIO, err: TextIO) -> None:
+        self.prefix_steps = prefix_steps
+        self.out, self.err = out, err
+        self._partial: dict[tuple[str, str], str] = {}
+
+    def write(self, step_name: str, run_id: str, log: str, text: str, final: bool = False) -> None:
+        key = (run_id, log)
+        text = self._partial.pop(key, "") + text
+        lines = text.split("\n")
+        rest = lines.pop()
+        if final and rest:
+            lines.append(rest)
+        elif rest:
+            self._partial[key] = rest
+        stream = self.err if log == "stderr" else self.out
+        prefix = f"[{step_name}] " if self.prefix_steps else ""
+        for line in lines:
+            stream.write(f"{prefix}{line}\n")
+        if lines:
+            stream.flush()
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+class _Watch:
+    """The readers and last-seen status of one step run being waited for."""
+
+    def __init__(self, step: StepRun) -> None:
+        self.step = step
+        self.status: str | None = None
+        self.readers: dict[str, LogReader] = {}
+        self.done = False
+
+    def readers_for(self) -> dict[str, LogReader]:
+        if not self.readers:
+            paths = self.step.log_paths()
+            self.readers = {name: self.step.log_reader(name) for name in STREAMED_LOGS if name in paths}
+        return self.readers
+
+
+def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
+                  timeout_seconds: float, raise_on_error: bool, out: TextIO | None = None,
+                  poll_seconds: float = POLL_SECONDS) -> str:
+    """Wait for ``owner`` (a StepRun, or a PipelineRun when ``steps`` is None) to end."""
+    out = out or sys.stdout
+    printer = _Printer(prefix_steps=steps is None, out=out, err=sys.stderr if out is sys.stdout else out)
+    kind = "PipelineRunId" if steps is None else "StepRunId"
+    started = time.monotonic()
+    deadline = started + min(float(timeout_seconds), 1e9)
+    watches: dict[str, _Watch] = {}
+    status = None
+    if show_output:
+        printer.say(f"{kind}: {owner.id}")
+    try:
+        while True:
+            status = owner.get_status()
+            current = steps if steps is not None else _pipeline_steps(owner)  # type: ignore[arg-type]
+            for step in current:
+                watch = watches.setdefault(step.id, _Watch(step))
+                _follow(watch, printer, show_output)
+            if layout.is_terminal(status) or status == layout.NOT_RESPONDING:
+                break
+            if time.monotonic() >= deadline:
+                printer.say(f"Timed out after {timeout_seconds:g} s waiting for run {owner.id}; it is "
+                            f"still {status} and goes on on the server.")
+                return status
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        printer.say(f"\nStopped waiting (Ctrl-C): run {owner.id} goes on on the server "
+                    f"(last status {status}); call wait_for_completion() again to watch it.")
+        raise
+    if show_output:
+        _summary(owner, watches, status, printer, time.monotonic() - started)
+    if status == layout.NOT_RESPONDING:
+        printer.say(f"Run {owner.id} is NotResponding: its runner stopped sending heartbeats, so it "
+                    "may never finish. Cancel it and submit again.")
+    if status == layout.FAILED and raise_on_error:
+        raise _failure(owner, [w.step for w in watches.values()])
+    return status
+
+
+def _pipeline_steps(pipeline: PipelineRun) -> list[StepRun]:
+    return pipeline.get_steps()
+
+
+def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
+    """Refresh one step: announce a status change, print its new log text."""
+    step = watch.step
+    if watch.done:
+        return
+    # Fresh already: the owner's get_status() or the pipeline's step search fetched it this tick.
+    record: RunRecord = step._record()
+    status = record.seed_status()
+    if show_output and status != watch.status:
+        printer.say(f"StepRun({step.name}) Status: {status}" + (" (reused)" if step.is_reused else ""))
+    watch.status = status
+    terminal = layout.is_terminal(status)
+    if show_output and (status not in (layout.QUEUED, layout.NOT_STARTED) or terminal):
+        for name, reader in watch.readers_for().items():
+            chunk = reader.read_new(final=terminal)
+            if chunk.reset:
+                printer.say(f"[log {name} of {step.name} was replaced on the server; reading it "
+                            "again from the start]")
+            if chunk.text or terminal:
+                printer.write(step.name, step.id, name, chunk.text, final=terminal)
+    watch.done = terminal
+
+
+def _summary(owner: _Run, watches: dict[str, _Watch], status: str, printer: _Printer,
+             waited: float) -> None:
+    printer.say("")
+    printer.say(f"{type(owner).__name__} {owner.id}: {status} (watched {waited:.1f} s)")
+    for watch in watches.values():
+        record = watch.step._record()
+        took = ""
+        if record.start_time and record.end_time:
+            took = f" in {(record.end_time - record.start_time) / 1000:.1f} s"
+        reused = f", reused from {watch.step.id}" if watch.step.is_reused else ""
+        printer.say(f"  {watch.step.name}: {watch.status}{took}{reused}")
+
+
+def stderr_tail(step: StepRun) -> str:
+    """The last lines of a step's stderr (a suffix Range request, not the whole log)."""
+    path = step.log_paths().get("stderr")
+    if not path:
+        return ""
+    data = step._rest.read_tail(step._record(), path, STDERR_TAIL_BYTES)
+    text = data.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if len(data) >= STDERR_TAIL_BYTES and lines:
+        lines = lines[1:]  # the first line is probably cut
+    return "\n".join(lines[-STDERR_TAIL_LINES:])
+
+
+def _failure(owner: _Run, steps: list[StepRun]) -> ActivityFailedException:
+    failed = [s for s in steps if s._record().seed_status() == layout.FAILED]
+    target = failed[0] if failed else None
+    error = owner._record().tags.get(layout.TAG_ERROR, "")
+    tail = ""
+    if target is not None:
+        error = target._record().tags.get(layout.TAG_ERROR, "") or error
+        tail = stderr_tail(target)
+    what = f"step {target.name!r} (run {target.id})" if target is not None else f"run {owner.id}"
+    message = f"{type(owner).__name__} {owner.id} failed: {what}: {error or 'no error recorded'}"
+    if tail:
+        message += "\nLast lines of stderr:\n" + tail
+    return ActivityFailedException(message, run_id=target.id if target else owner.id, error=error,
+                                   stderr_tail=tail)

@@ -1,0 +1,30 @@
+"""Shared fixtures: a real MLflow tracking server for the whole test session."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.mlflow_server import MlflowServer
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite, temp folder, free port) for the session."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(mlflow_server) -> str:
+    return mlflow_server.url
+
+
+@pytest.fixture
+def experiment_name(request) -> str:
+    """A fresh experiment name per test, so tests never see each other's runs."""
+    return f"{request.node.name[:60]}-{next(_names)}"
