@@ -30,6 +30,8 @@ TAG_REUSE_KEY = "steprun.reusekey"
 TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
 #: Set on a step whose inputs are not ready yet (its MLflow status is SCHEDULED meanwhile).
 TAG_NOT_STARTED = "steprun.notstarted"
+#: When the step's process started (ms since the epoch); MLflow's start_time is when it was queued.
+TAG_STARTED_AT = "steprun.startedat"
 #: Names of the step's outputs, JSON list, so a widget can show them before they are uploaded.
 TAG_OUTPUT_NAMES = "steprun.outputs"
 

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from steprun_widgets.core import layout
-from steprun_widgets.core.rest import FileInfo
+from steprun_widgets.core.rest import FileInfo, MlflowRest, RunRecord
 from steprun_widgets.errors import StepRunError
 
 if TYPE_CHECKING:
@@ -116,29 +116,42 @@ class PortDataReference:
         half-written file is ever left under its real name. Returns the folder written.
         """
         dest = Path(local_path) / self.name
-        files = list(self.iter_files())
-        targets = [(safe_target(dest, rel, self.name), info) for rel, info in files]
-        if not overwrite:
-            existing = [str(t) for t, _ in targets if t.exists()]
-            if existing:
-                raise StepRunError(f"Output {self.name!r}: {existing[0]!r} already exists; "
-                                   "pass overwrite=True to replace it")
-        bar = _progress(show_progress, sum(i.file_size or 0 for _, i in files), self.name)
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            run = self.step_run._record()
-            for target, info in targets:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with self.step_run._rest.open_artifact(run, info.path) as response:
-                    write_atomically(target, response.iter_content(CHUNK),
-                                     bar.update if bar else None)
-        finally:
-            if bar:
-                bar.close()
+        download_output(self.step_run._rest, self.step_run._record(), self.name, dest,
+                        files=self._output.files, overwrite=overwrite, show_progress=show_progress)
         return str(dest)
 
     def __repr__(self) -> str:
         return f"PortDataReference(output={self.name!r}, run_id={self.step_run.id!r})"
+
+
+def download_output(rest: MlflowRest, run: RunRecord, output_name: str, dest: Path, *,
+                    files: list[FileInfo] | None = None, overwrite: bool = False,
+                    show_progress: bool = False) -> list[Path]:
+    """Stream the files of ``outputs/<output_name>/`` of a run into ``dest``; returns the files.
+
+    Every server path is checked before anything is written; with ``overwrite=False`` an existing
+    file is an error (raised before any download).
+    """
+    if files is None:
+        files = rest.walk_artifacts(run.run_id, layout.output_path(output_name))
+    targets = [(safe_target(dest, relative_output_path(output_name, f.path), output_name), f)
+               for f in files]
+    if not overwrite:
+        existing = [str(t) for t, _ in targets if t.exists()]
+        if existing:
+            raise StepRunError(f"Output {output_name!r}: {existing[0]!r} already exists; "
+                               "pass overwrite=True to replace it")
+    bar = _progress(show_progress, sum(f.file_size or 0 for f in files), output_name)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for target, info in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with rest.open_artifact(run, info.path) as response:
+                write_atomically(target, response.iter_content(CHUNK), bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [t for t, _ in targets]
 
 
 def write_atomically(target: Path, chunks, on_chunk=None) -> int:

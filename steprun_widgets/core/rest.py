@@ -58,6 +58,11 @@ class RunRecord:
     def name(self) -> str:
         return self.tags.get(layout.TAG_RUN_NAME) or self.run_id
 
+    @property
+    def started_ms(self) -> int | None:
+        """When the run really started: the runner's start tag, else MLflow's start (queue) time."""
+        return _int_or_none(self.tags.get(layout.TAG_STARTED_AT)) or self.start_time
+
     def seed_status(self, now: float | None = None) -> str:
         return layout.seed_status(self.status, self.tags, now)
 

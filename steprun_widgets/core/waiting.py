@@ -85,6 +85,8 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
             current = steps if steps is not None else _pipeline_steps(owner)  # type: ignore[arg-type]
             for step in current:
                 watch = watches.setdefault(step.id, _Watch(step))
+                if step is not watch.step and step._cached is not None:
+                    watch.step._set_record(step._cached)  # the search of this tick is fresher
                 _follow(watch, printer, show_output)
             if layout.is_terminal(status) or status == layout.NOT_RESPONDING:
                 break
@@ -141,8 +143,8 @@ def _summary(owner: _Run, watches: dict[str, _Watch], status: str, printer: _Pri
     for watch in watches.values():
         record = watch.step._record()
         took = ""
-        if record.start_time and record.end_time:
-            took = f" in {(record.end_time - record.start_time) / 1000:.1f} s"
+        if record.started_ms and record.end_time:
+            took = f" in {(record.end_time - record.started_ms) / 1000:.1f} s"
         reused = f", reused from {watch.step.id}" if watch.step.is_reused else ""
         printer.say(f"  {watch.step.name}: {watch.status}{took}{reused}")
 

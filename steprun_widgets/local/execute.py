@@ -1,0 +1,245 @@
+"""Running one step: its process, its live logs, its outputs, its heartbeat and its status.
+
+:func:`execute_step` is a plain module-level function of plain data, so it runs the same in a
+thread of the runner and as a task on a Dask worker (which talks to the same server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.outputs import download_output
+from steprun_widgets.core.rest import MlflowRest
+from steprun_widgets.core.workspace import Workspace
+from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.local.logship import make_sink
+from steprun_widgets.local.plan import PipelinePlan, StepPlan
+
+PIPE_CHUNK = 64 * 1024
+POLL = 0.2
+CANCEL_CHECK_EVERY = 1.0
+TERMINATE_GRACE = 2.5
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _kill_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGKILL the step if the thread that started it dies (a killed runner)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class StepProcess:
+    """The step's process group, with pumps that copy its stdout/stderr into log sinks."""
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], stdout_sink, stderr_sink) -> None:
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_kill_with_parent if sys.platform.startswith("linux") else None)
+        self.stderr_tail: deque[bytes] = deque(maxlen=64)
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, stdout_sink, None), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, stderr_sink, self.stderr_tail),
+                             daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(pipe, sink, tail: deque | None) -> None:
+        fd = pipe.fileno()
+        while True:
+            data = os.read(fd, PIPE_CHUNK)
+            if not data:
+                break
+            sink.write(data)
+            if tail is not None:
+                tail.append(data)
+        pipe.close()
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stop(self) -> None:
+        """SIGTERM the whole process group, then SIGKILL what is left after a grace period."""
+        for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived the leader
+
+    def finish(self) -> int:
+        rc = self.proc.wait()
+        for pump in self._pumps:
+            pump.join()
+        return rc
+
+    def last_stderr_line(self) -> str:
+        text = b"".join(self.stderr_tail).decode("utf-8", errors="replace")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by signal {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit code {rc}"
+
+
+def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
+                 cancel: threading.Event | None = None) -> dict:
+    """Run one step to its end and record everything on the server; returns status and error.
+
+    ``cancel`` is the runner's event when running in its process; elsewhere (a Dask worker) the
+    pipeline's cancel tag is polled instead.
+    """
+    step = plan.step(step_name)
+    rest = Workspace(plan.tracking_uri, token=token).rest
+    run = rest.get_run(step.run_id)
+    work = Path(plan.work_dir)
+    if not work.is_dir():  # a worker on another machine
+        work = Path(os.environ.get("TMPDIR", "/tmp")) / "steprun-widgets" / "work" / plan.pipeline_run_id
+    step_dir = work / step.name
+    spool = step_dir / "spool"
+    sinks = {name: make_sink(rest, run, path, plan.local_artifacts, spool)
+             for name, path in layout.LOG_FILES.items()}
+
+    def job(line: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sinks["job"].write(f"[{stamp}] {line}\n".encode())
+
+    status, error = layout.FAILED, ""
+    try:
+        rest.set_tags(step.run_id, {layout.TAG_NOT_STARTED: "false", layout.TAG_STARTED_AT: str(now_ms()),
+                                    layout.TAG_HEARTBEAT: layout.heartbeat_value()})
+        rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
+        folders = _prepare_data(rest, plan, step, step_dir, job)
+        argv = [plan.python or sys.executable, step.script_name,
+                *[folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]]
+        job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
+            f"{step.source_directory}: {' '.join(argv[1:])}")
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        started = time.monotonic()
+        process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
+        canceled = _supervise(process, rest, plan, step, sinks, cancel)
+        rc = process.finish()
+        took = time.monotonic() - started
+        if canceled:
+            status, error = layout.CANCELED, "canceled by request"
+            job(f"Step canceled; the process was stopped after {took:.1f} s")
+        elif rc != 0:
+            error = describe_exit(rc)
+            last = process.last_stderr_line()
+            error = f"{error}: {last}" if last else error
+            job(f"Step failed after {took:.1f} s: {error}")
+        else:
+            job(f"Script ended with exit code 0 after {took:.1f} s")
+            _upload_outputs(rest, run, step, step_dir, job)
+            status = layout.FINISHED
+    except Exception as exc:  # anything else: the step fails with a reason, it never stays Running
+        error = redact(f"{type(exc).__name__}: {exc}")[:500]
+        with contextlib.suppress(Exception):
+            job(f"Step failed: {error}")
+    finally:
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.close()
+        tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value()}
+        if error:
+            tags[layout.TAG_ERROR] = error.replace("\n", " ")[:1000]
+        rest.set_tags(step.run_id, tags)
+        rest.update_run(step.run_id, layout.MLFLOW_STATUS[status], now_ms())
+    return {"status": status, "error": error}
+
+
+def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step: StepPlan, sinks: dict,
+               cancel: threading.Event | None) -> bool:
+    """Wait for the process: keep shipping logs, beat the heart, stop it on cancel. True if canceled."""
+    last_beat = last_check = time.monotonic()
+    while process.poll() is None:
+        time.sleep(POLL)
+        for sink in sinks.values():
+            sink.tick()
+        now = time.monotonic()
+        if now - last_beat >= layout.HEARTBEAT_INTERVAL:
+            with contextlib.suppress(Exception):  # a server hiccup must not kill the step
+                rest.set_tag(step.run_id, layout.TAG_HEARTBEAT, layout.heartbeat_value())
+            last_beat = now
+        requested = cancel is not None and cancel.is_set()
+        if cancel is None and now - last_check >= CANCEL_CHECK_EVERY:
+            last_check = now
+            with contextlib.suppress(Exception):
+                tags = rest.get_run(plan.pipeline_run_id).tags
+                requested = tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
+        if requested:
+            process.stop()
+            return True
+    return False
+
+
+def _prepare_data(rest: MlflowRest, plan: PipelinePlan, step: StepPlan, step_dir: Path, job) -> dict:
+    """Folder of every PipelineData the step reads or writes: inputs local or downloaded, outputs empty."""
+    folders: dict[str, str] = {}
+    for inp in step.inputs:
+        producer = plan.step(inp.producer)
+        local = Path(plan.work_dir) / producer.name / "outputs" / inp.data
+        if not producer.reused and local.is_dir():
+            folders[inp.data] = str(local)
+            continue
+        dest = step_dir / "inputs" / inp.data
+        if dest.exists():
+            shutil.rmtree(dest)
+        files = download_output(rest, rest.get_run(inp.producer_run_id), inp.data, dest)
+        job(f"Input {inp.data!r}: {len(files)} file(s) downloaded from run {inp.producer_run_id}")
+        folders[inp.data] = str(dest)
+    for name in step.outputs:
+        folder = step_dir / "outputs" / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        folders[name] = str(folder)
+    return folders
+
+
+def _upload_outputs(rest: MlflowRest, run, step: StepPlan, step_dir: Path, job) -> None:
+    for name in step.outputs:
+        folder = step_dir / "outputs" / name
+        if not folder.is_dir():
+            raise StepRunError(f"Output {name!r} of step {step.name!r}: its folder {str(folder)!r} "
+                               "is missing (removed before upload)")
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        total = 0
+        for path in files:
+            rel = path.relative_to(folder).as_posix()
+            with open(path, "rb") as f:
+                rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
+            total += path.stat().st_size
+        job(f"Output {name!r}: {len(files)} file(s), {total} bytes uploaded")

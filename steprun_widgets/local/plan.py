@@ -1,0 +1,82 @@
+"""The plan a submission hands to the runner: plain data, saved as JSON next to the run's work."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: Environment variable through which the runner receives the tracking token (never a file).
+TOKEN_ENV = "STEPRUN_RUNNER_TOKEN"
+
+
+@dataclass
+class InputPlan:
+    data: str
+    #: Step that produces the data, and the run whose ``outputs/<data>`` holds it (the original
+    #: run when that step was reused).
+    producer: str
+    producer_run_id: str
+
+
+@dataclass
+class StepPlan:
+    name: str
+    node_id: str
+    run_id: str
+    script_name: str
+    #: Strings, and ``{"data": name}`` where a PipelineData's folder path goes.
+    arguments: list
+    inputs: list[InputPlan]
+    outputs: list[str]
+    source_directory: str
+    reused: bool = False
+    reuse_key: str | None = None
+
+    @property
+    def depends_on(self) -> set[str]:
+        return {i.producer for i in self.inputs}
+
+
+@dataclass
+class PipelinePlan:
+    tracking_uri: str
+    experiment_id: str
+    pipeline_run_id: str
+    steps: list[StepPlan]
+    work_dir: str
+    #: The folder behind the server's ``mlflow-artifacts:/`` URIs when it is on this machine.
+    local_artifacts: str | None = None
+    #: Address of a Dask scheduler to run steps on, or None for local processes.
+    dask_address: str | None = None
+    max_parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
+    python: str = ""
+
+    def step(self, name: str) -> StepPlan:
+        return next(s for s in self.steps if s.name == name)
+
+    def dependents(self, name: str) -> set[str]:
+        """Every step downstream of ``name`` (transitively)."""
+        found: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {s.name for s in self.steps if s.depends_on & frontier} - found
+            found |= frontier
+        return found
+
+    def save(self, path: Path) -> None:
+        """Write the plan atomically (temp file + rename), readable only by its owner."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan.", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(self), f, indent=1)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> PipelinePlan:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw["steps"] = [StepPlan(**{**s, "inputs": [InputPlan(**i) for i in s["inputs"]]})
+                        for s in raw["steps"]]
+        return cls(**raw)

@@ -1,0 +1,194 @@
+"""Submitting a pipeline: decide reuse, lay the runs out on the server, start the runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.rest import MlflowRest, RunRecord
+from steprun_widgets.errors import ServiceError, StepRunError
+from steprun_widgets.local.pipeline import (
+    Pipeline,
+    PipelineData,
+    PipelineDefinitionError,
+    PythonScriptStep,
+)
+from steprun_widgets.local.plan import TOKEN_ENV, InputPlan, PipelinePlan, StepPlan
+from steprun_widgets.local.reuse import reuse_key, source_digest
+
+if TYPE_CHECKING:
+    from steprun_widgets.core.experiment import Experiment
+    from steprun_widgets.core.runs import PipelineRun
+
+PLAN_FILE = "plan.json"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any = None,
+                    pipeline_name: str | None = None) -> PipelineRun:
+    """Create the pipeline's runs on the server and start driving it; returns at once.
+
+    ``executor`` None runs the steps as processes of a detached runner (the run goes on if this
+    process exits); a Dask ``distributed.Client`` or a scheduler address runs them as Dask tasks
+    (also from a detached runner); any other ``concurrent.futures.Executor`` runs them from a
+    thread of this process.
+    """
+    from steprun_widgets.core.runs import PipelineRun
+
+    if not isinstance(pipeline, Pipeline):
+        raise PipelineDefinitionError(f"submit() takes a steprun_widgets.local.Pipeline, got {pipeline!r}")
+    pipeline.validate()
+    dask_address = _dask_address(executor)
+    workspace = experiment.workspace
+    rest = workspace.rest
+    experiment_id = experiment.ensure()
+    order = pipeline.topological_order()
+    digests = {s.name: source_digest(s.source_directory) for s in order}
+    name = pipeline_name or "pipeline: " + ", ".join(s.name for s in order)[:200]
+    pipeline_record = rest.create_run(experiment_id, name=name, tags={
+        layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
+        layout.TAG_GRAPH: layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
+                                              pipeline.edges()),
+        layout.TAG_HEARTBEAT: layout.heartbeat_value(),
+    })
+    created: list[str] = [pipeline_record.run_id]
+    try:
+        plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created)
+        work_dir = _work_dir(workspace, pipeline_record.run_id)
+        local_artifacts = None
+        if workspace.local_root is not None and (workspace.local_root / "artifacts").is_dir():
+            local_artifacts = str(workspace.local_root / "artifacts")
+        plan = PipelinePlan(tracking_uri=workspace.tracking_uri, experiment_id=experiment_id,
+                            pipeline_run_id=pipeline_record.run_id, steps=plans, work_dir=str(work_dir),
+                            local_artifacts=local_artifacts, dask_address=dask_address,
+                            python=sys.executable)
+        plan_path = work_dir / PLAN_FILE
+        plan.save(plan_path)
+        if executor is None or dask_address is not None:
+            _spawn_runner(plan_path, work_dir, workspace.transport.token)
+        else:
+            _drive_in_thread(plan, workspace.transport.token, executor)
+    except BaseException as exc:
+        _abandon(rest, created, exc)
+        raise
+    return PipelineRun(experiment, pipeline_record.run_id, _record=pipeline_record)
+
+
+def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: RunRecord,
+                      order: list[PythonScriptStep], digests: dict[str, str],
+                      created: list[str]) -> list[StepPlan]:
+    """One run per step, in topological order; reused steps are marked Finished at once."""
+    pid = pipeline_record.run_id
+    producer_of = {d.name: s.name for s in order for d in s.outputs}
+    plans: dict[str, StepPlan] = {}
+    for step in order:
+        inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id)
+                  for d in step.inputs]
+        arguments = [{"data": a.name} if isinstance(a, PipelineData) else str(a) for a in step.arguments]
+        key = reuse_key(digests[step.name], step.script_name, arguments,
+                        [(i.data, i.producer_run_id) for i in inputs])
+        tags = {
+            layout.TAG_PARENT_RUN_ID: pid,
+            layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_STEP,
+            layout.TAG_NODE_ID: step.node_id,
+            layout.TAG_PIPELINE: pid,
+            layout.TAG_OUTPUT_NAMES: ",".join(d.name for d in step.outputs),
+        }
+        original = _find_reusable(rest, experiment_id, key) if step.allow_reuse else None
+        if original is not None:
+            tags.update({
+                layout.TAG_REUSED_RUN_ID: original.run_id,
+                layout.TAG_REUSED_NODE_ID: original.tags.get(layout.TAG_NODE_ID, ""),
+                layout.TAG_REUSED_PIPELINE: original.tags.get(layout.TAG_PIPELINE, ""),
+            })
+            record = rest.create_run(experiment_id, name=step.name, tags=tags)
+            created.append(record.run_id)
+            rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.FINISHED], now_ms())
+            run_id = original.run_id
+        else:
+            tags[layout.TAG_REUSE_KEY] = key
+            if inputs:
+                tags[layout.TAG_NOT_STARTED] = "true"
+            record = rest.create_run(experiment_id, name=step.name, tags=tags)
+            created.append(record.run_id)
+            rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.QUEUED])
+            run_id = record.run_id
+        plans[step.name] = StepPlan(
+            name=step.name, node_id=step.node_id, run_id=run_id, script_name=step.script_name,
+            arguments=arguments, inputs=inputs, outputs=[d.name for d in step.outputs],
+            source_directory=str(step.source_directory.resolve()), reused=original is not None,
+            reuse_key=key)
+    return [plans[s.name] for s in order]
+
+
+def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord | None:
+    """The newest Finished run of the experiment with this reuse key, if any."""
+    found = rest.search_runs(
+        [experiment_id],
+        f"tags.`{layout.TAG_REUSE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0] if found else None
+
+
+def _work_dir(workspace, run_id: str) -> Path:
+    base = (workspace.local_root / "work" if workspace.local_root is not None
+            else Path(tempfile.gettempdir()) / "steprun-widgets" / "work")
+    folder = base / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _dask_address(executor: Any) -> str | None:
+    if isinstance(executor, str):
+        if "://" not in executor:
+            raise StepRunError(f"executor {executor!r} is not a Dask scheduler address (tcp://host:port)")
+        return executor
+    scheduler = getattr(executor, "scheduler", None)
+    address = getattr(scheduler, "address", None)
+    if type(executor).__module__.startswith("distributed") and isinstance(address, str):
+        return address
+    if executor is not None and not hasattr(executor, "submit"):
+        raise StepRunError(f"executor {executor!r} is neither a concurrent.futures.Executor nor a Dask "
+                           "Client or scheduler address")
+    return None
+
+
+def _spawn_runner(plan_path: Path, work_dir: Path, token: str | None) -> None:
+    """Start the detached runner process (its own session: it outlives this kernel)."""
+    env = dict(os.environ)
+    env.pop(TOKEN_ENV, None)
+    if token:
+        env[TOKEN_ENV] = token
+    with open(work_dir / "runner.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "steprun_widgets.local.runner", str(plan_path)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True, close_fds=True, env=env, cwd=work_dir)
+
+
+def _drive_in_thread(plan: PipelinePlan, token: str | None, executor: Any) -> None:
+    from steprun_widgets.local.runner import PipelineDriver
+
+    driver = PipelineDriver(plan, token=token, executor=executor)
+    threading.Thread(target=driver.run, name=f"steprun-pipeline-{plan.pipeline_run_id[:8]}",
+                     daemon=True).start()
+
+
+def _abandon(rest: MlflowRest, run_ids: list[str], exc: BaseException) -> None:
+    """A submission that broke half-way: mark what it created Failed so nothing stays Running."""
+    reason = f"submission failed: {type(exc).__name__}: {exc}"[:500]
+    for run_id in run_ids:
+        try:
+            rest.set_tag(run_id, layout.TAG_ERROR, reason)
+            rest.update_run(run_id, layout.MLFLOW_STATUS[layout.FAILED], now_ms())
+        except ServiceError:
+            pass
