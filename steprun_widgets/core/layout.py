@@ -32,6 +32,9 @@ TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
 TAG_NOT_STARTED = "steprun.notstarted"
 #: When the step's process started (ms since the epoch); MLflow's start_time is when it was queued.
 TAG_STARTED_AT = "steprun.startedat"
+#: JSON {log name: bytes shipped} the runner refreshes about once a second while a step runs, so a
+#: poller learns from one runs/search which logs have new bytes instead of asking per log.
+TAG_LOG_SIZES = "steprun.logsizes"
 #: Names of the step's outputs, JSON list, so a widget can show them before they are uploaded.
 TAG_OUTPUT_NAMES = "steprun.outputs"
 
@@ -112,6 +115,21 @@ def parse_heartbeat(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def encode_log_sizes(sizes: Mapping[str, int]) -> str:
+    return json.dumps(dict(sizes), separators=(",", ":"), sort_keys=True)
+
+
+def decode_log_sizes(value: str | None) -> dict[str, int] | None:
+    """The log sizes a runner published, or None when the run has none (other tools)."""
+    try:
+        sizes = json.loads(value) if value else None
+    except ValueError:
+        return None
+    if not isinstance(sizes, dict):
+        return None
+    return {k: v for k, v in sizes.items() if isinstance(v, int)}
 
 
 # --- the pipeline graph -------------------------------------------------------------------------

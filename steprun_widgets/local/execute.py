@@ -30,6 +30,8 @@ from steprun_widgets.local.plan import PipelinePlan, StepPlan
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
 CANCEL_CHECK_EVERY = 1.0
+#: How often a running step publishes its log sizes (pollers read them to skip unchanged logs).
+SIZES_EVERY = 0.5
 TERMINATE_GRACE = 2.5
 
 
@@ -172,7 +174,8 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
-        tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value()}
+        tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value(),
+                layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}
         if error:
             tags[layout.TAG_ERROR] = error.replace("\n", " ")[:1000]
         rest.set_tags(step.run_id, tags)
@@ -182,27 +185,44 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
 
 def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step: StepPlan, sinks: dict,
                cancel: threading.Event | None) -> bool:
-    """Wait for the process: keep shipping logs, beat the heart, stop it on cancel. True if canceled."""
-    last_beat = last_check = time.monotonic()
+    """Wait for the process: ship logs, publish their sizes, beat the heart, stop it on cancel.
+
+    Returns True when it was canceled.
+    """
+    last_beat = last_check = last_sizes_at = time.monotonic()
+    published: dict[str, int] = {}
     while process.poll() is None:
         time.sleep(POLL)
         for sink in sinks.values():
             sink.tick()
         now = time.monotonic()
+        tags = {}
+        sizes = log_sizes(sinks)
+        if sizes != published and now - last_sizes_at >= SIZES_EVERY:
+            tags[layout.TAG_LOG_SIZES] = layout.encode_log_sizes(sizes)
         if now - last_beat >= layout.HEARTBEAT_INTERVAL:
+            tags[layout.TAG_HEARTBEAT] = layout.heartbeat_value()
+        if tags:
             with contextlib.suppress(Exception):  # a server hiccup must not kill the step
-                rest.set_tag(step.run_id, layout.TAG_HEARTBEAT, layout.heartbeat_value())
-            last_beat = now
+                rest.set_tags(step.run_id, tags)
+                if layout.TAG_LOG_SIZES in tags:
+                    published, last_sizes_at = sizes, now
+                if layout.TAG_HEARTBEAT in tags:
+                    last_beat = now
         requested = cancel is not None and cancel.is_set()
         if cancel is None and now - last_check >= CANCEL_CHECK_EVERY:
             last_check = now
             with contextlib.suppress(Exception):
-                tags = rest.get_run(plan.pipeline_run_id).tags
-                requested = tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
+                run_tags = rest.get_run(plan.pipeline_run_id).tags
+                requested = run_tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
         if requested:
             process.stop()
             return True
     return False
+
+
+def log_sizes(sinks: dict) -> dict[str, int]:
+    return {name: sink.visible_size for name, sink in sinks.items()}
 
 
 def _prepare_data(rest: MlflowRest, plan: PipelinePlan, step: StepPlan, step_dir: Path, job) -> dict:

@@ -48,6 +48,11 @@ class AppendSink:
         self._file.write(data)
         self.shipped += len(data)
 
+    @property
+    def visible_size(self) -> int:
+        """Bytes a reader can see on the server now."""
+        return self.shipped
+
     def tick(self) -> None:
         """Nothing to do: bytes are visible as soon as they are written."""
 
@@ -79,6 +84,10 @@ class UploadSink:
         with self._lock:
             self._file.write(data)
             self.size += len(data)
+
+    @property
+    def visible_size(self) -> int:
+        return self.uploaded_size
 
     def tick(self) -> None:
         """Upload when due: new bytes, and either doubled in size or MAX_INTERVAL passed."""
