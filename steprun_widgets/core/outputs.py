@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+import requests
+
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import FileInfo, MlflowRest, RunRecord
-from steprun_widgets.errors import StepRunError
+from steprun_widgets.core.transport import _reason
+from steprun_widgets.errors import ServiceError, StepRunError
 
 if TYPE_CHECKING:
     from steprun_widgets.core.runs import StepRun
@@ -147,7 +150,13 @@ def download_output(rest: MlflowRest, run: RunRecord, output_name: str, dest: Pa
         for target, info in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
             with rest.open_artifact(run, info.path) as response:
-                write_atomically(target, response.iter_content(CHUNK), bar.update if bar else None)
+                try:
+                    write_atomically(target, response.iter_content(CHUNK), bar.update if bar else None)
+                except requests.exceptions.RequestException as exc:  # the stream broke off
+                    raise ServiceError(
+                        f"Output {output_name!r}: the download of {info.path!r} from "
+                        f"{rest.transport.display_url} broke off: {_reason(exc)}",
+                        url=rest.transport.base_url) from None
     finally:
         if bar is not None:
             bar.close()
