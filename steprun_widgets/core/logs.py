@@ -24,6 +24,9 @@ class LogChunk:
     text: str = ""
     reset: bool = False
     new_bytes: int = 0
+    #: Byte offset in the log where ``raw`` starts, and the raw bytes read (for line indexes).
+    start: int = 0
+    raw: bytes = b""
 
 
 class LogReader:
@@ -50,9 +53,10 @@ class LogReader:
         already read was replaced: reading starts again at byte 0 and ``reset`` is set.
         ``final=True`` flushes bytes held back at the end (a truncated character becomes U+FFFD).
         """
-        chunk = LogChunk()
+        chunk = LogChunk(start=self.offset)
         budget = max_bytes
         parts: list[str] = []
+        raw: list[bytes] = []
         while budget is None or budget > 0:
             want = MAX_READ if budget is None else min(MAX_READ, budget)
             got = self.rest.read_range(self.run, self.path, self.offset, want)
@@ -63,11 +67,12 @@ class LogReader:
                 self.size = total
             if not data:
                 if total is not None and total < self.offset:
-                    self._restart(chunk, parts)
+                    self._restart(chunk, parts, raw)
                     continue
                 break
             self.offset += len(data)
             chunk.new_bytes += len(data)
+            raw.append(data)
             parts.append(self._decoder.decode(data))
             if budget is not None:
                 budget -= len(data)
@@ -76,15 +81,18 @@ class LogReader:
         if final:
             parts.append(self._decoder.decode(b"", final=True))
         chunk.text = "".join(parts)
+        chunk.raw = b"".join(raw) if len(raw) != 1 else raw[0]
         return chunk
 
     def read_all(self) -> str:
         """Everything there is now (for ``get_stdout_log`` and friends)."""
         return self.read_new(final=True).text
 
-    def _restart(self, chunk: LogChunk, parts: list[str]) -> None:
+    def _restart(self, chunk: LogChunk, parts: list[str], raw: list[bytes]) -> None:
         self.offset = 0
         self.resets += 1
         self._decoder.reset()
         parts.clear()
+        raw.clear()
         chunk.reset = True
+        chunk.start = 0

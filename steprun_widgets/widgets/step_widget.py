@@ -1,0 +1,143 @@
+"""StepRunWidget: a step run's live status, logs and outputs in a notebook (anywidget)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from steprun_widgets.core.rest import RunRecord
+from steprun_widgets.core.runs import StepRun
+from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.widgets.downloads import ChunkSender, stream_output
+from steprun_widgets.widgets.poller import get_poller
+from steprun_widgets.widgets.watch import StepWatch
+
+STATIC = Path(__file__).parent / "static"
+#: The saved ``logs`` trait is refreshed this often while a run goes on (live text goes as messages).
+LOGS_SYNC_EVERY = 10.0
+
+
+class StepRunWidget(anywidget.AnyWidget):
+    """Shows one StepRun: status badge, elapsed time, stdout/stderr/job logs, outputs to download.
+
+    Display it as the last expression of a cell. One kernel-wide poller keeps it current until the
+    run is final; ``refresh()`` does one refresh now (for scripts and tests).
+    """
+
+    _esm = STATIC / "step_widget.js"
+    _css = STATIC / "step_widget.css"
+
+    run_id = traitlets.Unicode("").tag(sync=True)
+    name = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("NotStarted").tag(sync=True)
+    start_time = traitlets.Float(None, allow_none=True).tag(sync=True)
+    end_time = traitlets.Float(None, allow_none=True).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    connection = traitlets.Unicode("ok").tag(sync=True)
+    connection_detail = traitlets.Unicode("").tag(sync=True)
+    reuse = traitlets.Dict().tag(sync=True)
+    outputs = traitlets.List().tag(sync=True)
+    logs = traitlets.Dict().tag(sync=True)
+    tail_lines = traitlets.Int(2000).tag(sync=True)
+
+    def __init__(self, step_run: StepRun, *, tail_lines: int = 2000, poll: bool = True,
+                 **kwargs: Any) -> None:
+        if not isinstance(step_run, StepRun):
+            raise StepRunError(f"StepRunWidget needs a StepRun, got {type(step_run).__name__}")
+        super().__init__(tail_lines=tail_lines, **kwargs)
+        self.step_run = step_run
+        self.watch = StepWatch(step_run, tail_lines)
+        self._downloads: dict[str, ChunkSender] = {}
+        self._logs_synced_at = 0.0
+        self.on_msg(self._handle_message)
+        with self.watch.lock:
+            traits, _ = self.watch.start()  # the first tail goes in the trait, not in messages
+            self._set_state(traits, sync_logs=True)
+        if poll and not self.watch.final:
+            get_poller().register(self)
+
+    # --- poller callbacks (poller thread) -------------------------------------------------------
+    def _on_record(self, record: RunRecord) -> None:
+        with self.watch.lock:
+            traits, messages = self.watch.apply(record)
+            for message in messages:
+                self.send(message)
+            due = time.monotonic() - self._logs_synced_at >= LOGS_SYNC_EVERY
+            self._set_state(traits, sync_logs=self.watch.final or due)
+
+    def _on_connection(self, ok: bool, detail: str) -> None:
+        state = ("ok", "") if ok else ("reconnecting", detail)
+        if (self.connection, self.connection_detail) != state:
+            with self.hold_sync():
+                self.connection, self.connection_detail = state
+
+    def _set_state(self, traits: dict, sync_logs: bool) -> None:
+        with self.hold_sync():
+            for key, value in traits.items():
+                if getattr(self, key) != value:
+                    setattr(self, key, value)
+            if sync_logs:
+                self.logs = self.watch.logs_state()
+                self._logs_synced_at = time.monotonic()
+
+    def refresh(self) -> StepRunWidget:
+        """Refresh from the server now, on this thread (what the poller does each tick)."""
+        get_poller().tick([self])
+        return self
+
+    def close(self) -> None:
+        get_poller().unregister(self)
+        for sender in self._downloads.values():
+            sender.cancel()
+        super().close()
+
+    # --- browser messages -----------------------------------------------------------------------
+    def _handle_message(self, _widget: Any, content: dict, buffers: list[bytes]) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "sync":
+            with self.watch.lock:
+                for message in self.watch.snapshots():
+                    self.send(message)
+        elif kind == "download":
+            self._start_download(str(content.get("output", "")), str(content.get("request_id", "")))
+        elif kind == "download_ack":
+            sender = self._downloads.get(str(content.get("request_id", "")))
+            if sender is not None:
+                sender.ack(int(content.get("received", 0)))
+        elif kind == "download_cancel":
+            sender = self._downloads.get(str(content.get("request_id", "")))
+            if sender is not None:
+                sender.cancel()
+        elif kind == "older_lines":
+            threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
+
+    def _start_download(self, output: str, request_id: str) -> None:
+        sender = ChunkSender(self.send, request_id)
+        self._downloads[request_id] = sender
+
+        def run() -> None:
+            try:
+                stream_output(self.step_run, output, request_id, self.send, sender)
+            finally:
+                self._downloads.pop(request_id, None)
+
+        threading.Thread(target=run, name=f"steprun-download-{output}", daemon=True).start()
+
+    def _send_older(self, content: dict) -> None:
+        stream = str(content.get("stream", ""))
+        tail = self.watch.logs.get(stream)
+        if tail is None:
+            return
+        try:
+            with self.watch.lock:
+                message = tail.older_lines(int(content.get("before_line", 0)),
+                                           min(int(content.get("count", 500)), 5000))
+        except StepRunError as exc:
+            message = {"type": "older_lines", "stream": stream, "start_line": 0, "lines": [],
+                       "error": redact(str(exc))}
+        self.send(message)

@@ -1,0 +1,110 @@
+"""What a widget watches of one step run, and how a fresh server record changes it.
+
+Kept apart from the widget so the poller can refresh many runs with batched requests and so the
+logic can be tested without a browser.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.rest import RunRecord
+from steprun_widgets.core.runs import StepRun
+from steprun_widgets.widgets.logtail import LogTail
+
+
+class StepWatch:
+    """Follows one StepRun: status, times, error, reuse, outputs and one LogTail per log."""
+
+    def __init__(self, step_run: StepRun, tail_lines: int = 2000) -> None:
+        self.step_run = step_run
+        self.tail_lines = tail_lines
+        self.lock = threading.RLock()
+        self.record: RunRecord | None = None
+        self.logs: dict[str, LogTail] = {}
+        self.outputs: list[dict] = []
+        self.outputs_final = False
+        self.final = False
+
+    @property
+    def run_id(self) -> str:
+        return self.step_run.id
+
+    @property
+    def experiment_id(self) -> str | None:
+        return self.record.experiment_id if self.record else None
+
+    @property
+    def rest(self):
+        return self.step_run._rest
+
+    def start(self) -> tuple[dict, list[dict]]:
+        """First look: fetch the run and read its logs so far. Returns (traits, messages)."""
+        return self.apply(self.step_run._record(refresh=True), initial=True)
+
+    def apply(self, record: RunRecord, initial: bool = False) -> tuple[dict, list[dict]]:
+        """Take a fresh record; read the logs that grew. Returns changed traits and messages."""
+        with self.lock:
+            self.record = record
+            self.step_run._set_record(record)
+            status = record.seed_status()
+            terminal = layout.is_terminal(status)
+            if not self.logs:
+                self.logs = {name: LogTail(self.step_run.log_reader(name), self.tail_lines)
+                             for name in self.step_run.log_paths()}
+            sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
+            messages: list[dict] = []
+            for name, tail in self.logs.items():
+                known = None if sizes is None else sizes.get(name)
+                if terminal or initial or known is None or known != tail.total_bytes:
+                    messages.extend(tail.pull(final=terminal))
+            if terminal and not self.outputs_final:
+                self.outputs = self._list_outputs()
+                self.outputs_final = True
+            elif not self.outputs:
+                self.outputs = self._declared_outputs(record)
+            self.final = terminal
+            return self.traits(), messages
+
+    def traits(self) -> dict[str, Any]:
+        """The widget's synced state, except the logs (see ``logs_state``)."""
+        record = self.record
+        assert record is not None
+        run = self.step_run
+        reuse = {}
+        if run.is_reused:
+            reuse = {"run_id": run._reused_run_id or run.id, "node_id": run._reused_node_id or "",
+                     "pipeline_run_id": run._reused_pipeline_run_id or ""}
+        return {
+            "run_id": run.id,
+            "name": run.name,
+            "status": record.seed_status(),
+            "start_time": float(record.started_ms) if record.started_ms else None,
+            "end_time": float(record.end_time) if record.end_time else None,
+            "error": record.tags.get(layout.TAG_ERROR, ""),
+            "reuse": reuse,
+            "outputs": list(self.outputs),
+        }
+
+    def logs_state(self) -> dict[str, dict]:
+        with self.lock:
+            return {name: tail.state() for name, tail in self.logs.items()}
+
+    def snapshots(self) -> list[dict]:
+        with self.lock:
+            return [tail.snapshot_message() for tail in self.logs.values()]
+
+    def _declared_outputs(self, record: RunRecord) -> list[dict]:
+        names = [n for n in record.tags.get(layout.TAG_OUTPUT_NAMES, "").split(",") if n]
+        return [{"name": n, "size": None, "file_count": None, "is_dir": True} for n in names]
+
+    def _list_outputs(self) -> list[dict]:
+        outputs = []
+        for name, output in sorted(self.step_run.get_outputs().items()):
+            files = output.files
+            nested = any("/" in f.path[len(layout.output_path(name)) + 1:] for f in files)
+            outputs.append({"name": name, "size": output.size, "file_count": len(files),
+                            "is_dir": len(files) != 1 or nested})
+        return outputs
