@@ -1,0 +1,617 @@
+"""The embedded tracking server: a real ``mlflow server`` on loopback, one per root folder.
+
+``ensure_server(root)`` starts ``python -m mlflow server`` bound to 127.0.0.1 on a free port, with a SQLite
+store (``<root>/mlflow.db``) and a proxied artifact store (``<root>/artifacts``, so artifact URIs are
+``mlflow-artifacts:/...`` and files live under ``<root>/artifacts/<experiment_id>/<run_id>/artifacts/``).
+The server runs detached in its own session, so it outlives the kernel that started it; its output is
+appended to ``<root>/server.log``. Its pid and port are recorded in ``<root>/server.json``, so that the
+next call (another process, a restarted kernel) reuses it, or restarts a dead one on the same store.
+
+How a recorded server is trusted: its pid must be alive (not a zombie), its command line must be an
+``mlflow server`` whose ``--backend-store-uri`` is this root's database and whose ``--port`` is the
+recorded port (a recycled pid belongs to some other program and fails this), and ``/health`` must answer.
+Starts are serialised across processes with ``fcntl.flock`` on ``<root>/server.lock``.
+
+This module never imports ``mlflow``: it only runs it as a separate process. POSIX only (Linux, macOS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from steprun_widgets.errors import StepRunError
+
+__all__ = [
+    "ServerInfo",
+    "LocalServerError",
+    "ensure_server",
+    "server_status",
+    "stop_server",
+    "mlflow_missing_message",
+    "INSTALL_HINT",
+    "DEFAULT_ROOT",
+]
+
+#: What to install to get the embedded server.
+INSTALL_HINT = 'pip install "steprun-widgets[local]"'
+#: The root folder used when none is given.
+DEFAULT_ROOT = ".steprun"
+
+STATE_FILE = "server.json"
+LOCK_FILE = "server.lock"
+LOG_FILE = "server.log"
+DB_FILE = "mlflow.db"
+ARTIFACTS_DIR = "artifacts"
+
+#: Set in the server's environment (inherited by its uvicorn worker) to the root it serves, so that
+#: the worker of a server whose main process died can be recognised as ours and cleaned up.
+ROOT_MARKER_ENV = "STEPRUN_WIDGETS_SERVER_ROOT"
+
+_HOST = "127.0.0.1"
+#: How long a recorded server that is alive and ours may take to answer /health before it is
+#: considered hung and replaced (it may be busy, or still starting in another process).
+_REUSE_HEALTH_WAIT = 15.0
+_POLL_INTERVAL = 0.25
+_START_ATTEMPTS = 3
+_LOG_TAIL_LINES = 25
+
+#: Servers started by this process, so that their exit can be reaped (no zombies) and seen at once.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+#: urllib opener that never goes through an HTTP proxy: the server is on loopback.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LocalServerError(StepRunError):
+    """The embedded tracking server could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A running embedded tracking server.
+
+    Attributes:
+        url: the tracking URI, ``http://127.0.0.1:<port>``.
+        pid: process id of the ``mlflow server`` process (leader of its own process group).
+        port: the TCP port it listens on (loopback only).
+        root: the root folder (absolute) holding the store, the artifacts, the log and ``server.json``.
+        artifacts_dir: ``<root>/artifacts``, where the server keeps artifact files.
+    """
+
+    url: str
+    pid: int
+    port: int
+    root: Path
+    artifacts_dir: Path
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+
+
+def ensure_server(root: str | os.PathLike = DEFAULT_ROOT, *, timeout: float = 120) -> ServerInfo:
+    """Start the embedded MLflow tracking server for ``root``, or reuse the one already running.
+
+    The server recorded in ``<root>/server.json`` is reused when its process is alive, is really an
+    ``mlflow server`` for this root and port, and answers ``/health``. Otherwise a new server is started
+    on the same store (SQLite ``<root>/mlflow.db``, artifacts ``<root>/artifacts``), on the recorded port
+    if it is free, else on a new free port. Concurrent calls from several processes start one server.
+
+    Args:
+        root: folder of the store; created if missing.
+        timeout: seconds to wait for another process that is starting the server, and then for a newly
+            started server to answer ``/health``.
+
+    Returns:
+        The running server.
+
+    Raises:
+        LocalServerError: ``mlflow`` is not installed (the message says what to install), the root
+            folder cannot be created or written, or the server exits or does not answer in time (the
+            message quotes the last lines of ``<root>/server.log``).
+    """
+    root_path = _prepare_root(root)
+    with _root_lock(root_path, timeout):
+        state = _read_state(root_path)
+        preferred_port: int | None = None
+        if state is not None:
+            info = _reuse(root_path, state, timeout)
+            if info is not None:
+                return info
+            preferred_port = state.get("port") if isinstance(state.get("port"), int) else None
+        _require_mlflow()
+        return _start(root_path, preferred_port, timeout)
+
+
+def server_status(root: str | os.PathLike = DEFAULT_ROOT) -> ServerInfo | None:
+    """The embedded server running for ``root``, or ``None`` when none is running.
+
+    Read-only: it neither starts nor stops anything, nor rewrites ``server.json``.
+    """
+    root_path = _resolve(root)
+    state = _read_state(root_path)
+    if state is None:
+        return None
+    info = _info_from_state(root_path, state)
+    if info is None or not _is_alive_and_ours(info.pid, root_path, info.port):
+        return None
+    return info if _health(info.url, timeout=3) else None
+
+
+def stop_server(root: str | os.PathLike = DEFAULT_ROOT, *, grace: float = 10.0, timeout: float = 130) -> bool:
+    """Stop the embedded server recorded for ``root`` and remove ``server.json``.
+
+    Sends SIGTERM to the recorded server's process group, waits up to ``grace`` seconds, then SIGKILL.
+    Only the recorded pid is signalled, and only if it is really our server for this root: a recycled
+    pid is left alone. Leftover workers of a server whose main process died are cleaned up as well.
+
+    Args:
+        root: the root folder the server was started for.
+        grace: seconds between SIGTERM and SIGKILL.
+        timeout: seconds to wait for a process that is starting the server at the same time.
+
+    Returns:
+        ``True`` if a server process was stopped, ``False`` if none was running.
+    """
+    root_path = _resolve(root)
+    if not (root_path / STATE_FILE).exists():
+        return False
+    with _root_lock(root_path, timeout):
+        state = _read_state(root_path)
+        if state is None:
+            _remove_state(root_path)
+            return False
+        info = _info_from_state(root_path, state)
+        stopped = False
+        if info is not None:
+            if _is_alive_and_ours(info.pid, root_path, info.port):
+                _terminate_group(info.pid, grace)
+                stopped = True
+            elif not _pid_alive(info.pid):
+                stopped = _kill_orphans(info.pid, root_path, grace)
+        _remove_state(root_path)
+        return stopped
+
+
+# --------------------------------------------------------------------------------------------------
+# root folder, state file, lock
+
+
+def _resolve(root: str | os.PathLike) -> Path:
+    return Path(root).expanduser().resolve()
+
+
+def _prepare_root(root: str | os.PathLike) -> Path:
+    """Create the root folder (and its artifacts folder) and check that it is writable."""
+    root_path = _resolve(root)
+    try:
+        root_path.mkdir(parents=True, exist_ok=True)
+        (root_path / ARTIFACTS_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise LocalServerError(
+            f"cannot create the embedded server's folder {root_path}: {exc.strerror or exc}") from exc
+    if not os.access(root_path, os.W_OK | os.X_OK):
+        raise LocalServerError(f"the embedded server's folder {root_path} is not writable")
+    return root_path
+
+
+def _read_state(root: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_state(root: Path, state: dict[str, Any]) -> None:
+    """Write ``server.json`` atomically: a reader sees the old file or the new one, never a part."""
+    target = root / STATE_FILE
+    tmp = root / f".{STATE_FILE}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise LocalServerError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _remove_state(root: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (root / STATE_FILE).unlink()
+
+
+def _info_from_state(root: Path, state: dict[str, Any]) -> ServerInfo | None:
+    pid, port = state.get("pid"), state.get("port")
+    if not isinstance(pid, int) or not isinstance(port, int) or pid <= 0 or not 0 < port < 65536:
+        return None
+    return ServerInfo(url=_url(port), pid=pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR)
+
+
+@contextlib.contextmanager
+def _root_lock(root: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<root>/server.lock`` (waits at most ``timeout`` seconds)."""
+    try:
+        import fcntl
+    except ImportError as exc:  # pragma: no cover - Windows
+        raise LocalServerError("the embedded tracking server needs a POSIX system (Linux or macOS)") from exc
+    lock_path = root / LOCK_FILE
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LocalServerError(f"cannot create the lock file {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LocalServerError(
+                        f"another process has held {lock_path} for more than {timeout:g} s while "
+                        f"starting or stopping the server for {root}; try again") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------------
+# processes
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, process group id) from /proc, or None if unknown (no /proc, or no such process)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2:].split()
+    try:
+        return fields[0].decode(), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie counts as dead; our own dead children are reaped)."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    stat = _proc_stat(pid)
+    return stat is None or stat[0] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """The command line of ``pid`` (``/proc``, or ``ps`` where there is no /proc)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None
+    except OSError:
+        return None
+    try:  # macOS and other systems without /proc: one string, split on blanks (used for containment)
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,
+                             timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.split() if out else None
+
+
+def _is_our_server(pid: int, root: Path, port: int) -> bool:
+    """Whether ``pid`` runs ``mlflow server`` on this root's store and on ``port`` (not a recycled pid)."""
+    args = _cmdline(pid)
+    if not args:
+        return False
+    joined = f" {' '.join(args)} "  # blanks at both ends: match whole words only
+    is_mlflow_server = "server" in args and any(Path(arg).name == "mlflow" for arg in args)
+    return is_mlflow_server and f" {_backend_uri(root)} " in joined and f" --port {port} " in joined
+
+
+def _is_alive_and_ours(pid: int, root: Path, port: int) -> bool:
+    return _pid_alive(pid) and _is_our_server(pid, root, port)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [pgid]
+    members = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
+
+
+def _environ_has_marker(pid: int, root: Path) -> bool:
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"{ROOT_MARKER_ENV}={root}".encode() in env
+
+
+def _wait_group_gone(pgid: int, deadline: float) -> bool:
+    while True:
+        _pid_alive(pgid)  # reaps the leader if it is our child
+        if not _group_members(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _terminate_group(pgid: int, grace: float) -> None:
+    """SIGTERM the process group led by our server, SIGKILL it after ``grace`` seconds."""
+    _signal_group(pgid, signal.SIGTERM)
+    if not _wait_group_gone(pgid, time.monotonic() + grace):
+        _signal_group(pgid, signal.SIGKILL)
+        _wait_group_gone(pgid, time.monotonic() + 5)
+
+
+def _kill_orphans(pgid: int, root: Path, grace: float = 5.0) -> bool:
+    """Stop what is left of a dead server's group (its uvicorn worker), if it is ours for ``root``.
+
+    When the ``mlflow server`` process dies by SIGKILL its worker lives on, keeping the port and the store
+    open. The worker is only signalled if its environment names this root (a recycled group is left alone).
+    """
+    orphans = [pid for pid in _group_members(pgid) if _environ_has_marker(pid, root)]
+    if not orphans:
+        return False
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(_pid_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in orphans:
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# network
+
+
+def _url(port: int) -> str:
+    return f"http://{_HOST}:{port}"
+
+
+def _health(url: str, timeout: float = 2.0) -> bool:
+    """Whether ``GET <url>/health`` answers 200 (never through a proxy)."""
+    try:
+        with _OPENER.open(url + "/health", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on loopback (with SO_REUSEADDR, as uvicorn binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((_HOST, 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# mlflow
+
+
+def _mlflow_available() -> bool:
+    try:
+        return importlib.util.find_spec("mlflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def mlflow_missing_message() -> str:
+    """The message of the error raised when the embedded server is needed but ``mlflow`` is missing."""
+    return (f"the embedded tracking server needs mlflow, which is not installed in {sys.executable}. "
+            f"Install it with: {INSTALL_HINT} "
+            "(or connect to an existing MLflow server with Workspace(tracking_uri))")
+
+
+def _require_mlflow() -> None:
+    if not _mlflow_available():
+        raise LocalServerError(mlflow_missing_message())
+
+
+def _mlflow_version() -> str | None:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        return version("mlflow")
+    except PackageNotFoundError:
+        return None
+
+
+def _backend_uri(root: Path) -> str:
+    return f"sqlite:///{root / DB_FILE}"
+
+
+def _server_command(root: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", _backend_uri(root),
+            "--artifacts-destination", str(root / ARTIFACTS_DIR),
+            "--host", _HOST, "--port", str(port), "--workers", "1"]
+
+
+def _server_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # The job runner (huey consumers for GenAI jobs) is not needed and adds processes and start-up time.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    # A local, embedded server: no usage reports (they would also try to reach the network at start).
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    env["PYTHONUNBUFFERED"] = "1"
+    env[ROOT_MARKER_ENV] = str(root)
+    return env
+
+
+def _log_tail(log_path: Path, offset: int, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        with open(log_path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(offset, size - 16384))
+            data = fh.read()
+    except OSError:
+        return "(no log)"
+    text = data.decode("utf-8", errors="replace").rstrip()
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+# --------------------------------------------------------------------------------------------------
+# start / reuse
+
+
+def _reuse(root: Path, state: dict[str, Any], timeout: float) -> ServerInfo | None:
+    """The recorded server if it can be trusted and answers; otherwise clean up after it and return None."""
+    info = _info_from_state(root, state)
+    if info is None:
+        _remove_state(root)
+        return None
+    if _is_alive_and_ours(info.pid, root, info.port):
+        # Ours and alive. It may be busy, or still starting (its starter was killed before it answered).
+        wait = timeout if state.get("state") == "starting" else min(timeout, _REUSE_HEALTH_WAIT)
+        deadline = time.monotonic() + wait
+        while True:
+            if _health(info.url, timeout=min(5.0, max(0.5, deadline - time.monotonic()))):
+                if state.get("state") != "running":
+                    _write_state(root, {**state, "state": "running"})
+                return info
+            if time.monotonic() >= deadline or not _pid_alive(info.pid):
+                break
+            time.sleep(_POLL_INTERVAL)
+        # Hung: stop it so that it does not keep the store and the port.
+        if _is_alive_and_ours(info.pid, root, info.port):
+            _terminate_group(info.pid, grace=10.0)
+    elif not _pid_alive(info.pid):
+        _kill_orphans(info.pid, root)
+    # else: the pid now belongs to another program (recycled): leave it alone.
+    _remove_state(root)
+    return None
+
+
+def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo:
+    log_path = root / LOG_FILE
+    for attempt in range(_START_ATTEMPTS):
+        if attempt == 0 and preferred_port and _port_free(preferred_port):
+            port = preferred_port
+        else:
+            port = _free_port()
+        url = _url(port)
+        try:
+            log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed right after
+        except OSError as exc:
+            raise LocalServerError(f"cannot write the server log {log_path}: {exc.strerror or exc}") from exc
+        try:
+            offset = log.seek(0, os.SEEK_END)
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            header = f"--- steprun-widgets: starting mlflow server for {root} on {url} at {stamp}\n"
+            log.write(header.encode())
+            log.flush()
+            proc = subprocess.Popen(
+                _server_command(root, port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=root, env=_server_env(root), start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise LocalServerError(f"cannot start the mlflow server for {root}: {exc}") from exc
+        finally:
+            log.close()
+        _CHILDREN[proc.pid] = proc
+        state = {"pid": proc.pid, "port": port, "url": url, "root": str(root), "started_at": stamp,
+                 "mlflow_version": _mlflow_version(), "state": "starting"}
+        try:
+            _write_state(root, state)
+            healthy = _wait_healthy(proc, url, time.monotonic() + timeout)
+        except BaseException:  # includes KeyboardInterrupt: do not leave a half-started server behind
+            _terminate_group(proc.pid, grace=5.0)
+            _remove_state(root)
+            raise
+        if healthy:
+            _write_state(root, {**state, "state": "running"})
+            return ServerInfo(url=url, pid=proc.pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR)
+        _remove_state(root)
+        tail = _log_tail(log_path, offset)
+        if proc.poll() is None:  # still running, never answered
+            _terminate_group(proc.pid, grace=5.0)
+            raise LocalServerError(
+                f"the mlflow server for {root} did not answer {url}/health within {timeout:g} s; "
+                f"last lines of {log_path}:\n{tail}")
+        _CHILDREN.pop(proc.pid, None)
+        _kill_orphans(proc.pid, root)
+        port_taken = "address already in use" in tail.lower() or not _port_free(port)
+        if port_taken and attempt + 1 < _START_ATTEMPTS:
+            continue  # someone took the port between our check and the server's bind: try another
+        raise LocalServerError(
+            f"the mlflow server for {root} exited with code {proc.returncode} while starting; "
+            f"last lines of {log_path}:\n{tail}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, deadline: float) -> bool:
+    """Poll ``/health`` until it answers (True), or the process exits or the deadline passes (False)."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if _health(url, timeout=min(2.0, max(0.2, deadline - time.monotonic()))):
+            return proc.poll() is None  # answered by our process, not one that took the port meanwhile
+        time.sleep(_POLL_INTERVAL)
+    return False
