@@ -144,8 +144,13 @@ def decode_graph(value: str | None) -> dict:
         graph = json.loads(value) if value else {}
     except ValueError:
         graph = {}
-    nodes = [n for n in graph.get("nodes", []) if isinstance(n, dict) and "id" in n]
-    edges = [tuple(e) for e in graph.get("edges", []) if isinstance(e, list) and len(e) == 2]
+    if not isinstance(graph, dict):  # valid JSON but not an object: ``[]``, ``"x"``, ``5``
+        graph = {}
+    raw_nodes, raw_edges = graph.get("nodes"), graph.get("edges")
+    nodes = [n for n in (raw_nodes if isinstance(raw_nodes, list) else [])
+             if isinstance(n, dict) and "id" in n]
+    edges = [tuple(e) for e in (raw_edges if isinstance(raw_edges, list) else [])
+             if isinstance(e, list) and len(e) == 2]
     return {"nodes": nodes, "edges": edges}
 
 
