@@ -1,0 +1,201 @@
+import { h, frameScheduler } from "./dom.js";
+import { createStatusBadge, createElapsed } from "./status.js";
+import { LogBuffer } from "./logbuffer.js";
+import { LogView } from "./logview.js";
+import { createTabs } from "./tabs.js";
+import { Downloads } from "./downloads.js";
+import { createOutputsTable } from "./outputs.js";
+
+export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
+export { LogBuffer } from "./logbuffer.js";
+export { LogView } from "./logview.js";
+export { createTabs } from "./tabs.js";
+export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
+export { Downloads, saveBlob } from "./downloads.js";
+export { createOutputsTable, formatBytes } from "./outputs.js";
+export { h, frameScheduler } from "./dom.js";
+
+export const STREAMS = ["stdout", "stderr", "job"];
+
+let instances = 0;
+
+// Builds a StepRunWidget view into `el`; returns the cleanup function.
+//
+// Logs have two sources and are never added up: the `logs` trait (the bounded tail a saved
+// notebook keeps) is read once, when the view is rendered; after that only `log` /
+// `log_reset` messages change the view. Later changes of the trait are ignored, because the
+// kernel also sends every piece of that text as a `log` message, and reading both would
+// show lines twice. `log_reset` clears the stream; the new content arrives as `log`.
+export function renderStepWidget({ model, el, options = {} }) {
+  instances += 1;
+  const panelId = `srw-${instances}-${Math.random().toString(36).slice(2, 8)}-log`;
+  const cleanups = [];
+  const listen = (event, fn) => {
+    model.on(event, fn);
+    cleanups.push(() => model.off(event, fn));
+  };
+
+  const badge = createStatusBadge();
+  const elapsed = createElapsed();
+  const name = h("span", { class: "srw-name", "data-testid": "srw-name" });
+  const runId = h("span", { class: "srw-run-id", "data-testid": "srw-run-id" });
+  const reuseText = h("span");
+  const reuse = h(
+    "span",
+    { class: "srw-reuse", "data-testid": "srw-reuse", hidden: true },
+    h("span", { class: "srw-reuse-icon", "aria-hidden": "true", text: "♻" }),
+    reuseText,
+  );
+  const error = h("div", { class: "srw-error", "data-testid": "srw-error", role: "alert", hidden: true });
+  const connection = h("div", {
+    class: "srw-connection",
+    "data-testid": "srw-connection",
+    role: "status",
+    hidden: true,
+  });
+
+  const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
+  const view = new LogView({
+    ...options.view,
+    onRequestOlder: (stream, beforeLine, count) =>
+      model.send({ type: "older_lines", stream, before_line: beforeLine, count }),
+  });
+  const panel = h("div", { class: "srw-panel", role: "tabpanel", id: panelId }, view.el);
+  const tabs = createTabs({
+    names: STREAMS,
+    panelId,
+    onSelect: (stream) => {
+      view.setBuffer(buffers[stream], stream);
+      panel.setAttribute("aria-labelledby", tabs.tabId(stream));
+    },
+  });
+  const counts = frameScheduler(() => {
+    for (const s of STREAMS) tabs.setCount(s, buffers[s].shownLines);
+  });
+  for (const s of STREAMS) cleanups.push(buffers[s].subscribe(() => counts.schedule()));
+
+  const root = h("div", { class: "srw-root srw-step" });
+  const downloads = new Downloads({
+    send: (msg) => model.send(msg),
+    onChange: (outputName) => outputsTable.refresh(outputName),
+    container: root,
+  });
+  const outputsTable = createOutputsTable({ downloads });
+
+  root.append(
+    h("div", { class: "srw-header" }, badge.el, name, elapsed.el, reuse, runId),
+    error,
+    connection,
+    h("div", { class: "srw-logs" }, tabs.el, panel),
+    outputsTable.el,
+  );
+
+  const paint = {
+    status() {
+      badge.update(model.get("status"));
+    },
+    times() {
+      elapsed.update(model.get("start_time"), model.get("end_time"));
+    },
+    name() {
+      const text = model.get("name");
+      name.textContent = typeof text === "string" && text ? text : "(unnamed step)";
+      const id = model.get("run_id");
+      runId.textContent = typeof id === "string" && id ? `run ${id}` : "";
+    },
+    reuse() {
+      const r = model.get("reuse");
+      const id = r && typeof r === "object" ? r.run_id : null;
+      reuse.hidden = !id;
+      reuseText.textContent = id ? `Reused results of run ${id}` : "";
+      reuse.title = id
+        ? `Original run ${id}, node ${r.node_id ?? "?"}, pipeline run ${r.pipeline_run_id ?? "?"}`
+        : "";
+    },
+    error() {
+      const text = model.get("error");
+      error.hidden = !text;
+      error.textContent = text ? String(text) : "";
+    },
+    connection() {
+      const reconnecting = model.get("connection") === "reconnecting";
+      const detail = model.get("connection_detail");
+      connection.hidden = !reconnecting;
+      connection.textContent = reconnecting ? `reconnecting…${detail ? ` — ${detail}` : ""}` : "";
+    },
+    outputs() {
+      outputsTable.update(model.get("outputs"));
+    },
+  };
+  const traits = {
+    status: ["status"],
+    times: ["start_time", "end_time"],
+    name: ["name", "run_id"],
+    reuse: ["reuse"],
+    error: ["error"],
+    connection: ["connection", "connection_detail"],
+    outputs: ["outputs"],
+  };
+  for (const [part, names] of Object.entries(traits)) {
+    paint[part]();
+    for (const trait of names) listen(`change:${trait}`, paint[part]);
+  }
+
+  const logs = model.get("logs");
+  for (const s of STREAMS) {
+    const entry = logs && typeof logs === "object" ? logs[s] : null;
+    if (entry && typeof entry.tail === "string") buffers[s].load(entry.tail, entry.first_line);
+  }
+
+  listen("msg:custom", (msg, messageBuffers) => {
+    if (!msg || typeof msg !== "object") return;
+    const buffer = STREAMS.includes(msg.stream) ? buffers[msg.stream] : null;
+    switch (msg.type) {
+      case "log":
+        if (buffer && typeof msg.text === "string") buffer.append(msg.text);
+        break;
+      case "log_reset":
+        buffer?.clear();
+        break;
+      case "older_lines":
+        buffer?.prepend(msg.start_line, msg.lines);
+        break;
+      default:
+        if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
+          downloads.handle(msg, messageBuffers);
+        }
+    }
+  });
+
+  tabs.select("stdout");
+  counts.flush();
+  el.append(root);
+  view.flush();
+
+  return {
+    root,
+    // Renders pending changes now instead of at the next animation frame.
+    flush() {
+      counts.flush();
+      view.flush();
+    },
+    view,
+    buffers,
+    tabs,
+    downloads,
+    dispose() {
+      for (const fn of cleanups) fn();
+      counts.dispose();
+      view.dispose();
+      elapsed.dispose();
+      downloads.dispose();
+      root.remove();
+    },
+  };
+}
+
+export default {
+  render({ model, el }) {
+    return renderStepWidget({ model, el }).dispose;
+  },
+};
