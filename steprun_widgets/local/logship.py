@@ -6,9 +6,11 @@ Two ways, chosen per run:
   server, Dask workers beside it): new bytes are appended to the artifact file itself, so shipping
   costs exactly the bytes written and a reader sees them at once.
 * :class:`UploadSink` otherwise: the log is spooled to a local file and the whole file is uploaded
-  again (MLflow artifacts cannot be appended to over REST). Uploads are spaced so that each one at
-  least doubles the previous size or a few seconds have passed, which bounds the total re-upload
-  to a small multiple of the log; the benchmark prints that cost.
+  again (MLflow artifacts cannot be appended to over REST). An upload happens when the log at
+  least doubled, or when enough time has passed for its size: every second for a small log (so
+  new lines show within about a second), up to every ``MAX_INTERVAL`` for a large one, so that
+  re-uploads cost at most about ``TRICKLE_RATE`` bytes a second beyond twice the log; the
+  benchmark prints that cost.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class UploadSink:
 
     MIN_INTERVAL = 1.0
     MAX_INTERVAL = 10.0
+    #: A log that has not doubled is uploaded again after size / TRICKLE_RATE seconds (within
+    #: MIN_INTERVAL..MAX_INTERVAL): small logs every second, re-upload traffic bounded.
+    TRICKLE_RATE = 64 * 1024
 
     def __init__(self, rest: MlflowRest, run: RunRecord, artifact_path: str, spool: Path) -> None:
         self.rest = rest
@@ -90,7 +95,7 @@ class UploadSink:
         return self.uploaded_size
 
     def tick(self) -> None:
-        """Upload when due: new bytes, and either doubled in size or MAX_INTERVAL passed."""
+        """Upload when due: new bytes, and either doubled in size or waited long enough for it."""
         with self._lock:
             size = self.size
         if size == self.uploaded_size:
@@ -98,7 +103,8 @@ class UploadSink:
         waited = time.monotonic() - self.last_upload
         if waited < self.MIN_INTERVAL:
             return
-        if size < 2 * max(self.uploaded_size, 64 * 1024) and waited < self.MAX_INTERVAL:
+        due = min(self.MAX_INTERVAL, max(self.MIN_INTERVAL, size / self.TRICKLE_RATE))
+        if size < 2 * max(self.uploaded_size, 64 * 1024) and waited < due:
             return
         self._upload(size)
 
