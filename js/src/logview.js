@@ -53,7 +53,7 @@ export class LogView {
     this.rowLines = [];
     this.rowAbs = [];
     this.lastScrollTop = 0;
-    this.geom = { rows: 0, viewRows: 1, maxS: 0, scaled: false, height: -1 };
+    this.geom = { rows: 0, viewRows: 1, maxS: 0, scaled: false, height: -1, topSpan: 0 };
 
     this.filter = h("input", {
       class: "srw-filter",
@@ -254,17 +254,18 @@ export class LogView {
     return Math.max(0, Math.min(line, buf.endLine) - buf.firstLine);
   }
 
+  // Scaled mode maps the scroll range linearly onto top rows 0 .. rows - viewRows, with a
+  // fractional viewRows so the last row ends exactly at the bottom edge.
   _rowForScroll(s) {
-    const { rows, viewRows, maxS, scaled } = this.geom;
+    const { maxS, scaled, topSpan } = this.geom;
     if (!scaled) return s / this.rowHeight;
-    return maxS > 0 ? (s / maxS) * Math.max(0, rows - viewRows) : 0;
+    return maxS > 0 ? (s / maxS) * topSpan : 0;
   }
 
   _scrollForRow(t) {
-    const { rows, viewRows, maxS, scaled } = this.geom;
+    const { maxS, scaled, topSpan } = this.geom;
     if (!scaled) return t * this.rowHeight;
-    const span = Math.max(1, rows - viewRows);
-    return (t / span) * maxS;
+    return topSpan > 0 ? (t / topSpan) * maxS : 0;
   }
 
   _render() {
@@ -279,12 +280,13 @@ export class LogView {
     const base = this._baseRows;
     const rows = base + (showPartial ? 1 : 0);
     const viewH = this.viewportHeight;
-    const viewRows = Math.max(1, Math.floor(viewH / rowH));
+    const viewRows = Math.max(1, Math.ceil(viewH / rowH));
     const total = rows * rowH;
     const height = Math.min(total, MAX_SCROLL_PX);
     const maxS = Math.max(0, height - viewH);
     const prevHeight = this.geom.height;
-    this.geom = { rows, viewRows, maxS, scaled: total > height, height };
+    const topSpan = Math.max(0, rows - viewH / rowH);
+    this.geom = { rows, viewRows, maxS, scaled: total > height, height, topSpan };
     if (height !== prevHeight) this.spacer.style.height = `${height}px`;
 
     if (maxS === 0) {
