@@ -71,19 +71,24 @@ export class LogBuffer {
   }
 
   // Adds earlier lines starting at `startLine`. Returns how many were added: an answer that
-  // does not reach the first held line (a gap) is ignored, and overlap is cut off.
+  // does not reach the first held line (a gap) is ignored, and overlap is cut off. Emits a
+  // "prepend" event either way, so a view waiting for the answer stops waiting.
   prepend(startLine, rawLines) {
+    const added = this._prepend(startLine, rawLines);
+    this._emit({ type: "prepend", added });
+    return added;
+  }
+
+  _prepend(startLine, rawLines) {
     if (!Number.isInteger(startLine) || startLine < 0 || !Array.isArray(rawLines)) return 0;
     const wanted = this.firstLine - startLine;
     if (wanted <= 0 || rawLines.length < wanted) return 0;
-    const room = this.maxLines - this.count;
-    const take = Math.min(wanted, room);
+    const take = Math.min(wanted, this.maxLines - this.count);
     if (take <= 0) return 0;
     const parsed = parseLines(rawLines.slice(wanted - take, wanted));
     this.lines = parsed.concat(this.head ? this.lines.slice(this.head) : this.lines);
     this.head = 0;
     this.firstLine -= take;
-    this._emit({ type: "prepend", added: take });
     return take;
   }
 

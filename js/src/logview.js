@@ -180,7 +180,7 @@ export class LogView {
       this.following = true;
       this.anchor = null;
     }
-    if (event.type !== "append") this.matchesDirty = true;
+    if (event.type === "reset" || (event.type === "prepend" && event.added > 0)) this.matchesDirty = true;
     this.frame.schedule();
   }
 

@@ -197,6 +197,22 @@ describe("LogView", () => {
     expect(lines()[0].dataset.line).toBe("3000");
   });
 
+  it("can ask again after an answer that does not join the held lines", () => {
+    const requests = [];
+    const { buf, view, older } = setup({ onRequestOlder: (...args) => requests.push(args) });
+    buf.load("x\n", 100);
+    view.flush();
+    older.click();
+    view.flush();
+    expect(older.disabled).toBe(true);
+    expect(buf.prepend(10, ["a", "b"])).toBe(0); // leaves a gap: ignored
+    view.flush();
+    expect(older.disabled).toBe(false);
+    expect(buf.firstLine).toBe(100);
+    older.click();
+    expect(requests).toHaveLength(2);
+  });
+
   it("hides the earlier-lines button when the log starts at line 0", () => {
     const { buf, view, older } = setup();
     buf.load("a\n", 0);
