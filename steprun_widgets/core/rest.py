@@ -96,7 +96,8 @@ class MlflowRest:
             body = self.transport.get_json(f"{API}/experiments/get-by-name",
                                            {"experiment_name": name})
         except ServiceError as exc:
-            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+            # Only MLflow's own "does not exist" code: a bare 404 page means the URL is wrong.
+            if exc.error_code in _NOT_FOUND:
                 return None
             raise
         experiment = body.get("experiment")
@@ -127,7 +128,7 @@ class MlflowRest:
         try:
             body = self.transport.get_json(f"{API}/runs/get", {"run_id": run_id})
         except ServiceError as exc:
-            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+            if exc.error_code in _NOT_FOUND:  # not a bare 404 page: that is a wrong URL
                 raise RunNotFoundError(f"Run {run_id!r} was not found on "
                                        f"{self.transport.display_url}") from None
             raise
