@@ -77,11 +77,15 @@ class StepWatch:
         if run.is_reused:
             reuse = {"run_id": run._reused_run_id or run.id, "node_id": run._reused_node_id or "",
                      "pipeline_run_id": run._reused_pipeline_run_id or ""}
+        status = record.seed_status()
+        # A queued step has not started: MLflow's start_time is when it was queued, and the
+        # browser would tick an elapsed time from it.
+        started = None if status in (layout.QUEUED, layout.NOT_STARTED) else record.started_ms
         return {
             "run_id": run.id,
             "name": run.name,
-            "status": record.seed_status(),
-            "start_time": float(record.started_ms) if record.started_ms else None,
+            "status": status,
+            "start_time": float(started) if started else None,
             "end_time": float(record.end_time) if record.end_time else None,
             "error": record.tags.get(layout.TAG_ERROR, ""),
             "reuse": reuse,
