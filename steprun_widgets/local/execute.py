@@ -33,6 +33,8 @@ CANCEL_CHECK_EVERY = 1.0
 #: How often a running step publishes its log sizes (pollers read them to skip unchanged logs).
 SIZES_EVERY = 0.5
 TERMINATE_GRACE = 2.5
+#: After the script exits, how long its output may take to drain before leftovers are killed.
+DRAIN_GRACE = 2.0
 
 
 def now_ms() -> int:
@@ -58,6 +60,8 @@ class StepProcess:
             stderr=subprocess.PIPE, start_new_session=True,
             preexec_fn=_kill_with_parent if sys.platform.startswith("linux") else None)
         self.stderr_tail: deque[bytes] = deque(maxlen=64)
+        #: True when processes the script left holding its output were killed after it exited.
+        self.killed_leftovers = False
         self._pumps = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, stdout_sink, None), daemon=True),
             threading.Thread(target=self._pump, args=(self.proc.stderr, stderr_sink, self.stderr_tail),
@@ -95,7 +99,19 @@ class StepProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived the leader
 
     def finish(self) -> int:
+        """Wait for the script, then for its output to drain.
+
+        Processes the script started and left running keep its stdout/stderr open, so the logs
+        would never end and the step would stay Running: after DRAIN_GRACE they are killed.
+        """
         rc = self.proc.wait()
+        deadline = time.monotonic() + DRAIN_GRACE
+        for pump in self._pumps:
+            pump.join(max(0.0, deadline - time.monotonic()))
+        if any(pump.is_alive() for pump in self._pumps):
+            self.killed_leftovers = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         for pump in self._pumps:
             pump.join()
         return rc
@@ -154,6 +170,8 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         canceled = _supervise(process, rest, plan, step, sinks, cancel)
         rc = process.finish()
         took = time.monotonic() - started
+        if process.killed_leftovers:
+            job("The script left processes running that held its output: they were killed")
         if canceled:
             status, error = layout.CANCELED, "canceled by request"
             job(f"Step canceled; the process was stopped after {took:.1f} s")
