@@ -71,7 +71,8 @@ class Poller:
 
     def tick(self, widgets: list[Watcher] | None = None) -> bool:
         """One refresh of the given (default: all watched) widgets. False when the server failed."""
-        widgets = self.watched() if widgets is None else widgets
+        # A final run never changes again: it had its last refresh (refresh() on it is free).
+        widgets = self.watched() if widgets is None else [w for w in widgets if not w.watch.final]
         groups: dict[tuple[int, str], list[Watcher]] = defaultdict(list)
         for widget in widgets:
             watch = widget.watch
