@@ -55,10 +55,13 @@ class StepWatch:
                 self.logs = {name: LogTail(self.step_run.log_reader(name), self.tail_lines)
                              for name in self.step_run.log_paths()}
             sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
+            # A step that has not started yet has no logs: no request for them until it runs.
+            waiting = status in (layout.QUEUED, layout.NOT_STARTED)
             messages: list[dict] = []
             for name, tail in self.logs.items():
                 known = None if sizes is None else sizes.get(name)
-                if terminal or initial or known is None or known != tail.total_bytes:
+                if terminal or initial or (known is None and not waiting) or (
+                        known is not None and known != tail.total_bytes):
                     messages.extend(tail.pull(final=terminal))
             if terminal and not self.outputs_final:
                 self.outputs = self._list_outputs()
