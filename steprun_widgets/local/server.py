@@ -296,21 +296,31 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
 
 
 def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie counts as dead; our own dead children are reaped)."""
+    """Whether ``pid`` is a running process (a zombie counts as dead; our own dead children are reaped).
+
+    A SIGKILLed multi-threaded process shows as a zombie before ``waitpid`` can reap it (its other
+    threads are still exiting), so /proc is consulted for our children too.
+    """
     child = _CHILDREN.get(pid)
     if child is not None:
-        if child.poll() is None:
-            return True
-        del _CHILDREN[pid]
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+            return False
+    else:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # exists, owned by someone else
     stat = _proc_stat(pid)
-    return stat is None or stat[0] not in ("Z", "X")
+    if stat is None:
+        return not _have_proc()  # with /proc, no entry means gone; without, trust kill()/poll()
+    return stat[0] not in ("Z", "X")
+
+
+def _have_proc() -> bool:
+    return Path("/proc/self/stat").exists()
 
 
 def _cmdline(pid: int) -> list[str] | None:
