@@ -2,6 +2,7 @@ import { h, frameScheduler } from "./dom.js";
 import { createStatusBadge, createElapsed } from "./status.js";
 import { LogBuffer } from "./logbuffer.js";
 import { LogView } from "./logview.js";
+import { LogSync } from "./logsync.js";
 import { createTabs } from "./tabs.js";
 import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
@@ -9,6 +10,7 @@ import { createOutputsTable } from "./outputs.js";
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
 export { LogView } from "./logview.js";
+export { LogSync } from "./logsync.js";
 export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
@@ -22,10 +24,12 @@ let instances = 0;
 // Builds a StepRunWidget view into `el`; returns the cleanup function.
 //
 // Logs have two sources and are never added up: the `logs` trait (the bounded tail a saved
-// notebook keeps) is read once, when the view is rendered; after that only `log` /
-// `log_reset` messages change the view. Later changes of the trait are ignored, because the
-// kernel also sends every piece of that text as a `log` message, and reading both would
-// show lines twice. `log_reset` clears the stream; the new content arrives as `log`.
+// notebook keeps, with the `seq` of the last message it includes) is read once, when the view
+// is rendered; after that only messages change the view: `log` continues a stream, and
+// `log_snapshot` / `log_reset` replace it. Each carries a per-stream `seq`, so a message the
+// trait already holds is skipped and a gap (the trait is refreshed only every few seconds) is
+// filled by asking for a snapshot (`sync`); see logsync.js. Later changes of the trait are
+// ignored. Once rendered, the view sends `sync` so it catches up with what the trait missed.
 export function renderStepWidget({ model, el, options = {} }) {
   instances += 1;
   const panelId = `srw-${instances}-${Math.random().toString(36).slice(2, 8)}-log`;
@@ -141,21 +145,21 @@ export function renderStepWidget({ model, el, options = {} }) {
     for (const trait of names) listen(`change:${trait}`, paint[part]);
   }
 
-  const logs = model.get("logs");
-  for (const s of STREAMS) {
-    const entry = logs && typeof logs === "object" ? logs[s] : null;
-    if (entry && typeof entry.tail === "string") buffers[s].load(entry.tail, entry.first_line);
-  }
+  const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
+  logSync.load(model.get("logs"));
 
   listen("msg:custom", (msg, messageBuffers) => {
     if (!msg || typeof msg !== "object") return;
     const buffer = STREAMS.includes(msg.stream) ? buffers[msg.stream] : null;
     switch (msg.type) {
       case "log":
-        if (buffer && typeof msg.text === "string") buffer.append(msg.text);
+        logSync.log(msg.stream, msg.text, msg.seq);
+        break;
+      case "log_snapshot":
+        logSync.snapshot(msg.stream, msg.tail, msg.first_line, msg.seq);
         break;
       case "log_reset":
-        buffer?.clear();
+        logSync.reset(msg.stream, msg.seq);
         break;
       case "older_lines":
         buffer?.prepend(msg.start_line, msg.lines);
@@ -171,6 +175,7 @@ export function renderStepWidget({ model, el, options = {} }) {
   counts.flush();
   el.append(root);
   view.flush();
+  logSync.sync();
 
   return {
     root,
@@ -181,6 +186,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     },
     view,
     buffers,
+    logSync,
     tabs,
     downloads,
     dispose() {

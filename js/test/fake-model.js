@@ -1,3 +1,5 @@
+import { lineText } from "../src/ansi.js";
+
 // A small stand-in for anywidget's model: traits, change events, custom messages.
 export class FakeModel {
   constructor(state = {}) {
@@ -73,3 +75,73 @@ export const scrollTo = (el, top) => {
   el.scrollTop = top;
   el.dispatchEvent(new Event("scroll"));
 };
+
+// Every line a LogBuffer holds, the unfinished last one included.
+export const allLines = (buf) => {
+  const out = [];
+  for (let i = buf.firstLine; i < buf.endLine; i++) out.push(lineText(buf.line(i)));
+  const partial = buf.partial();
+  if (partial !== null) out.push(lineText(partial));
+  return out;
+};
+
+// The kernel side of the log protocol, as steprun_widgets/widgets/logtail.py numbers it: each
+// `log` and `log_reset` takes the stream's next seq; the `logs` trait is refreshed only when
+// asked (the real kernel: every ~10 s); `sync` is answered with one `log_snapshot` per stream.
+export class FakeLogKernel {
+  constructor(model, streams = ["stdout", "stderr", "job"]) {
+    this.model = model;
+    this.streams = streams;
+    this.text = Object.fromEntries(streams.map((s) => [s, ""]));
+    this.seq = Object.fromEntries(streams.map((s) => [s, 0]));
+    this.history = Object.fromEntries(streams.map((s) => [s, [""]])); // [seq]: the text after it
+    this.answered = 0; // model.sent entries already looked at
+  }
+
+  // `deliver: false` returns the message instead, to emit it later (it is already in the text).
+  write(stream, text, { deliver = true } = {}) {
+    this.text[stream] += text;
+    this.seq[stream] += 1;
+    this.history[stream].push(this.text[stream]);
+    const msg = { type: "log", stream, text, seq: this.seq[stream] };
+    if (deliver) this.model.emit(msg);
+    return msg;
+  }
+
+  reset(stream) {
+    this.text[stream] = "";
+    this.seq[stream] += 1;
+    this.history[stream].push("");
+    this.model.emit({ type: "log_reset", stream, seq: this.seq[stream] });
+  }
+
+  state(stream) {
+    const text = this.text[stream];
+    return { tail: text, first_line: 0, total_bytes: text.length, seq: this.seq[stream] };
+  }
+
+  // The lines of a stream as they were after message `seq` (the unfinished last one included).
+  linesAt(stream, seq = this.seq[stream]) {
+    const text = this.history[stream][seq];
+    return text ? text.replace(/\n$/, "").split("\n") : [];
+  }
+
+  refreshTrait() {
+    this.model.set("logs", Object.fromEntries(this.streams.map((s) => [s, this.state(s)])));
+  }
+
+  // Answers the `sync` messages views sent since the last call; returns how many.
+  answerSyncs() {
+    let n = 0;
+    while (this.answered < this.model.sent.length) {
+      const msg = this.model.sent[this.answered++];
+      if (msg?.type !== "sync") continue;
+      n += 1;
+      for (const s of this.streams) {
+        const { tail, first_line, seq } = this.state(s);
+        this.model.emit({ type: "log_snapshot", stream: s, tail, first_line, seq });
+      }
+    }
+    return n;
+  }
+}

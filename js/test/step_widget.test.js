@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget, { renderStepWidget } from "../src/step_widget.js";
-import { FakeModel, byTestId, visibleLines } from "./fake-model.js";
+import { FakeLogKernel, FakeModel, allLines, byTestId, visibleLines } from "./fake-model.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
 let mounted = [];
@@ -89,11 +89,12 @@ describe("StepRunWidget", () => {
       connection_detail: XSS,
       reuse: { run_id: XSS, node_id: XSS, pipeline_run_id: XSS },
       outputs: [{ name: XSS, size: 10, file_count: 1, is_dir: false }],
-      logs: { stdout: { tail: `${XSS}\n`, first_line: 0, total_bytes: 30 } },
+      logs: { stdout: { tail: `${XSS}\n`, first_line: 0, total_bytes: 30, seq: 1 } },
       status: XSS,
     });
-    model.emit({ type: "log", stream: "stdout", text: `\x1b[31m${XSS}\x1b[0m\n` });
-    model.emit({ type: "log", stream: "stderr", text: `${XSS}\n` });
+    model.emit({ type: "log", stream: "stdout", text: `\x1b[31m${XSS}\x1b[0m\n`, seq: 2 });
+    model.emit({ type: "log", stream: "stderr", text: `${XSS}\n`, seq: 1 });
+    model.emit({ type: "log_snapshot", stream: "job", tail: `${XSS}\n`, first_line: 0, seq: 1 });
     const id = handle.downloads.start(XSS);
     model.emit({ type: "download_error", request_id: id, message: XSS });
     flush();
@@ -102,6 +103,10 @@ describe("StepRunWidget", () => {
     expect(get("srw-error").textContent).toBe(XSS);
     expect(el.querySelector(".srw-name").textContent).toBe(XSS);
     expect(visibleLines(el)).toEqual([XSS, XSS]);
+    get("srw-tab-job").click();
+    flush();
+    expect(visibleLines(el)).toEqual([XSS]);
+    expect(el.querySelector("img")).toBeNull();
     expect(get(`srw-download-${XSS}`)).not.toBeNull();
     expect(el.querySelector(".srw-out-name").textContent).toBe(XSS);
     expect(get("srw-download-error").textContent).toBe(XSS);
@@ -110,32 +115,143 @@ describe("StepRunWidget", () => {
   it("takes the tail from the logs trait at render, then appends log messages", () => {
     const { model, el, flush, get } = mount({
       logs: {
-        stdout: { tail: "l100\nl101\npart", first_line: 100, total_bytes: 999 },
-        stderr: { tail: "e0\n", first_line: 0, total_bytes: 3 },
+        stdout: { tail: "l100\nl101\npart", first_line: 100, total_bytes: 999, seq: 7 },
+        stderr: { tail: "e0\n", first_line: 0, total_bytes: 3, seq: 1 },
       },
     });
     flush();
     expect(visibleLines(el)).toEqual(["l100", "l101", "part"]);
-    model.emit({ type: "log", stream: "stdout", text: "ial\nl103\n" });
+    model.emit({ type: "log", stream: "stdout", text: "ial\nl103\n", seq: 8 });
     flush();
     expect(visibleLines(el)).toEqual(["l100", "l101", "partial", "l103"]);
     expect(get("srw-tab-stdout").textContent).toContain("104");
   });
 
   it("does not double lines when the logs trait changes later", () => {
-    const { model, el, flush } = mount({ logs: { stdout: { tail: "a\n", first_line: 0, total_bytes: 2 } } });
-    model.emit({ type: "log", stream: "stdout", text: "b\n" });
-    model.set("logs", { stdout: { tail: "a\nb\n", first_line: 0, total_bytes: 4 } });
+    const { model, el, flush } = mount({
+      logs: { stdout: { tail: "a\n", first_line: 0, total_bytes: 2, seq: 1 } },
+    });
+    model.emit({ type: "log", stream: "stdout", text: "b\n", seq: 2 });
+    model.set("logs", { stdout: { tail: "a\nb\nc\n", first_line: 0, total_bytes: 6, seq: 3 } });
     flush();
     expect(visibleLines(el)).toEqual(["a", "b"]);
   });
 
+  it("sends one sync once it has rendered", () => {
+    const model = new FakeModel({ logs: { stdout: { tail: "a\n", first_line: 0, total_bytes: 2, seq: 1 } } });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const seen = [];
+    model.send = (msg) => {
+      model.sent.push(msg);
+      seen.push([...el.querySelectorAll(".srw-line")].map((row) => row.textContent));
+    };
+    mounted.push(renderStepWidget({ model, el }));
+    expect(model.sent).toEqual([{ type: "sync" }]);
+    expect(seen).toEqual([["a"]]); // the view was in the page, drawn from the trait
+  });
+
+  it("skips a message the trait already holds (view drawn after the trait update)", () => {
+    const { model, el, flush, get } = mount({
+      logs: { stdout: { tail: "a\nb\n", first_line: 0, total_bytes: 4, seq: 2 } },
+    });
+    model.emit({ type: "log", stream: "stdout", text: "b\n", seq: 2 });
+    model.emit({ type: "log", stream: "stdout", text: "c\n", seq: 3 });
+    flush();
+    expect(visibleLines(el)).toEqual(["a", "b", "c"]);
+    expect(get("srw-tab-stdout").textContent).toContain("3");
+  });
+
+  it("fills a gap from a snapshot (view drawn from a trait that is behind the messages)", () => {
+    const { model, el, flush } = mount({
+      logs: { stdout: { tail: "a\n", first_line: 0, total_bytes: 2, seq: 1 } },
+    });
+    model.emit({ type: "log", stream: "stdout", text: "c\n", seq: 3 }); // seq 2 came before the view
+    model.emit({ type: "log", stream: "stdout", text: "d\n", seq: 4 });
+    flush();
+    expect(visibleLines(el)).toEqual(["a"]);
+    expect(model.sent).toEqual([{ type: "sync" }]); // the render-time sync answers this gap too
+    model.emit({ type: "log_snapshot", stream: "stdout", tail: "a\nb\nc\nd\n", first_line: 0, seq: 4 });
+    model.emit({ type: "log", stream: "stdout", text: "e\n", seq: 5 });
+    flush();
+    expect(visibleLines(el)).toEqual(["a", "b", "c", "d", "e"]);
+    model.emit({ type: "log", stream: "stdout", text: "g\n", seq: 7 }); // a new gap: a new sync
+    model.emit({ type: "log", stream: "stdout", text: "h\n", seq: 8 });
+    expect(model.sent).toEqual([{ type: "sync" }, { type: "sync" }]);
+  });
+
+  it("takes a newer snapshot in place of the lines and ignores one it already has", () => {
+    const { model, el, flush, get } = mount({
+      logs: { stdout: { tail: "a\nb\n", first_line: 0, total_bytes: 4, seq: 2 } },
+    });
+    model.emit({ type: "log_snapshot", stream: "stdout", tail: "x\n", first_line: 0, seq: 2 });
+    flush();
+    expect(visibleLines(el)).toEqual(["a", "b"]);
+    model.emit({ type: "log_snapshot", stream: "stdout", tail: "l5000\nl5001\nhalf", first_line: 5000, seq: 3 });
+    flush();
+    expect(visibleLines(el)).toEqual(["l5000", "l5001", "half"]);
+    expect(get("srw-tab-stdout").textContent).toContain("5,003");
+    expect(get("srw-older").hidden).toBe(false);
+  });
+
+  it("brings every view to the kernel's text, whenever it was drawn", () => {
+    const model = new FakeModel();
+    const kernel = new FakeLogKernel(model);
+    const views = [];
+    const addView = () => {
+      const el = document.createElement("div");
+      document.body.append(el);
+      const handle = renderStepWidget({ model, el });
+      mounted.push(handle);
+      views.push(handle);
+    };
+    let seed = 12345; // mulberry32: the same sequence on every run
+    const rand = (n) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const streams = ["stdout", "stderr", "job"];
+    let line = 0;
+    addView();
+    for (let step = 0; step < 400; step++) {
+      const stream = streams[rand(3)];
+      const r = rand(100);
+      if (r < 70) kernel.write(stream, rand(4) === 0 ? `part ${line++} ` : `line ${line++}\n`);
+      else if (r < 80) kernel.refreshTrait();
+      else if (r < 88) kernel.answerSyncs();
+      else if (r < 95) addView();
+      else if (r < 97) kernel.reset(stream);
+      else {
+        // A view drawn between a trait update and the message the trait already holds.
+        const msg = kernel.write(stream, `race ${line++}\n`, { deliver: false });
+        kernel.refreshTrait();
+        addView();
+        model.emit(msg);
+      }
+      // A view may be behind while it waits for a snapshot, but never shows wrong lines.
+      for (const v of views) {
+        for (const s of streams) expect(allLines(v.buffers[s])).toEqual(kernel.linesAt(s, v.logSync.lastSeq(s)));
+      }
+    }
+    kernel.answerSyncs();
+    for (const s of streams) kernel.write(s, "last\n");
+    kernel.answerSyncs(); // the last messages may have been gaps for a view still waiting
+    expect(views.length).toBeGreaterThan(10);
+    for (const s of streams) {
+      for (const v of views) expect(allLines(v.buffers[s])).toEqual(kernel.linesAt(s));
+    }
+    // Syncs: one per view at render, plus at most one per view and stream for a gap.
+    expect(model.sent.filter((m) => m.type === "sync").length).toBeLessThanOrEqual(views.length * 4);
+  });
+
   it("clears a stream on log_reset and keeps the others", () => {
     const { model, el, flush, get } = mount();
-    model.emit({ type: "log", stream: "stdout", text: "old 1\nold 2\n" });
-    model.emit({ type: "log", stream: "job", text: "job line\n" });
-    model.emit({ type: "log_reset", stream: "stdout" });
-    model.emit({ type: "log", stream: "stdout", text: "new\n" });
+    model.emit({ type: "log", stream: "stdout", text: "old 1\nold 2\n", seq: 1 });
+    model.emit({ type: "log", stream: "job", text: "job line\n", seq: 1 });
+    model.emit({ type: "log_reset", stream: "stdout", seq: 2 });
+    model.emit({ type: "log", stream: "stdout", text: "new\n", seq: 3 });
     flush();
     expect(visibleLines(el)).toEqual(["new"]);
     get("srw-tab-job").click();
@@ -145,7 +261,7 @@ describe("StepRunWidget", () => {
 
   it("has tabs with counts, aria-selected and arrow-key switching", () => {
     const { model, el, flush, get } = mount();
-    model.emit({ type: "log", stream: "stderr", text: "warn 1\nwarn 2\n" });
+    model.emit({ type: "log", stream: "stderr", text: "warn 1\nwarn 2\n", seq: 1 });
     flush();
     const tabs = ["stdout", "stderr", "job"].map((s) => get(`srw-tab-${s}`));
     for (const t of tabs) {
@@ -175,7 +291,7 @@ describe("StepRunWidget", () => {
     });
     flush();
     get("srw-older").click();
-    expect(model.sent).toEqual([{ type: "older_lines", stream: "stdout", before_line: 3, count: 3 }]);
+    expect(model.sent.at(-1)).toEqual({ type: "older_lines", stream: "stdout", before_line: 3, count: 3 });
     model.emit({ type: "older_lines", stream: "stdout", start_line: 0, lines: ["l0", "l1", "l2"] });
     flush();
     expect(visibleLines(el)).toEqual(["l0", "l1", "l2", "l3", "l4"]);
@@ -248,7 +364,7 @@ describe("StepRunWidget", () => {
     for (let k = 0; k < 100; k++) {
       let text = "";
       for (let i = 0; i < 1000; i++) text += `line ${k * 1000 + i}\n`;
-      model.emit({ type: "log", stream: "stdout", text });
+      model.emit({ type: "log", stream: "stdout", text, seq: k + 1 });
     }
     flush();
     expect(get("srw-log").querySelectorAll("*").length).toBeLessThan(500);
