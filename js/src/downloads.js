@@ -1,5 +1,8 @@
 // Click-to-download through the kernel: request an output, collect `download_chunk` buffers
 // in arrival order (the comm keeps order), then save one Blob through an object URL.
+// Every chunk is acknowledged (`download_ack`): the kernel keeps only a few MB in flight and
+// waits for acks, so without them a download stalls. A download this side gives up on (user
+// cancel, bad chunk, no data for a while, view closed) is canceled in the kernel too.
 
 const REVOKE_DELAY_MS = 10_000;
 const IDLE_TIMEOUT_MS = 120_000;
@@ -32,7 +35,8 @@ export function saveBlob(blob, filename, container = document.body) {
 
 const isCount = (v) => Number.isInteger(v) && v >= 0;
 
-// Per output name: { status: "pending" | "receiving" | "done" | "error", received, size, error }.
+// Per output name: { status: "pending" | "receiving" | "done" | "error" | "canceled", received,
+// size, error }.
 // Only requests made by this instance are handled, so a model shown in two views saves once.
 export class Downloads {
   constructor({
@@ -86,6 +90,18 @@ export class Downloads {
     return id;
   }
 
+  // Stops a running download of `name`; its later messages are ignored. Returns true if one ran.
+  cancel(name) {
+    if (!this.busy(name)) return false;
+    const req = this.byName.get(name);
+    this._close(req);
+    req.chunks = [];
+    req.status = "canceled";
+    this._sendCancel(req);
+    this.onChange(name);
+    return true;
+  }
+
   // Returns true when the message belonged to a request of this instance.
   handle(msg, buffers) {
     const req = this.requests.get(msg?.request_id);
@@ -102,11 +118,13 @@ export class Downloads {
         const bytes = toBytes(buffers?.[0]);
         if (!bytes) {
           this._fail(req, "Download failed: a chunk arrived without data");
+          this._sendCancel(req);
           break;
         }
         req.status = "receiving";
         req.chunks.push(bytes);
         req.received += bytes.byteLength;
+        this.send({ type: "download_ack", request_id: req.id, received: req.received });
         break;
       }
       case "download_end":
@@ -125,7 +143,10 @@ export class Downloads {
   dispose() {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const req of this.requests.values()) clearTimeout(req.idle);
+    for (const req of this.requests.values()) {
+      clearTimeout(req.idle);
+      this._sendCancel(req); // nobody is left to save it
+    }
     for (const url of this.urls ?? []) URL.revokeObjectURL(url);
     this.requests.clear();
   }
@@ -135,6 +156,7 @@ export class Downloads {
     req.idle = setTimeout(() => {
       if (!this.requests.has(req.id)) return;
       this._fail(req, "Download stopped: no data from the kernel");
+      this._sendCancel(req);
       this.onChange(req.name);
     }, this.idleTimeoutMs);
   }
@@ -172,5 +194,13 @@ export class Downloads {
   _close(req) {
     clearTimeout(req.idle);
     this.requests.delete(req.id);
+  }
+
+  _sendCancel(req) {
+    try {
+      this.send({ type: "download_cancel", request_id: req.id });
+    } catch {
+      // No kernel to tell.
+    }
   }
 }

@@ -56,6 +56,14 @@ export function createOutputsTable({ downloads }) {
       "data-testid": "srw-progress",
       "aria-label": `Downloading ${name}`,
     });
+    const cancel = h("button", {
+      type: "button",
+      class: "srw-button srw-cancel",
+      "data-testid": `srw-cancel-${name}`,
+      "aria-label": `Cancel download of ${name}`,
+      text: "Cancel",
+      onclick: () => downloads.cancel(name),
+    });
     const message = h("span", { class: "srw-dl-message", role: "status" });
     const tr = h(
       "tr",
@@ -65,7 +73,7 @@ export function createOutputsTable({ downloads }) {
       files,
       h("td", { class: "srw-out-action" }, button, message),
     );
-    return { tr, nameText, kind, size, files, button, progress, message };
+    return { tr, nameText, kind, size, files, button, progress, cancel, message };
   }
 
   function refresh(name) {
@@ -76,9 +84,13 @@ export function createOutputsTable({ downloads }) {
     row.button.disabled = active;
     row.button.setAttribute("aria-busy", String(active));
     if (!active) {
+      const hadFocus = row.cancel === document.activeElement;
       row.progress.remove();
+      row.cancel.remove();
+      if (hadFocus) row.button.focus(); // do not drop keyboard focus with the removed button
     } else {
       if (!row.progress.parentNode) row.button.after(row.progress);
+      if (!row.cancel.parentNode) row.progress.after(row.cancel);
       if (st.size != null && st.size > 0) {
         row.progress.max = st.size;
         row.progress.value = Math.min(st.received, st.size);
@@ -90,7 +102,8 @@ export function createOutputsTable({ downloads }) {
     row.message.classList.toggle("srw-dl-error", failed);
     if (failed) row.message.setAttribute("data-testid", "srw-download-error");
     else row.message.removeAttribute("data-testid");
-    row.message.textContent = failed ? st.error : st?.status === "done" ? "Saved" : "";
+    const note = st?.status === "done" ? "Saved" : st?.status === "canceled" ? "Canceled" : "";
+    row.message.textContent = failed ? st.error : note;
   }
 
   function update(outputs) {

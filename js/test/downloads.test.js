@@ -77,6 +77,91 @@ describe("Downloads", () => {
     click.mockRestore();
   });
 
+  it("acknowledges every chunk with the running total it holds", () => {
+    const { dl, sent } = setup();
+    const id = dl.start("model");
+    dl.handle({ type: "download_start", request_id: id, filename: "m", size: 6, mime: "" });
+    dl.handle({ type: "download_chunk", request_id: id, received: 3 }, [bytes(1, 2, 3)]);
+    dl.handle({ type: "download_chunk", request_id: id, received: 5 }, [bytes(4, 5)]);
+    dl.handle({ type: "download_chunk", request_id: id, received: 6 }, [bytes(6)]);
+    dl.handle({ type: "download_end", request_id: id, bytes: 6 });
+    expect(sent.slice(1)).toEqual([
+      { type: "download_ack", request_id: id, received: 3 },
+      { type: "download_ack", request_id: id, received: 5 },
+      { type: "download_ack", request_id: id, received: 6 },
+    ]);
+  });
+
+  it("lets the kernel send past its window only as acks come back", () => {
+    // The kernel side of the flow control (downloads.py ChunkSender): at most WINDOW bytes
+    // sent and not yet acknowledged.
+    const WINDOW = 8;
+    const CHUNK = 3;
+    const total = 40;
+    const dl = new Downloads({ send: (m) => kernel.onMessage(m), save: () => "blob:x" });
+    const kernel = {
+      sent: 0,
+      acked: 0,
+      id: null,
+      onMessage(m) {
+        if (m.type === "download_ack") this.acked = Math.max(this.acked, m.received);
+        this.pump();
+      },
+      pump() {
+        while (this.id && this.sent < total && this.sent - this.acked < WINDOW) {
+          const n = Math.min(CHUNK, total - this.sent);
+          this.sent += n;
+          dl.handle({ type: "download_chunk", request_id: this.id, received: this.sent }, [new Uint8Array(n)]);
+        }
+        if (this.id && this.sent === total) {
+          const id = this.id;
+          this.id = null;
+          dl.handle({ type: "download_end", request_id: id, bytes: total });
+        }
+      },
+    };
+    kernel.id = dl.start("big");
+    dl.handle({ type: "download_start", request_id: kernel.id, filename: "big", size: total, mime: "" });
+    kernel.pump();
+    expect(dl.state("big")).toMatchObject({ status: "done", received: total });
+  });
+
+  it("cancels a running download in the kernel and ignores what still arrives", () => {
+    const { dl, sent, changes, saved } = setup();
+    const id = dl.start("model");
+    dl.handle({ type: "download_start", request_id: id, filename: "m", size: 6, mime: "" });
+    dl.handle({ type: "download_chunk", request_id: id, received: 3 }, [bytes(1, 2, 3)]);
+    expect(dl.cancel("model")).toBe(true);
+    expect(sent.at(-1)).toEqual({ type: "download_cancel", request_id: id });
+    expect(dl.state("model").status).toBe("canceled");
+    expect(dl.busy("model")).toBe(false);
+    expect(changes.at(-1)).toBe("model");
+    const before = sent.length;
+    expect(dl.handle({ type: "download_chunk", request_id: id, received: 6 }, [bytes(4, 5, 6)])).toBe(false);
+    expect(dl.handle({ type: "download_error", request_id: id, message: "download canceled" })).toBe(false);
+    expect(sent.length).toBe(before); // no ack for a canceled request
+    expect(dl.state("model").status).toBe("canceled");
+    expect(saved).toHaveLength(0);
+    expect(dl.cancel("model")).toBe(false);
+    expect(dl.start("model")).not.toBeNull();
+  });
+
+  it("cancels in the kernel what it gives up on itself", () => {
+    vi.useFakeTimers();
+    const { dl, sent } = setup({ idleTimeoutMs: 5000 });
+    const bad = dl.start("bad");
+    dl.handle({ type: "download_chunk", request_id: bad, received: 1 }, ["not bytes"]);
+    expect(dl.state("bad").status).toBe("error");
+    expect(sent.at(-1)).toEqual({ type: "download_cancel", request_id: bad });
+    const slow = dl.start("slow");
+    vi.advanceTimersByTime(5000);
+    expect(sent.at(-1)).toEqual({ type: "download_cancel", request_id: slow });
+    const open = dl.start("open");
+    dl.dispose();
+    expect(sent.at(-1)).toEqual({ type: "download_cancel", request_id: open });
+    expect(sent.filter((m) => m.type === "download_cancel")).toHaveLength(3);
+  });
+
   it("reports a short download instead of saving it", () => {
     const { dl, saved } = setup();
     const id = dl.start("model");

@@ -330,13 +330,52 @@ describe("StepRunWidget", () => {
     expect(progress.hidden).toBe(false);
     expect(progress.value).toBe(2);
     expect(progress.max).toBe(4);
+    expect(model.sent.at(-1)).toEqual({ type: "download_ack", request_id: id, received: 2 });
     model.emit({ type: "download_chunk", request_id: id, received: 4 }, [new DataView(new Uint8Array([3, 4]).buffer)]);
+    expect(model.sent.at(-1)).toEqual({ type: "download_ack", request_id: id, received: 4 });
     model.emit({ type: "download_end", request_id: id, bytes: 4 });
     expect(saved).toHaveLength(1);
     expect([...new Uint8Array(await saved[0].arrayBuffer())]).toEqual([1, 2, 3, 4]);
     expect(button.disabled).toBe(false);
     expect(get("srw-progress")).toBeNull();
     vi.restoreAllMocks();
+  });
+
+  it("acknowledges chunks only in the view that asked for the download", () => {
+    const { model, get } = mount({ outputs: [{ name: "model", size: 4, file_count: 1, is_dir: false }] });
+    const el2 = document.createElement("div");
+    document.body.append(el2);
+    mounted.push(renderStepWidget({ model, el: el2 }));
+    get("srw-download-model").click();
+    const id = model.sent.at(-1).request_id;
+    model.emit({ type: "download_start", request_id: id, filename: "model", size: 4, mime: "" });
+    model.emit({ type: "download_chunk", request_id: id, received: 2 }, [new Uint8Array([1, 2])]);
+    expect(model.sent.filter((m) => m.type === "download_ack")).toEqual([
+      { type: "download_ack", request_id: id, received: 2 },
+    ]);
+    expect(byTestId(el2, "srw-progress")).toBeNull();
+  });
+
+  it("has a cancel button while a download runs", () => {
+    const { model, get } = mount({ outputs: [{ name: "model", size: 4, file_count: 1, is_dir: false }] });
+    expect(get("srw-cancel-model")).toBeNull();
+    get("srw-download-model").click();
+    const id = model.sent.at(-1).request_id;
+    const cancel = get("srw-cancel-model");
+    expect(cancel.tagName).toBe("BUTTON");
+    expect(cancel.getAttribute("aria-label")).toBe("Cancel download of model");
+    model.emit({ type: "download_start", request_id: id, filename: "model", size: 4, mime: "" });
+    model.emit({ type: "download_chunk", request_id: id, received: 2 }, [new Uint8Array([1, 2])]);
+    cancel.focus();
+    cancel.click();
+    expect(model.sent.at(-1)).toEqual({ type: "download_cancel", request_id: id });
+    expect(get("srw-cancel-model")).toBeNull();
+    expect(get("srw-progress")).toBeNull();
+    expect(get("srw-download-model").disabled).toBe(false);
+    expect(document.activeElement).toBe(get("srw-download-model"));
+    expect(get("srw-outputs").textContent).toContain("Canceled");
+    model.emit({ type: "download_error", request_id: id, message: "Download of 'model' failed: download canceled" });
+    expect(get("srw-download-error")).toBeNull();
   });
 
   it("shows a download_error message in the output's row", () => {
