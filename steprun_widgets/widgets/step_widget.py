@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,21 @@ from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.watch import StepWatch
 
 STATIC = Path(__file__).parent / "static"
+
+
+def _asset(name: str) -> str | Path:
+    """A frontend file for anywidget: its text, or its path when live reload is on.
+
+    Given a path, anywidget connects every new widget to the file's change signal with a strong
+    reference, so no widget could ever be garbage-collected (a closed one neither); the text has
+    no such link. ``ANYWIDGET_HMR=1`` (frontend development) keeps the path and its live reload.
+    """
+    path = STATIC / name
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return path
+    return path.read_text(encoding="utf-8")
+
+
 #: The saved ``logs`` trait is refreshed this often while a run goes on (live text goes as messages).
 LOGS_SYNC_EVERY = 10.0
 
@@ -29,8 +45,8 @@ class StepRunWidget(anywidget.AnyWidget):
     run is final; ``refresh()`` does one refresh now (for scripts and tests).
     """
 
-    _esm = STATIC / "step_widget.js"
-    _css = STATIC / "step_widget.css"
+    _esm = _asset("step_widget.js")
+    _css = _asset("step_widget.css")
 
     run_id = traitlets.Unicode("").tag(sync=True)
     name = traitlets.Unicode("").tag(sync=True)
