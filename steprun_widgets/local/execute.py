@@ -212,7 +212,8 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
     while process.poll() is None:
         time.sleep(POLL)
         for sink in sinks.values():
-            sink.tick()
+            with contextlib.suppress(Exception):  # server down: the upload is retried next round
+                sink.tick()
         now = time.monotonic()
         tags = {}
         sizes = log_sizes(sinks)
