@@ -1,0 +1,113 @@
+"""A real JupyterLab and a real headless Chromium for browser tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.mlflow_server import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+class JupyterLab:
+    """``jupyter lab`` on 127.0.0.1, token-less, serving ``root``; stopped by ``stop()``."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        # Own settings and workspaces: no restored tabs from other runs, a fixed light theme
+        # (not the system's), and no news prompt covering the page.
+        settings = root.parent / f"{root.name}-settings"
+        env = {**env, "JUPYTERLAB_SETTINGS_DIR": str(settings),
+               "JUPYTERLAB_WORKSPACES_DIR": str(root.parent / f"{root.name}-workspaces")}
+        _write_settings(settings, "@jupyterlab/apputils-extension", "themes",
+                        {"theme": "JupyterLab Light", "adaptive-theme": False})
+        _write_settings(settings, "@jupyterlab/apputils-extension", "notification",
+                        {"fetchNews": "false", "checkForUpdates": False})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = root / "jupyterlab.log"
+        cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
+               f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
+               f"--ServerApp.root_dir={root}", "--ServerApp.disable_check_xsrf=True",
+               "--LabApp.news_url=", "--LabApp.collaborative=False"]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=root,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited; see {self.log_path}")
+            try:
+                if requests.get(f"{self.url}/api/status", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("jupyter lab did not start in 90 s")
+
+    def set_theme(self, theme: str) -> None:
+        """Choose the Lab theme through the settings API (applies on the next page load)."""
+        raw = json.dumps({"theme": theme, "adaptive-theme": False})
+        url = f"{self.url}/lab/api/settings/@jupyterlab/apputils-extension:themes"
+        requests.put(url, json={"raw": raw}, timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the server and the kernels it started
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+
+def _write_settings(folder: Path, extension: str, plugin: str, values: dict) -> None:
+    target = folder / extension / f"{plugin}.jupyterlab-settings"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(values), encoding="utf-8")
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells with a kernelspec, so Lab never asks which kernel to use."""
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": source} for source in cells],
+          "metadata": {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
+    """Open a notebook in Lab and run every cell in order (Shift+Enter from the first cell)."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    count = cells.count()
+    cells.first.locator(".jp-InputArea-editor").click()
+    for _ in range(count):
+        page.keyboard.press("Shift+Enter")
+    # The first prompt shows a number once the kernel ran the cell; a page that was not ready yet
+    # (kernel still connecting) gets one more try.
+    first_prompt = cells.first.locator(".jp-InputPrompt")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while "[ ]" in first_prompt.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if "[ ]" in first_prompt.inner_text() and "[*]" not in first_prompt.inner_text():
+            cells.first.locator(".jp-InputArea-editor").click()
+            for _ in range(count):
+                page.keyboard.press("Shift+Enter")
+            time.sleep(2)
