@@ -27,6 +27,8 @@ class StepWatch:
         self.outputs: list[dict] = []
         self.outputs_final = False
         self.final = False
+        #: Messages of a refresh that broke off half-way, sent with the next one.
+        self._unsent: list[dict] = []
 
     @property
     def run_id(self) -> str:
@@ -57,17 +59,23 @@ class StepWatch:
             sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
             # A step that has not started yet has no logs: no request for them until it runs.
             waiting = status in (layout.QUEUED, layout.NOT_STARTED)
-            messages: list[dict] = []
-            for name, tail in self.logs.items():
-                known = None if sizes is None else sizes.get(name)
-                if terminal or initial or (known is None and not waiting) or (
-                        known is not None and known != tail.total_bytes):
-                    messages.extend(tail.pull(final=terminal))
-            if terminal and not self.outputs_final:
-                self.outputs = self._list_outputs()
-                self.outputs_final = True
-            elif not self.outputs:
-                self.outputs = self._declared_outputs(record)
+            messages, self._unsent = self._unsent, []
+            try:
+                for name, tail in self.logs.items():
+                    known = None if sizes is None else sizes.get(name)
+                    if terminal or initial or (known is None and not waiting) or (
+                            known is not None and known != tail.total_bytes):
+                        messages.extend(tail.pull(final=terminal))
+                if terminal and not self.outputs_final:
+                    self.outputs = self._list_outputs()
+                    self.outputs_final = True
+                elif not self.outputs:
+                    self.outputs = self._declared_outputs(record)
+            except Exception:
+                # The tails already took the text read before the failure: it must still reach
+                # the browser, so it goes with the next refresh.
+                self._unsent = messages
+                raise
             self.final = terminal
             return self.traits(), messages
 
