@@ -3,6 +3,8 @@
     steprun-widgets server start  [--root DIR]   start (or reuse) the embedded tracking server, print its URL
     steprun-widgets server status [--root DIR]   exit 0 and print URL and pid when running, else exit 1
     steprun-widgets server stop   [--root DIR]   stop it
+    steprun-widgets watch RUN_ID [--root DIR | --tracking-uri URL] [--timeout S]
+                                                 stream a run's status and logs until it ends
 
 Errors of the package are printed as ``error: <message>`` on stderr with exit code 2, without a traceback.
 
@@ -88,6 +90,39 @@ def _add_server_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# watch RUN_ID
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Follow a pipeline or step run like ``wait_for_completion(show_output=True)``; 0 if it finished."""
+    from steprun_widgets.core.layout import FINISHED
+    from steprun_widgets.core.runs import open_run
+    from steprun_widgets.core.workspace import Workspace
+
+    workspace = Workspace(args.tracking_uri) if args.tracking_uri else Workspace.local(args.root)
+    run = open_run(workspace, args.run_id)
+    status = run.wait_for_completion(show_output=True, timeout_seconds=args.timeout,
+                                     raise_on_error=False)
+    return 0 if status == FINISHED else 1
+
+
+def _add_watch_command(subparsers: argparse._SubParsersAction) -> None:
+    watch = subparsers.add_parser(
+        "watch", help="stream a pipeline's or a step's status and logs until it ends",
+        description="Print status changes and new log lines of a run until it ends; exit 0 when it "
+                    "finished, 1 when it failed, was canceled, stopped responding or the timeout passed.")
+    watch.add_argument("run_id", metavar="RUN_ID", help="id of a pipeline run or a step run")
+    where = watch.add_mutually_exclusive_group()
+    where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
+                       help=f"the embedded server under DIR (default: {DEFAULT_ROOT})")
+    where.add_argument("--tracking-uri", metavar="URL",
+                       help="a tracking server (token from MLFLOW_TRACKING_TOKEN)")
+    watch.add_argument("--timeout", type=float, default=sys.maxsize, metavar="SECONDS",
+                       help="stop watching after this long (the run goes on)")
+    watch.set_defaults(func=cmd_watch)
+
+
+# --------------------------------------------------------------------------------------------------
 # parser and entry point
 
 
@@ -99,8 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_server_command(subparsers)
-    # More commands register here, e.g. _add_watch_command(subparsers) for
-    # ``watch RUN_ID [--root DIR | --tracking-uri URL]`` (its cmd_watch(args) -> int does the work).
+    _add_watch_command(subparsers)
     return parser
 
 

@@ -106,6 +106,21 @@ class MlflowRest:
                                f"{self.transport.display_url}", url=self.transport.base_url)
         return experiment
 
+    def get_experiment(self, experiment_id: str) -> dict:
+        """The experiment with this id; RunNotFoundError naming it when there is none."""
+        try:
+            body = self.transport.get_json(f"{API}/experiments/get", {"experiment_id": experiment_id})
+        except ServiceError as exc:
+            if exc.error_code in _NOT_FOUND:
+                raise RunNotFoundError(f"Experiment id {experiment_id!r} was not found on "
+                                       f"{self.transport.display_url}") from None
+            raise
+        experiment = body.get("experiment")
+        if not isinstance(experiment, dict) or "name" not in experiment:
+            raise ServiceError(f"Malformed answer for experiment id {experiment_id!r} from "
+                               f"{self.transport.display_url}", url=self.transport.base_url)
+        return experiment
+
     def get_or_create_experiment(self, name: str) -> str:
         """The id of the experiment with this name, creating it when missing."""
         experiment = self.get_experiment_by_name(name)

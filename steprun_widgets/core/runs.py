@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +12,7 @@ from steprun_widgets.core.logs import LogReader
 from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
+from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import OutputNotFoundError, RunNotFoundError, StepRunError
 
 
@@ -297,5 +297,16 @@ class PipelineRun(_Run):
         return wait_for_runs(self, None, show_output, timeout_seconds, raise_on_error)
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def open_run(workspace: Workspace, run_id: str) -> PipelineRun | StepRun:
+    """The PipelineRun or StepRun that a run id stands for, whatever its experiment.
+
+    A step written by the runner (or any child run) opens as a StepRun of its parent pipeline; a
+    top-level run as a PipelineRun.
+    """
+    record = workspace.rest.get_run(check_run_id(run_id))
+    experiment = Experiment(workspace, workspace.rest.get_experiment(record.experiment_id)["name"])
+    experiment._id = record.experiment_id
+    parent = record.tags.get(layout.TAG_PARENT_RUN_ID)
+    if parent:
+        return PipelineRun(experiment, parent).step_run_for(record)
+    return PipelineRun(experiment, run_id, _record=record)
