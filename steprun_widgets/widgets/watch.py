@@ -58,13 +58,15 @@ class StepWatch:
                              for name in self.step_run.log_paths()}
             sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
             # A step that has not started yet has no logs: no request for them until it runs.
+            # A published size only lags behind what was read (a read takes the whole file, the
+            # runner publishes about twice a second), so only a larger one means new bytes.
             waiting = status in (layout.QUEUED, layout.NOT_STARTED)
             messages, self._unsent = self._unsent, []
             try:
                 for name, tail in self.logs.items():
                     known = None if sizes is None else sizes.get(name)
                     if terminal or initial or (known is None and not waiting) or (
-                            known is not None and known != tail.total_bytes):
+                            known is not None and known > tail.total_bytes):
                         messages.extend(tail.pull(final=terminal))
                 if terminal and not self.outputs_final:
                     self.outputs = self._list_outputs()
