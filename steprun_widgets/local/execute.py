@@ -85,6 +85,13 @@ class StepProcess:
     def poll(self) -> int | None:
         return self.proc.poll()
 
+    def wait(self, timeout: float) -> int | None:
+        """Wait at most ``timeout`` seconds for the script to exit; its exit code, or None."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left after a grace period."""
         for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE), (signal.SIGKILL, 5.0)):
@@ -210,7 +217,7 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
     last_beat = last_check = last_sizes_at = time.monotonic()
     published: dict[str, int] = {}
     while process.poll() is None:
-        time.sleep(POLL)
+        process.wait(POLL)  # returns as soon as the script exits: a short step ends at once
         for sink in sinks.values():
             with contextlib.suppress(Exception):  # server down: the upload is retried next round
                 sink.tick()
