@@ -97,10 +97,12 @@ class PipelineDriver:
                     elif deps <= finished and len(running) < limit:
                         running[name] = submit(name)
                         pending.remove(name)
+                ended = False
                 for name, future in list(running.items()):
                     if not future.done():
                         continue
                     del running[name]
+                    ended = True
                     try:
                         result = future.result()
                     except BaseException as exc:  # the task itself broke (a lost Dask worker...)
@@ -113,7 +115,8 @@ class PipelineDriver:
                         skipped.add(name)
                     else:
                         failed[name] = result["error"]
-                time.sleep(LOOP)
+                if not ended:  # a step that ended may have made others ready: start them now
+                    time.sleep(LOOP)
         finally:
             if own is not None:
                 with contextlib.suppress(Exception):
