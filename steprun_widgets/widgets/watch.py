@@ -60,7 +60,10 @@ class StepWatch:
             # A step that has not started yet has no logs: no request for them until it runs.
             # A published size only lags behind what was read (a read takes the whole file, the
             # runner publishes about twice a second), so only a larger one means new bytes.
-            waiting = status in (layout.QUEUED, layout.NOT_STARTED)
+            # A step of the runner that publishes none yet has just started: its first sizes
+            # come within a second. Runs of other tools publish none: their logs are read.
+            waiting = status in (layout.QUEUED, layout.NOT_STARTED) or (
+                sizes is None and layout.is_step_run(record.tags))
             messages, self._unsent = self._unsent, []
             try:
                 for name, tail in self.logs.items():
