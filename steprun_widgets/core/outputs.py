@@ -28,6 +28,12 @@ def relative_output_path(output_name: str, artifact_path: str) -> PurePosixPath:
     Absolute paths, ``..`` components, backslashes and drive letters are refused with an error that
     names the path, so a hostile server cannot make a download write outside its folder.
     """
+    if artifact_path == layout.output_path(output_name) and "/" not in output_name:
+        rel = output_name  # an output that is one file right under outputs/ (other tools do that)
+        if rel in ("", ".", "..") or "\\" in rel or "\x00" in rel or (len(rel) > 1 and rel[1] == ":"):
+            raise StepRunError(f"Output {output_name!r}: server path {artifact_path!r} would land "
+                               "outside the download folder; refusing to download it")
+        return PurePosixPath(rel)
     prefix = layout.output_path(output_name) + "/"
     if not artifact_path.startswith(prefix):
         raise StepRunError(f"Output {output_name!r}: server path {artifact_path!r} is not inside "
@@ -115,13 +121,18 @@ class PortDataReference:
                  show_progress: bool = True) -> str:
         """Download every file of the output into ``<local_path>/<output name>/``.
 
+        An output that is a single file right under ``outputs/`` (runs of other tools) is written as
+        ``<local_path>/<output name>``.
+
         Files are streamed in chunks to a temporary name and renamed once complete, so no
         half-written file is ever left under its real name. Returns the folder written.
         """
-        dest = Path(local_path) / self.name
+        files = self._output.files
+        single = len(files) == 1 and files[0].path == layout.output_path(self.name)
+        dest = Path(local_path) if single else Path(local_path) / self.name
         download_output(self.step_run._rest, self.step_run._record(), self.name, dest,
-                        files=self._output.files, overwrite=overwrite, show_progress=show_progress)
-        return str(dest)
+                        files=files, overwrite=overwrite, show_progress=show_progress)
+        return str(dest / self.name) if single else str(dest)
 
     def __repr__(self) -> str:
         return f"PortDataReference(output={self.name!r}, run_id={self.step_run.id!r})"

@@ -197,9 +197,12 @@ class StepRun(_Run):
     # --- outputs --------------------------------------------------------------------------------
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
-        entries = self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR)
-        return {e.path.rsplit("/", 1)[-1]: StepRunOutput(self, e.path.rsplit("/", 1)[-1])
-                for e in entries if e.is_dir}
+        outputs = {}
+        for entry in self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR):
+            name = entry.path.rsplit("/", 1)[-1]
+            # A folder is an output; so is a lone file right under outputs/ (runs of other tools).
+            outputs[name] = StepRunOutput(self, name, None if entry.is_dir else [entry])
+        return outputs
 
     def get_output(self, name: str) -> StepRunOutput:
         """The output with this name; OutputNotFoundError naming it and the run when there is none."""

@@ -291,11 +291,14 @@ def test_workspace_from_the_environment(tracking_uri, runs, monkeypatch):
     assert Workspace().tracking_uri == tracking_uri
 
 
-@pytest.mark.xfail(strict=True, reason="a file directly under outputs/ (not in a folder) is not listed as an "
-                   "output yet; SPEC §4 says a foreign run's outputs are what it has under outputs/")
-def test_a_foreign_file_directly_under_outputs_is_an_output(experiment, runs):
+def test_a_foreign_file_directly_under_outputs_is_an_output(experiment, runs, tmp_path):
     parent = runs.foreign_run(name="driver")
     child = runs.foreign_run(name="trainer", parent=parent)
     runs.artifact(child, f"{layout.OUTPUTS_DIR}/metrics.json", '{"acc": 1}')
     step = PipelineRun(experiment, parent.run_id).find_step_run("trainer")[0]
     assert list(step.get_outputs()) == ["metrics.json"]
+    output = step.get_output("metrics.json")
+    assert (output.file_count, output.size) == (1, len('{"acc": 1}'))
+    saved = step.get_output_data("metrics.json").download(local_path=tmp_path, show_progress=False)
+    assert saved == str(tmp_path / "metrics.json")
+    assert (tmp_path / "metrics.json").read_text() == '{"acc": 1}'
