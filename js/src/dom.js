@@ -15,6 +15,25 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+export const SVG_NS = "http://www.w3.org/2000/svg";
+
+// The same for SVG elements (createElementNS). Attributes are set as given; children are
+// elements or strings, and strings become text nodes.
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.setAttribute("class", value);
+    else if (key === "text") el.textContent = String(value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children) {
+    if (child != null && child !== false) el.append(child);
+  }
+  return el;
+}
+
 // Coalesces many calls into one run per animation frame; flush() runs it now.
 export function frameScheduler(fn) {
   const raf = globalThis.requestAnimationFrame

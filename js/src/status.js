@@ -19,11 +19,12 @@ export function statusInfo(status) {
 }
 
 // Badge: icon + status word. The word element carries role=status so a change is announced.
-export function createStatusBadge() {
+// `testId` names the word element for browser tests (each widget has its own prefix).
+export function createStatusBadge({ testId = "srw-status" } = {}) {
   const icon = h("span", { class: "srw-status-icon", "aria-hidden": "true" });
   const word = h("span", {
     class: "srw-status-word",
-    "data-testid": "srw-status",
+    "data-testid": testId,
     role: "status",
     "aria-live": "polite",
   });
@@ -66,10 +67,10 @@ export function elapsedMs(startTime, endTime, now = Date.now()) {
 }
 
 // Elapsed time that ticks every second while the run has a start and no end.
-export function createElapsed({ now = () => Date.now() } = {}) {
+export function createElapsed({ now = () => Date.now(), testId = "srw-elapsed" } = {}) {
   const el = h("span", {
     class: "srw-elapsed",
-    "data-testid": "srw-elapsed",
+    "data-testid": testId,
     title: "Elapsed time",
     hidden: true,
   });
