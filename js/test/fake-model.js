@@ -2,8 +2,8 @@ import { lineText } from "../src/ansi.js";
 
 // A small stand-in for anywidget's model: traits, change events, custom messages.
 export class FakeModel {
-  constructor(state = {}) {
-    this.state = { ...DEFAULT_STATE, ...state };
+  constructor(state = {}, defaults = DEFAULT_STATE) {
+    this.state = { ...defaults, ...state };
     this.handlers = new Map();
     this.sent = [];
     this.saved = 0;
@@ -16,6 +16,13 @@ export class FakeModel {
   set(name, value) {
     this.state[name] = value;
     this._fire(`change:${name}`, value);
+  }
+
+  // Several traits in one update, as a kernel message delivers them: every value is in place
+  // before the first change event fires (in the order given).
+  setMany(values) {
+    Object.assign(this.state, values);
+    for (const [name, value] of Object.entries(values)) this._fire(`change:${name}`, value);
   }
 
   save_changes() {
@@ -64,6 +71,100 @@ export const DEFAULT_STATE = {
   outputs: [],
   logs: {},
   tail_lines: 2000,
+};
+
+export const PIPELINE_STATE = {
+  run_id: "prun-1",
+  name: "sample-pipeline",
+  status: "Running",
+  start_time: null,
+  end_time: null,
+  error: "",
+  connection: "ok",
+  connection_detail: "",
+  graph: { nodes: [], edges: [] },
+  steps: [],
+  selected: "",
+  selected_step: null,
+};
+
+export const pipelineModel = (state = {}) => new FakeModel(state, PIPELINE_STATE);
+
+// A graph of `n` steps s0..s(n-1): a fan-out tree (each node feeds up to three) plus some
+// cross edges, so layers have several nodes and edges cross ranks.
+export function makeGraph(n, { name = (i) => `step-${i}` } = {}) {
+  const nodes = [];
+  const edges = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push({ id: `s${i}`, name: name(i) });
+    if (i > 0) edges.push([`s${Math.floor((i - 1) / 3)}`, `s${i}`]);
+    if (i > 6 && i % 4 === 0) edges.push([`s${i - 5}`, `s${i}`]);
+  }
+  return { nodes, edges };
+}
+
+// One `steps` entry per node, fields as in the protocol; `over` replaces fields per node id.
+export function makeSteps(graph, over = {}) {
+  return graph.nodes.map((node) => ({
+    node_id: node.id,
+    run_id: `run-${node.id}`,
+    name: node.name,
+    status: "NotStarted",
+    queued_time: null,
+    start_time: null,
+    end_time: null,
+    reused: false,
+    reused_run_id: "",
+    error: "",
+    ...(over[node.id] ?? {}),
+  }));
+}
+
+// anywidget's host API (>= 0.11) as a parent widget sees it: getWidget(ref) resolves to
+// { exports, render({ el, signal }) }. Each render is recorded and puts a marker element in
+// `el`; aborting its signal removes the marker, as anywidget runs the child's cleanup then.
+// `hold()` makes the next getWidget calls wait until `release()`.
+export class FakeHost {
+  constructor() {
+    this.requests = [];
+    this.renders = [];
+    this.fail = null;
+    this.held = null;
+  }
+
+  hold() {
+    let release;
+    const promise = new Promise((resolve) => (release = resolve));
+    this.held = { promise, release };
+    return () => {
+      this.held = null;
+      release();
+    };
+  }
+
+  async getWidget(ref) {
+    this.requests.push(ref);
+    if (this.held) await this.held.promise;
+    if (this.fail) throw new Error(this.fail);
+    const host = this;
+    return {
+      exports: {},
+      async render({ el, signal }) {
+        const marker = document.createElement("div");
+        marker.className = "fake-child";
+        marker.textContent = `child view of ${ref}`;
+        el.append(marker);
+        const entry = { ref, el, signal, marker };
+        host.renders.push(entry);
+        signal?.addEventListener("abort", () => marker.remove());
+      },
+    };
+  }
+}
+
+// Lets pending promise callbacks (getWidget, render) run.
+export const settle = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
 export const byTestId = (root, id) => root.querySelector(`[data-testid="${CSS.escape(id)}"]`);

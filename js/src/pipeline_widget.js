@@ -1,0 +1,259 @@
+import { h } from "./dom.js";
+import { createStatusBadge, createElapsed } from "./status.js";
+import { GraphView } from "./dag.js";
+import { createTimeline } from "./timeline.js";
+import { createDetail } from "./detail.js";
+import {
+  normalizeGraph,
+  nodeView,
+  stepRows,
+  stepsByNode,
+  stepIsLive,
+  summarize,
+  summaryText,
+} from "./pipeline_steps.js";
+
+export { GraphView, layoutGraph, edgePath, shortName } from "./dag.js";
+export { createTimeline, timeRange, stepBars, axisTicks } from "./timeline.js";
+export { createDetail, NO_HOST_HINT } from "./detail.js";
+export * from "./pipeline_steps.js";
+
+// Builds a PipelineRunWidget view into `el` (docs/widget-protocol.md, "PipelineRunWidget synced
+// traitlets"); returns a handle whose dispose() is the cleanup. The view only reads traits and
+// writes `selected`. `graph` changes relayout the DAG; `steps` changes repaint nodes, summary,
+// timeline and detail header in place; a 1 s clock runs while a step is queued or running.
+// `host` is anywidget's host API (>= 0.11); without it the detail pane says how to see the logs.
+export function renderPipelineWidget({ model, el, host, now = () => Date.now() }) {
+  const cleanups = [];
+  const listen = (event, fn) => {
+    model.on(event, fn);
+    cleanups.push(() => model.off(event, fn));
+  };
+
+  const badge = createStatusBadge({ testId: "prw-status" });
+  const elapsed = createElapsed({ now, testId: "prw-elapsed" });
+  const name = h("span", { class: "srw-name prw-name", "data-testid": "prw-name" });
+  const runId = h("span", { class: "srw-run-id", "data-testid": "prw-run-id" });
+  const summary = h("span", { class: "prw-summary", "data-testid": "prw-summary" });
+  const reusedCount = h("span", { class: "prw-summary-reused", hidden: true });
+  const error = h("div", { class: "srw-error", "data-testid": "prw-error", role: "alert", hidden: true });
+  const connection = h("div", {
+    class: "srw-connection",
+    "data-testid": "prw-connection",
+    role: "status",
+    hidden: true,
+  });
+
+  const select = (id) => {
+    model.set("selected", id);
+    model.save_changes();
+  };
+  const graphView = new GraphView({ onSelect: select });
+  const timeline = createTimeline({ onSelect: select });
+  const detail = createDetail({ host, onClose: () => select("") });
+
+  const root = h(
+    "div",
+    { class: "prw-root" },
+    h("div", { class: "srw-header prw-header" }, badge.el, name, elapsed.el, runId),
+    h("div", { class: "prw-summary-line" }, summary, reusedCount),
+    error,
+    connection,
+    graphView.el,
+    detail.el,
+    timeline.el,
+  );
+
+  let graph = normalizeGraph(null);
+  let stepMap = new Map();
+  let rows = [];
+  let views = new Map();
+  let summaryKey = null;
+  let clock = null;
+
+  const selectedId = () => {
+    const v = model.get("selected");
+    return typeof v === "string" ? v : "";
+  };
+  const selectedRef = () => {
+    const v = model.get("selected_step");
+    return typeof v === "string" && v ? v : null;
+  };
+
+  function computeViews(t) {
+    const names = new Map(rows.map((r) => [r.id, r.name]));
+    views = new Map();
+    for (const id of names.keys()) views.set(id, nodeView({ id, name: names.get(id) }, stepMap.get(id), t));
+    return views;
+  }
+
+  function headFor(id, t) {
+    if (!id) return null;
+    return views.get(id) ?? nodeView({ id, name: id }, stepMap.get(id), t);
+  }
+
+  function paintSummary() {
+    const s = summarize(rows, stepMap);
+    const key = JSON.stringify([s.items, s.reused]);
+    if (key === summaryKey) return;
+    summaryKey = key;
+    const parts = [];
+    s.items.forEach((item, i) => {
+      if (i) parts.push(" · ");
+      parts.push(
+        h("span", {
+          class: `prw-count srw-tone-${item.tone}`,
+          "data-status": item.status,
+          text: `${item.count} ${item.label}`,
+        }),
+      );
+    });
+    summary.replaceChildren(...parts);
+    summary.setAttribute("aria-label", s.items.length ? `Steps: ${summaryText(s)}` : "No steps");
+    if (!s.items.length) summary.textContent = "No steps";
+    reusedCount.hidden = s.reused === 0;
+    reusedCount.textContent = s.reused ? `♻ ${s.reused} reused` : "";
+  }
+
+  function tick() {
+    const t = now();
+    computeViews(t);
+    graphView.paint(views);
+    timeline.tick(t);
+    detail.setHead(headFor(selectedId(), t));
+  }
+
+  function runClock() {
+    const live = [...stepMap.values()].some(stepIsLive);
+    if (live && clock == null) clock = setInterval(tick, 1000);
+    if (!live && clock != null) {
+      clearInterval(clock);
+      clock = null;
+    }
+  }
+
+  function paintSteps() {
+    const t = now();
+    stepMap = stepsByNode(model.get("steps"));
+    rows = stepRows(graph.nodes, stepMap);
+    computeViews(t);
+    graphView.paint(views);
+    paintSummary();
+    timeline.update(rows, stepMap, t, { start_time: model.get("start_time"), end_time: model.get("end_time") });
+    detail.setHead(headFor(selectedId(), t));
+    runClock();
+  }
+
+  function paintGraph() {
+    graph = normalizeGraph(model.get("graph"));
+    graphView.setGraph(graph);
+    paintSteps();
+  }
+
+  // The detail pane follows `selected` and `selected_step`. The kernel answers a new `selected`
+  // by setting `selected_step`, so until then the ref in the model still belongs to the previous
+  // selection: `refOwner` remembers which selection a ref arrived under, and a ref is shown only
+  // for its own selection (or when both traits changed in one update).
+  let lastRef = selectedRef();
+  let refOwner = selectedId();
+
+  function paintPane() {
+    const id = selectedId();
+    const ref = selectedRef();
+    if (!id) return detail.showNothing();
+    const fresh = ref && (ref !== lastRef || refOwner === id);
+    if (fresh) {
+      lastRef = ref;
+      refOwner = id;
+      detail.showRef(ref);
+    } else {
+      detail.showWaiting(Boolean(stepMap.get(id)?.run_id));
+    }
+  }
+
+  function onSelected() {
+    const id = selectedId();
+    graphView.setSelected(id);
+    if (id) graphView.revealNode(id);
+    detail.setHead(headFor(id, now()));
+    paintPane();
+  }
+
+  function onSelectedStep() {
+    lastRef = selectedRef();
+    refOwner = selectedId();
+    paintPane();
+  }
+
+  const paint = {
+    status: () => badge.update(model.get("status")),
+    times: () => elapsed.update(model.get("start_time"), model.get("end_time")),
+    name() {
+      const text = model.get("name");
+      name.textContent = typeof text === "string" && text ? text : "(unnamed pipeline)";
+      const id = model.get("run_id");
+      runId.textContent = typeof id === "string" && id ? `run ${id}` : "";
+    },
+    error() {
+      const text = model.get("error");
+      error.hidden = !text;
+      error.textContent = text ? String(text) : "";
+    },
+    connection() {
+      const reconnecting = model.get("connection") === "reconnecting";
+      const detailText = model.get("connection_detail");
+      connection.hidden = !reconnecting;
+      connection.textContent = reconnecting ? `reconnecting…${detailText ? ` — ${detailText}` : ""}` : "";
+    },
+    graph: paintGraph,
+    steps: paintSteps,
+  };
+  const traits = {
+    status: ["status"],
+    times: ["start_time", "end_time"],
+    name: ["name", "run_id"],
+    error: ["error"],
+    connection: ["connection", "connection_detail"],
+    graph: ["graph"],
+    steps: ["steps"],
+  };
+  for (const [part, names] of Object.entries(traits)) {
+    paint[part]();
+    for (const trait of names) listen(`change:${trait}`, paint[part]);
+  }
+  listen("change:selected", onSelected);
+  listen("change:selected_step", onSelectedStep);
+
+  el.append(root);
+  graphView.mounted();
+  graphView.setSelected(selectedId());
+  if (selectedId()) graphView.revealNode(selectedId());
+  detail.setHead(headFor(selectedId(), now()));
+  paintPane();
+
+  let disposed = false;
+  return {
+    root,
+    graphView,
+    timeline,
+    detail,
+    tick,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const fn of cleanups) fn();
+      if (clock != null) clearInterval(clock);
+      clock = null;
+      elapsed.dispose();
+      detail.dispose();
+      graphView.dispose();
+      root.remove();
+    },
+  };
+}
+
+export default {
+  render({ model, el, host }) {
+    return renderPipelineWidget({ model, el, host }).dispose;
+  },
+};
