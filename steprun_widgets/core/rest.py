@@ -17,7 +17,7 @@ import requests
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.transport import API, Transport, check_run_id
-from steprun_widgets.errors import RunNotFoundError, ServiceError
+from steprun_widgets.errors import RunNotFoundError, ServiceError, StepRunError
 
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
@@ -226,6 +226,7 @@ class MlflowRest:
         Servers that proxy artifacts (``mlflow-artifacts:`` URIs) serve the file itself, which
         answers Range requests at the cost of the range; others go through ``/get-artifact``.
         """
+        check_artifact_path(path)
         uri = run.artifact_uri
         if uri.startswith("mlflow-artifacts:"):
             rest = uri[len("mlflow-artifacts:"):]
@@ -294,6 +295,19 @@ class MlflowRest:
         endpoint, _ = self.artifact_request(run, path)
         self.transport.request("PUT", endpoint, data=data,
                                headers={"Content-Type": "application/octet-stream"})
+
+
+def check_artifact_path(path: str) -> str:
+    """Refuse an artifact path that is absolute or holds ``.``/``..``/empty parts or a NUL.
+
+    urllib3 resolves dot segments in a URL before sending it, so ``outputs/o/../x`` would silently
+    read or write ``outputs/x`` (or another run's artifacts) instead of being refused by the server.
+    """
+    parts = path.split("/") if isinstance(path, str) else [""]
+    if any(part in ("", ".", "..") for part in parts) or "\x00" in path:
+        raise StepRunError(f"Artifact path {path!r} is not a plain relative path (absolute, empty, "
+                           "'.' or '..' parts); refusing to use it")
+    return path
 
 
 def _total_from_content_range(value: str | None) -> int | None:
