@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from steprun_widgets.errors import RunNotFoundError, ServiceError, redact, register_secret
@@ -116,6 +117,10 @@ class Transport:
             raise ServiceError(f"The tracking server at {display_url(url)} kept failing after "
                                f"{self.retries} retries: {_reason(exc)}", url=url) from None
         except requests.exceptions.ConnectionError as exc:
+            if _is_read_timeout(exc):  # retried read timeouts arrive as a ConnectionError
+                raise ServiceError(
+                    f"The tracking server at {display_url(url)} did not answer within "
+                    f"{(timeout or self.timeout)[1]:g} s ({self.retries} retries)", url=url) from None
             raise ServiceError(
                 f"Cannot reach the tracking server at {display_url(url)} after {self.retries} "
                 f"retries: {_reason(exc)}", url=url) from None
@@ -134,6 +139,11 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, ReadTimeoutError)
 
 
 def _reason(exc: BaseException) -> str:
