@@ -1,0 +1,37 @@
+"""notebooks/quickstart.py: the README's first command, on a fresh embedded server of its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.local.helpers import REPO
+
+
+def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
+    server = pytest.importorskip("steprun_widgets.local.server")
+    root = tmp_path / ".steprun"
+    try:
+        first = subprocess.run([sys.executable, str(REPO / "notebooks" / "quickstart.py"), "--rows", "50"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stdout + first.stderr
+        out = first.stdout
+        assert "Tracking server: http://127.0.0.1:" in out
+        assert "[train] train: epoch 10/10" in out  # the visible log streamed while it ran
+        assert "PipelineRun " in out and ": Finished" in out
+        assert "Output 'metrics' of step 'evaluate' downloaded to" in out
+        assert "Where to look next:" in out and "steprun-widgets watch " in out
+        metrics = list((root / "downloads").glob("*/metrics/metrics.json"))
+        assert len(metrics) == 1
+        # the embedded default appended the live logs in place: no spooled copies were uploaded
+        assert not list((root / "work").glob("*/*/spool/*"))
+
+        again = subprocess.run([sys.executable, str(REPO / "notebooks" / "quickstart.py"), "--rows", "50"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "reused from earlier runs: prep, train, evaluate" in again.stdout
+        assert again.stdout.count("(reused)") == 3
+    finally:
+        server.stop_server(root)
