@@ -41,6 +41,8 @@ class LogReader:
         self.size: int | None = None
         self.resets = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        #: What a call read before a later request of the same call failed: the next call returns it.
+        self._held: tuple[LogChunk, list[str], list[bytes]] | None = None
 
     @property
     def run(self) -> RunRecord:
@@ -52,11 +54,26 @@ class LogReader:
         A log that does not exist yet reads as empty. A log that became shorter than what was
         already read was replaced: reading starts again at byte 0 and ``reset`` is set.
         ``final=True`` flushes bytes held back at the end (a truncated character becomes U+FFFD).
+        When a request fails after others of the same call succeeded, the error is raised and what
+        was read before it comes with the next call: no byte is lost or repeated.
         """
-        chunk = LogChunk(start=self.offset)
-        budget = max_bytes
-        parts: list[str] = []
-        raw: list[bytes] = []
+        if self._held is not None:
+            (chunk, parts, raw), self._held = self._held, None
+        else:
+            chunk, parts, raw = LogChunk(start=self.offset), [], []
+        try:
+            self._read_into(chunk, parts, raw, max_bytes)
+        except BaseException:
+            if raw or chunk.reset:
+                self._held = (chunk, parts, raw)
+            raise
+        if final:
+            parts.append(self._decoder.decode(b"", final=True))
+        chunk.text = "".join(parts)
+        chunk.raw = b"".join(raw) if len(raw) != 1 else raw[0]
+        return chunk
+
+    def _read_into(self, chunk: LogChunk, parts: list[str], raw: list[bytes], budget: int | None) -> None:
         while budget is None or budget > 0:
             want = MAX_READ if budget is None else min(MAX_READ, budget)
             got = self.rest.read_range(self.run, self.path, self.offset, want)
@@ -78,11 +95,6 @@ class LogReader:
                 budget -= len(data)
             if len(data) < want or (total is not None and self.offset >= total):
                 break
-        if final:
-            parts.append(self._decoder.decode(b"", final=True))
-        chunk.text = "".join(parts)
-        chunk.raw = b"".join(raw) if len(raw) != 1 else raw[0]
-        return chunk
 
     def read_all(self) -> str:
         """Everything there is now (for ``get_stdout_log`` and friends)."""
