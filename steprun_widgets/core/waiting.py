@@ -121,10 +121,12 @@ def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
     # Fresh already: the owner's get_status() or the pipeline's step search fetched it this tick.
     record: RunRecord = step._record()
     status = record.seed_status()
-    if show_output and status != watch.status:
-        printer.say(f"StepRun({step.name}) Status: {status}" + (" (reused)" if step.is_reused else ""))
-    watch.status = status
     terminal = layout.is_terminal(status)
+    changed = show_output and status != watch.status
+    announce = f"StepRun({step.name}) Status: {status}" + (" (reused)" if step.is_reused else "")
+    if changed and not terminal:
+        printer.say(announce)
+    watch.status = status
     if show_output and (status not in (layout.QUEUED, layout.NOT_STARTED) or terminal):
         for name, reader in watch.readers_for().items():
             chunk = reader.read_new(final=terminal)
@@ -133,6 +135,8 @@ def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
                             "again from the start]")
             if chunk.text or terminal:
                 printer.write(step.name, step.id, name, chunk.text, final=terminal)
+    if changed and terminal:  # after the step's last lines, not before them
+        printer.say(announce)
     watch.done = terminal
 
 
