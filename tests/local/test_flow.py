@@ -39,6 +39,8 @@ def test_data_flows_through_three_steps(experiment, tmp_path, capsys):
     assert run.wait_for_completion(show_output=True, timeout_seconds=120) == layout.FINISHED
     shown = capsys.readouterr().out
     assert "[train] train: epoch 10/10" in shown  # the visible log of the middle step
+    # a step's last lines come before the line that says it ended
+    assert shown.index("[train] train: wrote ") < shown.index("StepRun(train) Status: Finished")
 
     steps = run.get_steps()
     assert [s.name for s in steps] == ["prep", "train", "evaluate"]
