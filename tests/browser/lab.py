@@ -90,24 +90,30 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
+def accept_kernel_dialog(page) -> None:
+    """Lab sometimes asks which kernel to use despite the kernelspec; take the one it proposes."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.locator("button", has_text="Select").first.click()
+
+
 def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
-    """Open a notebook in Lab and run every cell in order (Shift+Enter from the first cell)."""
+    """Open a notebook in Lab and run all its cells with the Run menu, as a user would."""
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    count = cells.count()
-    cells.first.locator(".jp-InputArea-editor").click()
-    for _ in range(count):
-        page.keyboard.press("Shift+Enter")
-    # The first prompt shows a number once the kernel ran the cell; a page that was not ready yet
-    # (kernel still connecting) gets one more try.
-    first_prompt = cells.first.locator(".jp-InputPrompt")
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
     deadline = time.monotonic() + timeout_ms / 1000
-    while "[ ]" in first_prompt.inner_text() and time.monotonic() < deadline:
-        time.sleep(0.5)
-        if "[ ]" in first_prompt.inner_text() and "[*]" not in first_prompt.inner_text():
-            cells.first.locator(".jp-InputArea-editor").click()
-            for _ in range(count):
-                page.keyboard.press("Shift+Enter")
-            time.sleep(2)
+    while time.monotonic() < deadline:
+        accept_kernel_dialog(page)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # Every code cell is queued or ran once its prompt is no longer "[ ]"; a page whose kernel
+        # was still connecting may have dropped the command, so try again.
+        settle = time.monotonic() + 10
+        while time.monotonic() < settle:
+            accept_kernel_dialog(page)
+            if all("[ ]" not in text for text in prompts.all_inner_texts()):
+                return
+            time.sleep(0.3)
+    raise AssertionError(f"cells did not run: prompts {prompts.all_inner_texts()}")
