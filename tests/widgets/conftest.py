@@ -1,0 +1,30 @@
+"""Fixtures of the widget tests: a workspace on the session's real MLflow server, an experiment.
+
+``workspace`` is the embedded default (``local_root`` set: the runner appends logs straight into
+the server's artifact folder). A workspace without ``local_root`` (the reconnect test) makes the
+runner ship its logs by re-uploading them over REST, as it does for a remote server.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from steprun_widgets import Experiment, Workspace
+from tests.widgets.helpers import embedded_workspace, stop_leftovers
+
+
+@pytest.fixture
+def workspace(mlflow_server, monkeypatch) -> Workspace:
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
+    ws = embedded_workspace(mlflow_server)
+    yield ws
+    ws.transport.close()
+
+
+@pytest.fixture
+def experiment(workspace, experiment_name) -> Experiment:
+    """The test's own experiment; at teardown nothing it submitted is left running."""
+    exp = Experiment(workspace, experiment_name)
+    yield exp
+    stop_leftovers(exp)
