@@ -1,5 +1,7 @@
 """The notebook widgets: StepRunWidget, PipelineRunWidget and RunDetails (anywidget)."""
 
+from steprun_widgets.widgets.pipeline_widget import PipelineRunWidget
+from steprun_widgets.widgets.run_details import RunDetails
 from steprun_widgets.widgets.step_widget import StepRunWidget
 
-__all__ = ["StepRunWidget"]
+__all__ = ["StepRunWidget", "PipelineRunWidget", "RunDetails"]

@@ -74,10 +74,13 @@ class Poller:
         # A final run never changes again: it had its last refresh (refresh() on it is free).
         widgets = self.watched() if widgets is None else [w for w in widgets if not w.watch.final]
         groups: dict[tuple[int, str], list[Watcher]] = defaultdict(list)
+        ok = True
         for widget in widgets:
             watch = widget.watch
+            if hasattr(watch, "poll"):  # a pipeline: its own two requests (see PipelineWatch.poll)
+                ok &= self._refresh_self(widget)
+                continue
             groups[(id(watch.rest), watch.experiment_id or "")].append(widget)
-        ok = True
         for (_, experiment_id), members in groups.items():
             ok &= self._refresh_group(experiment_id, members)
         self.ticks += 1
@@ -102,6 +105,16 @@ class Poller:
             for widget in members:
                 widget._on_connection(False, detail)
             return False
+        return True
+
+    @staticmethod
+    def _refresh_self(widget) -> bool:
+        try:
+            widget._on_poll()
+        except StepRunError as exc:
+            widget._on_connection(False, redact(str(exc)))
+            return False
+        widget._on_connection(True, "")
         return True
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -14,39 +12,25 @@ import traitlets
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
 from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.widgets.display import SnapshotDisplay, asset
 from steprun_widgets.widgets.downloads import ChunkSender, stream_output
 from steprun_widgets.widgets.poller import get_poller
+from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.watch import StepWatch
-
-STATIC = Path(__file__).parent / "static"
-
-
-def _asset(name: str) -> str | Path:
-    """A frontend file for anywidget: its text, or its path when live reload is on.
-
-    Given a path, anywidget connects every new widget to the file's change signal with a strong
-    reference, so no widget could ever be garbage-collected (a closed one neither); the text has
-    no such link. ``ANYWIDGET_HMR=1`` (frontend development) keeps the path and its live reload.
-    """
-    path = STATIC / name
-    if os.environ.get("ANYWIDGET_HMR") == "1":
-        return path
-    return path.read_text(encoding="utf-8")
-
 
 #: The saved ``logs`` trait is refreshed this often while a run goes on (live text goes as messages).
 LOGS_SYNC_EVERY = 10.0
 
 
-class StepRunWidget(anywidget.AnyWidget):
+class StepRunWidget(SnapshotDisplay, anywidget.AnyWidget):
     """Shows one StepRun: status badge, elapsed time, stdout/stderr/job logs, outputs to download.
 
     Display it as the last expression of a cell. One kernel-wide poller keeps it current until the
     run is final; ``refresh()`` does one refresh now (for scripts and tests).
     """
 
-    _esm = _asset("step_widget.js")
-    _css = _asset("step_widget.css")
+    _esm = asset("step_widget.js")
+    _css = asset("step_widget.css", extra_css=HIDE_COMPANION_CSS)
 
     run_id = traitlets.Unicode("").tag(sync=True)
     name = traitlets.Unicode("").tag(sync=True)
@@ -100,6 +84,14 @@ class StepRunWidget(anywidget.AnyWidget):
             if sync_logs:
                 self.logs = self.watch.logs_state()
                 self._logs_synced_at = time.monotonic()
+        self._refresh_companion(force=self.watch.final and sync_logs)
+
+    def snapshot_state(self) -> dict:
+        """Status, reuse, error, outputs and the current log tails (see ``to_html``)."""
+        state = {key: getattr(self, key) for key in
+                 ("run_id", "name", "status", "start_time", "end_time", "error", "reuse", "outputs")}
+        state["logs"] = self.watch.logs_state()
+        return state
 
     def refresh(self) -> StepRunWidget:
         """Refresh from the server now, on this thread (what the poller does each tick)."""

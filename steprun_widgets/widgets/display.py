@@ -1,0 +1,91 @@
+"""How the widgets display: the live view, plus a static snapshot for where no widget runs.
+
+The display bundle carries the widget view and a ``text/html`` snapshot (GitHub, nbviewer, exports
+without widget state use it). A notebook exported with widget state shows the widget view only,
+which needs the widget manager from a CDN; so a second, "companion" output carries the snapshot
+too. The widget's CSS hides the companion wherever the live view renders.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from steprun_widgets.widgets import snapshot
+
+STATIC = Path(__file__).parent / "static"
+
+
+def asset(name: str, extra_css: str = "") -> str | Path:
+    """A frontend file for anywidget: its text, or its path when live reload is on.
+
+    Given a path, anywidget connects every new widget to the file's change signal with a strong
+    reference, so no widget could ever be garbage-collected (a closed one neither); the text has
+    no such link. ``ANYWIDGET_HMR=1`` (frontend development) keeps the path and its live reload.
+    """
+    path = STATIC / name
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return path
+    return path.read_text(encoding="utf-8") + extra_css
+
+
+class SnapshotDisplay:
+    """Mixin for the anywidget widgets: ``to_html``, ``save_html`` and the display logic."""
+
+    _snapshot_kind = "step"
+    _companion_handle: Any = None
+    _snapshot_status: str | None = None
+
+    def snapshot_state(self) -> dict:
+        """The synced state the snapshot is made of (no secrets ever are in it)."""
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        """A self-contained HTML fragment of the current state: inline CSS, no script."""
+        render = snapshot.step_html if self._snapshot_kind == "step" else snapshot.pipeline_html
+        return render(self.snapshot_state())
+
+    def save_html(self, path: str | os.PathLike) -> str:
+        """Write a standalone HTML page of the current state (atomically); returns the path."""
+        target = Path(path)
+        page = snapshot.standalone_page(self.to_html(), f"{self._snapshot_kind} run {self.run_id}")
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
+                                   prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(page)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        if data is None:
+            return bundle
+        data = {**data, "text/html": self.to_html()}
+        return (data, metadata) if isinstance(bundle, tuple) else data
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
+        self._companion_handle = display(HTML(snapshot.companion(self.to_html())), display_id=True)
+        self._snapshot_status = getattr(self, "status", None)
+
+    def _refresh_companion(self, force: bool = False) -> None:
+        """Keep the companion snapshot current: on status changes and when the run is final."""
+        handle = self._companion_handle
+        status = getattr(self, "status", None)
+        if handle is None or (not force and status == self._snapshot_status):
+            return
+        from IPython.display import HTML
+
+        self._snapshot_status = status
+        handle.update(HTML(snapshot.companion(self.to_html())))

@@ -1,0 +1,74 @@
+"""What a PipelineRunWidget watches: the pipeline run and its steps, two requests a refresh."""
+
+from __future__ import annotations
+
+import threading
+
+from steprun_widgets.core import layout
+from steprun_widgets.core.rest import RunRecord
+from steprun_widgets.core.runs import PipelineRun
+
+
+class PipelineWatch:
+    """Follows a pipeline run: its record, its graph and one summary per step."""
+
+    def __init__(self, pipeline_run: PipelineRun) -> None:
+        self.pipeline_run = pipeline_run
+        self.lock = threading.RLock()
+        self.record: RunRecord | None = None
+        self.step_records: dict[str, RunRecord] = {}
+        self.final = False
+
+    @property
+    def rest(self):
+        return self.pipeline_run._rest
+
+    @property
+    def run_id(self) -> str:
+        return self.pipeline_run.id
+
+    def poll(self) -> dict:
+        """Fetch the pipeline (runs/get) and its steps (one runs/search); return the traits."""
+        record = self.pipeline_run._record(refresh=True)
+        steps = self.pipeline_run.step_records()
+        with self.lock:
+            self.record = record
+            self.step_records = {r.tags.get(layout.TAG_NODE_ID) or r.run_id: r for r in steps}
+            status = record.seed_status()
+            self.final = layout.is_terminal(status) and all(
+                layout.is_terminal(r.seed_status()) for r in steps)
+            return self.traits()
+
+    def traits(self) -> dict:
+        record = self.record
+        assert record is not None
+        graph = layout.decode_graph(record.tags.get(layout.TAG_GRAPH))
+        if not graph["nodes"]:  # a pipeline written by another tool: its child runs, no edges
+            graph = {"nodes": [{"id": key, "name": r.name} for key, r in self.step_records.items()],
+                     "edges": []}
+        steps = []
+        for node in graph["nodes"]:
+            r = self.step_records.get(node["id"])
+            if r is None:
+                steps.append({"node_id": node["id"], "run_id": "", "name": node.get("name", ""),
+                              "status": layout.NOT_STARTED, "queued_time": None, "start_time": None,
+                              "end_time": None, "reused": False, "reused_run_id": "", "error": ""})
+                continue
+            reused = r.tags.get(layout.TAG_REUSED_RUN_ID, "")
+            steps.append({
+                "node_id": node["id"], "run_id": reused or r.run_id, "name": node.get("name") or r.name,
+                "status": r.seed_status(), "queued_time": _ms(r.start_time), "start_time": _ms(r.started_ms),
+                "end_time": _ms(r.end_time), "reused": bool(reused), "reused_run_id": reused,
+                "error": r.tags.get(layout.TAG_ERROR, ""),
+            })
+        return {
+            "run_id": record.run_id, "name": record.name, "status": record.seed_status(),
+            "start_time": _ms(record.start_time), "end_time": _ms(record.end_time),
+            "error": record.tags.get(layout.TAG_ERROR, ""),
+            "graph": {"nodes": graph["nodes"], "edges": [list(e) for e in graph["edges"]]},
+            "steps": steps,
+        }
+
+
+def _ms(value: int | None) -> float | None:
+    return float(value) if value else None

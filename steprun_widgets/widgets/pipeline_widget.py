@@ -1,0 +1,112 @@
+"""PipelineRunWidget: a pipeline run at a glance — graph, statuses, timeline, a step's view on click."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets
+
+from steprun_widgets.core.runs import PipelineRun
+from steprun_widgets.errors import StepRunError
+from steprun_widgets.widgets.display import SnapshotDisplay, asset
+from steprun_widgets.widgets.pipeline_watch import PipelineWatch
+from steprun_widgets.widgets.poller import get_poller
+from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
+from steprun_widgets.widgets.step_widget import StepRunWidget
+
+
+class PipelineRunWidget(SnapshotDisplay, anywidget.AnyWidget):
+    """Shows a PipelineRun: its steps as a graph with status colours, counts and a timeline.
+
+    Clicking a step opens that step's StepRunWidget view inside (created once per step, refreshed by
+    the same kernel-wide poller). Display it as the last expression of a cell.
+    """
+
+    _esm = asset("pipeline_widget.js")
+    _css = asset("pipeline_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _snapshot_kind = "pipeline"
+
+    run_id = traitlets.Unicode("").tag(sync=True)
+    name = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("NotStarted").tag(sync=True)
+    start_time = traitlets.Float(None, allow_none=True).tag(sync=True)
+    end_time = traitlets.Float(None, allow_none=True).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    connection = traitlets.Unicode("ok").tag(sync=True)
+    connection_detail = traitlets.Unicode("").tag(sync=True)
+    graph = traitlets.Dict().tag(sync=True)
+    steps = traitlets.List().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    selected_step = anywidget.WidgetTrait().tag(sync=True)
+
+    def __init__(self, pipeline_run: PipelineRun, *, poll: bool = True, **kwargs: Any) -> None:
+        if not isinstance(pipeline_run, PipelineRun):
+            raise StepRunError(f"PipelineRunWidget needs a PipelineRun, got {type(pipeline_run).__name__}")
+        super().__init__(**kwargs)
+        self.pipeline_run = pipeline_run
+        self.watch = PipelineWatch(pipeline_run)
+        self._children: dict[str, StepRunWidget] = {}
+        self._poll = poll
+        self._apply(self.watch.poll())
+        if poll and not self.watch.final:
+            get_poller().register(self)
+
+    def _apply(self, traits: dict) -> None:
+        with self.hold_sync():
+            for key, value in traits.items():
+                if getattr(self, key) != value:
+                    setattr(self, key, value)
+        self._refresh_companion(force=self.watch.final)
+
+    # --- poller callbacks -----------------------------------------------------------------------
+    def _on_poll(self) -> None:
+        self._apply(self.watch.poll())
+
+    def _on_connection(self, ok: bool, detail: str) -> None:
+        state = ("ok", "") if ok else ("reconnecting", detail)
+        if (self.connection, self.connection_detail) != state:
+            with self.hold_sync():
+                self.connection, self.connection_detail = state
+
+    def refresh(self) -> PipelineRunWidget:
+        """Refresh from the server now (the pipeline and any open step view)."""
+        get_poller().tick([self, *self._children.values()])
+        return self
+
+    # --- the step view --------------------------------------------------------------------------
+    @traitlets.observe("selected")
+    def _open_step(self, change: dict) -> None:
+        node = change["new"]
+        if not node:
+            self.selected_step = None
+            return
+        try:
+            self.selected_step = self.step_widget(node)
+        except StepRunError as exc:
+            self.selected_step = None
+            self.error = self.error or str(exc)
+
+    def step_widget(self, node_id: str) -> StepRunWidget:
+        """The StepRunWidget of one node (made once, then kept and refreshed by the poller)."""
+        if node_id not in self._children:
+            with self.watch.lock:
+                record = self.watch.step_records.get(node_id)
+            if record is None:
+                raise StepRunError(f"Pipeline run {self.run_id!r} has no step run for node {node_id!r} yet")
+            self._children[node_id] = StepRunWidget(self.pipeline_run.step_run_for(record),
+                                                    poll=self._poll)
+        return self._children[node_id]
+
+    def snapshot_state(self) -> dict:
+        return {key: getattr(self, key) for key in
+                ("run_id", "name", "status", "start_time", "end_time", "error", "steps")}
+
+    def close(self) -> None:
+        get_poller().unregister(self)
+        for child in self._children.values():
+            child.close()
+        super().close()
+
+
+__all__ = ["PipelineRunWidget"]

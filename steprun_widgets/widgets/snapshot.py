@@ -1,0 +1,158 @@
+"""Static HTML snapshots of a widget's last state, for places where no widget runs.
+
+GitHub, nbviewer, ``nbconvert`` exports opened offline and static sites show this instead of
+"Loading widget…". A snapshot is self-contained: inline CSS, no script, every piece of server
+text escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+#: ANSI escape sequences (CSI and OSC); the snapshot shows logs as plain text, so they are removed.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+SNAPSHOT_LOG_LINES = 200
+
+COLOURS = {
+    "Finished": ("#1a7f37", "✔"), "Failed": ("#cf222e", "✖"), "Canceled": ("#9a6700", "⊘"),
+    "Running": ("#0969da", "▶"), "Queued": ("#57606a", "…"), "NotStarted": ("#57606a", "○"),
+    "NotResponding": ("#bc4c00", "⚠"),
+}
+
+CSS = """
+.srw-snap{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;color:#1f2328;
+ border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;max-width:960px;background:#fff}
+.srw-snap .badge{display:inline-block;border:1px solid currentColor;border-radius:10px;padding:0 8px;
+ font-weight:600}
+.srw-snap .muted{color:#57606a}
+.srw-snap .err{color:#cf222e;margin:4px 0}
+.srw-snap table{border-collapse:collapse;margin:6px 0}
+.srw-snap td,.srw-snap th{border-bottom:1px solid #d0d7de;padding:2px 10px 2px 0;text-align:left}
+.srw-snap pre{background:#f6f8fa;padding:6px;max-height:360px;overflow:auto;white-space:pre-wrap;
+ word-break:break-all;font-size:12px;margin:4px 0}
+.srw-snap h4{margin:8px 0 2px;font-size:13px}
+.jp-OutputArea-child:has(.srw-snap:not(.srw-snapshot-companion .srw-snap))
+ + .jp-OutputArea-child .srw-snapshot-companion{display:none}
+"""
+
+
+#: Added to the widgets' CSS: where a live view renders, the static companion output is hidden.
+HIDE_COMPANION_CSS = """
+.srw-snapshot-companion{display:none!important}
+.jp-OutputArea-child:has(.srw-snapshot-companion){display:none!important}
+"""
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def duration(start_ms: float | None, end_ms: float | None) -> str:
+    if not start_ms or not end_ms:
+        return ""
+    seconds = max(0.0, (end_ms - start_ms) / 1000)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"
+
+
+def badge(status: str) -> str:
+    colour, icon = COLOURS.get(status, ("#57606a", "?"))
+    return f'<span class="badge" style="color:{colour}">{icon} {esc(status)}</span>'
+
+
+def _when(ms: float | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def wrap(body: str, kind: str) -> str:
+    return (f'<div class="srw-snap srw-snapshot-{kind}"><style>{CSS}</style>{body}'
+            f'<div class="muted" style="margin-top:4px">snapshot of the last state</div></div>')
+
+
+def step_html(state: dict) -> str:
+    """The snapshot of a StepRunWidget's state (its synced traits)."""
+    facts = [f"run {esc(state.get('run_id', ''))}"]
+    if state.get("end_time"):
+        facts.append(duration(state.get("start_time"), state.get("end_time")))
+    if state.get("start_time"):
+        facts.append("started " + _when(state.get("start_time")))
+    parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
+             f'<span class="muted">{" · ".join(facts)}</span></div>']
+    reuse = state.get("reuse") or {}
+    if reuse.get("run_id"):
+        origin = f" (pipeline {esc(reuse['pipeline_run_id'])})" if reuse.get("pipeline_run_id") else ""
+        parts.append(f'<div class="muted">♻ reused results of run {esc(reuse["run_id"])}{origin}</div>')
+    if state.get("error"):
+        parts.append(f'<div class="err">{esc(state["error"])}</div>')
+    outputs = state.get("outputs") or []
+    if outputs:
+        rows = "".join(f"<tr><td>{esc(o.get('name', ''))}</td><td>{human_size(o.get('size'))}</td>"
+                       f"<td>{esc(o.get('file_count') if o.get('file_count') is not None else '–')}</td></tr>"
+                       for o in outputs)
+        parts.append(f"<h4>Outputs</h4><table><tr><th>name</th><th>size</th><th>files</th></tr>{rows}</table>")
+    for stream, log in (state.get("logs") or {}).items():
+        tail = log.get("tail", "") if isinstance(log, dict) else ""
+        if not tail:
+            continue
+        lines = strip_ansi(tail).split("\n")
+        shown = lines[-SNAPSHOT_LOG_LINES:]
+        more = "" if len(shown) == len(lines) and not log.get("first_line") else \
+            f' <span class="muted">(last {len(shown)} lines)</span>'
+        parts.append(f"<h4>{esc(stream)}{more}</h4><pre>{esc(chr(10).join(shown))}</pre>")
+    return wrap("".join(parts), "step")
+
+
+def pipeline_html(state: dict) -> str:
+    """The snapshot of a PipelineRunWidget's state: status, counts and one row per step."""
+    steps: Iterable[dict] = state.get("steps") or []
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.get("status", "")] = counts.get(step.get("status", ""), 0) + 1
+    summary = " · ".join(f"{n} {esc(s)}" for s, n in sorted(counts.items()))
+    parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
+             f'<span class="muted">pipeline run {esc(state.get("run_id", ""))} · {summary}</span></div>']
+    if state.get("error"):
+        parts.append(f'<div class="err">{esc(state["error"])}</div>')
+    rows = "".join(
+        f"<tr><td>{esc(s.get('name', ''))}</td><td>{badge(s.get('status', ''))}</td>"
+        f"<td>{duration(s.get('start_time'), s.get('end_time'))}</td>"
+        f"<td>{'♻ ' + esc(s.get('reused_run_id', '')) if s.get('reused') else ''}</td>"
+        f"<td class='err'>{esc(s.get('error', ''))}</td></tr>" for s in steps)
+    parts.append("<table><tr><th>step</th><th>status</th><th>duration</th><th>reused</th>"
+                 f"<th>error</th></tr>{rows}</table>")
+    return wrap("".join(parts), "pipeline")
+
+
+def companion(fragment: str) -> str:
+    """The snapshot as a second output beside the live view (shown only where no widget renders)."""
+    return f'<div class="srw-snapshot-companion">{fragment}</div>'
+
+
+def standalone_page(fragment: str, title: str) -> str:
+    """A whole HTML page around a snapshot (``save_html``)."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title></head><body>{fragment}</body></html>\n")
