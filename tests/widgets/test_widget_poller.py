@@ -164,7 +164,7 @@ def test_closed_and_collected_widgets_are_not_polled(experiment, tmp_path):
     after = [ws.transport.request_count for ws in workspaces]
     assert after[1] == counts[1], "a closed widget was polled"
     assert after[2] == counts[2], "a garbage-collected widget was polled"
-    assert after[0] - counts[0] >= 3, "the live widget was not polled"
+    assert after[0] - counts[0] >= 2, "the live widget was not polled"
     assert step_runs[1].get_status() == layout.RUNNING  # it was still running: polling had a reason
 
     # The background thread alone takes the live widget to its end.
