@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from steprun_widgets.local import Pipeline, PythonScriptStep
 from steprun_widgets.local.execute import POLL, StepProcess
 from steprun_widgets.local.logship import AppendSink, UploadSink, local_artifact_file
 from tests.bench.report import publish, table
+from tests.local.helpers import work_folder
 
 MIB = 1024 * 1024
 TOTAL = 50 * MIB
@@ -156,6 +158,8 @@ def runner_run(sink: str, server, src: Path) -> dict:
         target = local_artifact_file(str(server.artifacts), record, layout.LOG_FILES["stdout"])
         on_disk = target.stat().st_size
     ws.transport.close()
+    if sink != "append":  # the runner's spooled 50 MiB copy in the shared temp folder
+        shutil.rmtree(work_folder(ws, run.id), ignore_errors=True)
     return {"process": process_s, "step": (record.end_time - record.started_ms) / 1000,
             "size": size, "on_disk": on_disk}
 

@@ -8,12 +8,13 @@ is a remote server (the runner re-uploads its spooled logs over REST).
 from __future__ import annotations
 
 import contextlib
+import shutil
 
 import pytest
 
 from steprun_widgets import Experiment, Workspace
 from steprun_widgets.core import layout
-from tests.local.helpers import kill_runners
+from tests.local.helpers import kill_runners, work_folder
 
 
 def pytest_configure(config):
@@ -67,3 +68,5 @@ def stop_leftovers(exp: Experiment) -> None:
             with contextlib.suppress(Exception):
                 PipelineRun(exp, record.run_id).cancel()
         kill_runners(record.run_id)
+        if exp.workspace.local_root is None:  # the runner's work folder in the shared temp dir
+            shutil.rmtree(work_folder(exp.workspace, record.run_id), ignore_errors=True)

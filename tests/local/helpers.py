@@ -105,13 +105,18 @@ def kill_runners(run_id: str) -> None:
             pass
 
 
-def spool_files(workspace, pipeline_run_id: str, step_name: str) -> list[Path]:
-    """The UploadSink spool files the runner kept for a step (none when it appended in place)."""
+def work_folder(workspace, pipeline_run_id: str) -> Path:
+    """Where the runner keeps a pipeline's work (outputs, spooled logs, its own log)."""
     import tempfile
 
     base = (workspace.local_root / "work" if workspace.local_root is not None
             else Path(tempfile.gettempdir()) / "steprun-widgets" / "work")
-    folder = base / pipeline_run_id / step_name / "spool"
+    return base / pipeline_run_id
+
+
+def spool_files(workspace, pipeline_run_id: str, step_name: str) -> list[Path]:
+    """The UploadSink spool files the runner kept for a step (none when it appended in place)."""
+    folder = work_folder(workspace, pipeline_run_id) / step_name / "spool"
     return sorted(folder.glob("*")) if folder.is_dir() else []
 
 

@@ -11,8 +11,16 @@ import pytest
 from steprun_widgets import Experiment, PipelineRun
 from steprun_widgets.core import layout
 from steprun_widgets.local import Pipeline, PythonScriptStep
-from tests.local.conftest import make_workspace
-from tests.local.helpers import REPO, SAMPLE, copy_sample, sample_module, wait_terminal, write_script
+from tests.local.conftest import make_workspace, stop_leftovers
+from tests.local.helpers import (
+    REPO,
+    SAMPLE,
+    copy_sample,
+    sample_module,
+    wait_terminal,
+    work_folder,
+    write_script,
+)
 
 
 @pytest.mark.parametrize("sink", ["append"])
@@ -62,13 +70,12 @@ def test_step_environment_does_not_gain_the_token(mlflow_server, sink, experimen
     assert step.get_stdout_log() == ("STEPRUN_RUNNER_TOKEN None\nMLFLOW_TRACKING_TOKEN None\n"
                                      "secret anywhere: False\n")
     # nor is it written anywhere the runner keeps files
-    work = ((ws.local_root / "work") if ws.local_root is not None
-            else __import__("pathlib").Path(__import__("tempfile").gettempdir()) / "steprun-widgets" / "work")
-    for path in (work / run.id).rglob("*"):
+    for path in work_folder(ws, run.id).rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
     for log in ("stdout", "stderr", "job"):
         assert secret not in step._read_log(log)
+    stop_leftovers(experiment)
 
 
 def test_sample_pipeline_is_importable_standalone():
