@@ -6,7 +6,8 @@ of ``widget.send`` that acknowledges each chunk at once and drops its bytes afte
 
 Measured in the kernel (this process): peak memory growth by ``tracemalloc`` (Python allocations)
 and by RSS (sampled every 5 ms in a thread); throughput beside a direct HTTP download of the same
-artifact with ``requests`` streaming to /dev/null, in the same run, as a ratio.
+artifact with ``requests`` streaming to /dev/null, in the same run, as a ratio (both ways run
+twice, alternately, and the best time of each counts: the machine is noisy).
 
 The bar (issue 4): kernel peak memory growth <= 64 MiB.
 """
@@ -110,6 +111,20 @@ def widget_download(widget: StepRunWidget, request_id: str,
     return browser, seconds
 
 
+def direct_download(ws, endpoint: str, params: dict) -> float:
+    """Seconds to stream the artifact over HTTP into /dev/null."""
+    started = time.perf_counter()
+    received = 0
+    with requests.get(ws.transport.url(endpoint), params=params, stream=True, timeout=60) as response, \
+            open(os.devnull, "wb") as sink:
+        response.raise_for_status()
+        for chunk in response.iter_content(MIB):
+            sink.write(chunk)
+            received += len(chunk)
+    assert received == SIZE
+    return time.perf_counter() - started
+
+
 @pytest.mark.bench
 def test_bench_widget_download(mlflow_server, tmp_path):
     ws = embedded_workspace(mlflow_server)
@@ -138,25 +153,20 @@ def test_bench_widget_download(mlflow_server, tmp_path):
     widget = StepRunWidget(step, poll=False)
     assert widget.outputs == [{"name": "big", "size": SIZE, "file_count": 1, "is_dir": False}]
 
-    # 1. Through the widget, RSS sampled (first, so that no earlier transfer has grown the heap).
-    with PeakRss() as rss:
-        browser, widget_seconds = widget_download(widget, "rss")
-
-    # 2. Directly over HTTP, streamed to /dev/null: the same server, file and chunk size.
+    # Through the widget (RSS sampled) and directly over HTTP (streamed to /dev/null: the same
+    # server, file and chunk size), alternately, twice each: the best time of each way counts.
     endpoint, params = ws.rest.artifact_request(record, artifact)
-    started = time.perf_counter()
-    direct = 0
-    with requests.get(ws.transport.url(endpoint), params=params, stream=True, timeout=60) as response, \
-            open(os.devnull, "wb") as sink:
-        response.raise_for_status()
-        for chunk in response.iter_content(MIB):
-            sink.write(chunk)
-            direct += len(chunk)
-    direct_seconds = time.perf_counter() - started
-    assert direct == SIZE
+    widget_times, direct_times, rss_growth, chunks = [], [], 0, 0
+    for round_ in range(2):
+        with PeakRss() as rss:
+            browser, seconds = widget_download(widget, f"rss{round_}")
+        widget_times.append(seconds)
+        rss_growth, chunks = max(rss_growth, rss.growth), browser.chunks
+        direct_times.append(direct_download(ws, endpoint, params))
+    widget_seconds, direct_seconds = min(widget_times), min(direct_times)
 
-    # 3. Through the widget again under tracemalloc (which slows allocation: not timed), the bytes
-    #    hashed to check they are the artifact's.
+    # Through the widget once more under tracemalloc (which slows allocation: not timed), the
+    # bytes hashed to check they are the artifact's.
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
@@ -171,20 +181,21 @@ def test_bench_widget_download(mlflow_server, tmp_path):
     widget_rate, direct_rate = SIZE / widget_seconds / MIB, SIZE / direct_seconds / MIB
     rows = [
         ["through the widget (chunks acked)", f"{widget_seconds:.2f}", f"{widget_rate:.0f}",
-         f"{rss.growth / MIB:.1f}", f"{traced_growth / MIB:.1f}", browser.chunks],
+         f"{rss_growth / MIB:.1f}", f"{traced_growth / MIB:.1f}", chunks],
         ["direct HTTP to /dev/null", f"{direct_seconds:.2f}", f"{direct_rate:.0f}", "", "", ""],
     ]
     lines = [
         f"Widget download: a {SIZE // MIB} MiB output, browser acking every chunk (real MLflow "
-        f"{mlflow_server.url}; chunk {downloads.CHUNK // MIB} MiB, window {downloads.WINDOW // MIB} MiB)",
+        f"{mlflow_server.url}; chunk {downloads.CHUNK // MIB} MiB, window {downloads.WINDOW // MIB} MiB; "
+        f"best of 2 runs each way)",
         table(["way", "seconds", "MiB/s", "peak RSS growth MiB", "tracemalloc peak MiB", "chunks"], rows),
         f"widget / direct throughput: {widget_rate / direct_rate:.2f}",
         f"bar: kernel peak memory growth <= {BAR // MIB} MiB -> "
-        f"{'met' if max(rss.growth, traced_growth) <= BAR else 'NOT met'} "
-        f"(RSS {rss.growth / MIB:.1f} MiB, tracemalloc {traced_growth / MIB:.1f} MiB)",
+        f"{'met' if max(rss_growth, traced_growth) <= BAR else 'NOT met'} "
+        f"(RSS {rss_growth / MIB:.1f} MiB, tracemalloc {traced_growth / MIB:.1f} MiB)",
     ]
     publish("widget_download", "\n".join(lines))
     ws.transport.close()
 
     assert traced_growth <= BAR
-    assert rss.growth <= BAR
+    assert rss_growth <= BAR
