@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import textwrap
 import threading
 import time
@@ -182,7 +184,9 @@ def drive(widgets: list[StepRunWidget], timeout: float = 90.0, interval: float =
 
 
 def stop_leftovers(experiment: Experiment) -> None:
-    """Cancel the experiment's pipelines that are still going, then kill their runners if any."""
+    """Cancel the experiment's pipelines that are still going, kill their runners if any, and
+    remove their work folders when the runner kept them in the shared temp dir (no ``local_root``).
+    """
     rest = experiment.workspace.rest
     with contextlib.suppress(Exception):
         found = rest.get_experiment_by_name(experiment.name)
@@ -195,6 +199,9 @@ def stop_leftovers(experiment: Experiment) -> None:
                 with contextlib.suppress(Exception):
                     PipelineRun(experiment, record.run_id).cancel()
             kill_runners(record.run_id)
+            if experiment.workspace.local_root is None:  # its work folder is in the shared temp dir
+                shutil.rmtree(Path(tempfile.gettempdir()) / "steprun-widgets" / "work" / record.run_id,
+                              ignore_errors=True)
 
 
 def kill_runners(run_id: str) -> None:
