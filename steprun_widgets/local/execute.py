@@ -37,8 +37,19 @@ TERMINATE_GRACE = 2.5
 DRAIN_GRACE = 2.0
 
 
+#: The runner's requests are retried this many times (urllib3 backoff capped at 4 s: about two
+#: minutes), so a tracking server that restarts while a step runs or ends costs a delay, not the
+#: pipeline: its status, outputs and last log bytes are recorded once the server is back.
+RUNNER_RETRIES = 32
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def runner_workspace(plan: PipelinePlan, token: str | None) -> Workspace:
+    """The workspace the runner and its steps talk through: patient with a server that restarts."""
+    return Workspace(plan.tracking_uri, token=token, retries=RUNNER_RETRIES)
 
 
 def _kill_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -146,7 +157,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
     pipeline's cancel tag is polled instead.
     """
     step = plan.step(step_name)
-    rest = Workspace(plan.tracking_uri, token=token).rest
+    rest = runner_workspace(plan, token).rest
     run = rest.get_run(step.run_id)
     work = Path(plan.work_dir)
     if not work.is_dir():  # a worker on another machine

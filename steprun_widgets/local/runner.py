@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from steprun_widgets.core import layout
-from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import redact
-from steprun_widgets.local.execute import execute_step, now_ms
+from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
 from steprun_widgets.local.plan import TOKEN_ENV, PipelinePlan
 
 LOOP = 0.1
@@ -33,7 +32,7 @@ class PipelineDriver:
     def __init__(self, plan: PipelinePlan, token: str | None = None, executor: Any = None) -> None:
         self.plan = plan
         self.token = token
-        self.rest = Workspace(plan.tracking_uri, token=token).rest
+        self.rest = runner_workspace(plan, token).rest
         self._executor = executor
         self.cancel = threading.Event()
         self._stop = threading.Event()
