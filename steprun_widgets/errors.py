@@ -52,11 +52,14 @@ class ServiceError(StepRunError):
     """The tracking server could not be reached or answered with an error."""
 
     def __init__(self, message: str, *, url: str | None = None, status_code: int | None = None,
-                 error_code: str | None = None) -> None:
+                 error_code: str | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.url = redact(url) if url else url
         self.status_code = status_code
         self.error_code = error_code
+        #: True when trying again later may work: the server could not be reached, did not answer
+        #: in time, or answered 5xx/429 (a restart, an overloaded proxy). Waiting loops ride it out.
+        self.transient = transient
 
 
 class RunNotFoundError(StepRunError):

@@ -112,21 +112,24 @@ class Transport:
         except requests.exceptions.Timeout as exc:
             raise ServiceError(
                 f"The tracking server at {display_url(url)} did not answer within "
-                f"{(timeout or self.timeout)[1]:g} s ({type(exc).__name__})", url=url) from None
+                f"{(timeout or self.timeout)[1]:g} s ({type(exc).__name__})", url=url,
+                transient=True) from None
         except requests.exceptions.RetryError as exc:
             raise ServiceError(f"The tracking server at {display_url(url)} kept failing after "
-                               f"{self.retries} retries: {_reason(exc)}", url=url) from None
+                               f"{self.retries} retries: {_reason(exc)}", url=url,
+                               transient=True) from None
         except requests.exceptions.ConnectionError as exc:
             if _is_read_timeout(exc):  # retried read timeouts arrive as a ConnectionError
                 raise ServiceError(
                     f"The tracking server at {display_url(url)} did not answer within "
-                    f"{(timeout or self.timeout)[1]:g} s ({self.retries} retries)", url=url) from None
+                    f"{(timeout or self.timeout)[1]:g} s ({self.retries} retries)", url=url,
+                    transient=True) from None
             raise ServiceError(
                 f"Cannot reach the tracking server at {display_url(url)} after {self.retries} "
-                f"retries: {_reason(exc)}", url=url) from None
+                f"retries: {_reason(exc)}", url=url, transient=True) from None
         except requests.exceptions.RequestException as exc:
             raise ServiceError(f"Request to {display_url(url)} failed: {_reason(exc)}",
-                               url=url) from None
+                               url=url, transient=True) from None
         if response.ok or response.status_code in ok_statuses:
             return response
         raise error_from_response(response, url)
@@ -193,7 +196,8 @@ def error_from_response(response: requests.Response, url: str) -> ServiceError:
         message += f" [{code}]"
     if detail:
         message += f": {detail[:500]}"
-    return ServiceError(message, url=url, status_code=response.status_code, error_code=code)
+    return ServiceError(message, url=url, status_code=response.status_code, error_code=code,
+                        transient=response.status_code >= 500 or response.status_code == 429)
 
 
 def check_run_id(run_id: str) -> str:

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.logs import LogReader
-from steprun_widgets.errors import ActivityFailedException
+from steprun_widgets.errors import ActivityFailedException, ServiceError
 
 if TYPE_CHECKING:
     from steprun_widgets.core.rest import RunRecord
     from steprun_widgets.core.runs import PipelineRun, StepRun, _Run
 
 POLL_SECONDS = 1.0
+#: While the server cannot be reached, it is asked again this often (seconds).
+RECONNECT_MAX_SECONDS = 5.0
 #: The logs streamed while waiting, and where their lines go.
 STREAMED_LOGS = ("stdout", "stderr")
 STDERR_TAIL_BYTES = 4096
@@ -79,15 +81,35 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
     status = None
     if show_output:
         printer.say(f"{kind}: {owner.id}")
+    lost: ServiceError | None = None
     try:
         while True:
-            status = owner.get_status()
-            current = steps if steps is not None else _pipeline_steps(owner)  # type: ignore[arg-type]
-            for step in current:
-                watch = watches.setdefault(step.id, _Watch(step))
-                if step is not watch.step and step._cached is not None:
-                    watch.step._set_record(step._cached)  # the search of this tick is fresher
-                _follow(watch, printer, show_output)
+            try:
+                status = owner.get_status()
+                current = steps if steps is not None else _pipeline_steps(owner)  # type: ignore[arg-type]
+                for step in current:
+                    watch = watches.setdefault(step.id, _Watch(step))
+                    if step is not watch.step and step._cached is not None:
+                        watch.step._set_record(step._cached)  # the search of this tick is fresher
+                    _follow(watch, printer, show_output)
+            except ServiceError as exc:
+                # The server restarts, a proxy answers 502...: the run goes on, so keep waiting.
+                # A server never reached in this wait is a wrong URL or a dead server: say so.
+                if not exc.transient or status is None:
+                    raise
+                if lost is None:
+                    printer.say(f"Lost the connection to the tracking server ({exc}); still waiting: "
+                                f"run {owner.id} goes on on the server.")
+                lost = exc
+                if time.monotonic() >= deadline:
+                    printer.say(f"Timed out after {timeout_seconds:g} s waiting for run {owner.id}; "
+                                f"it was last {status}.")
+                    return status
+                time.sleep(min(RECONNECT_MAX_SECONDS, max(poll_seconds, 0.1) * 2))
+                continue
+            if lost is not None:
+                printer.say("Reconnected to the tracking server.")
+                lost = None
             if layout.is_terminal(status) or status == layout.NOT_RESPONDING:
                 break
             if time.monotonic() >= deadline:
