@@ -1,9 +1,13 @@
 """How the widgets display: the live view, plus a static snapshot for where no widget runs.
 
-The display bundle carries the widget view and a ``text/html`` snapshot (GitHub, nbviewer, exports
-without widget state use it). A notebook exported with widget state shows the widget view only,
-which needs the widget manager from a CDN; so a second, "companion" output carries the snapshot
-too. The widget's CSS hides the companion wherever the live view renders.
+``_repr_mimebundle_`` carries the widget view and a ``text/html`` snapshot. Displayed in a notebook,
+the widget view goes out with an empty ``text/html`` and a second, "companion" output carries the
+snapshot: the companion has a display id, so it is kept current as the run goes on, while the
+first output is frozen at display time (a snapshot there would show "Queued" for a run that
+finished). GitHub, nbviewer and exports without widget state show the companion; an export with
+widget state renders the widget view, which needs the widget manager from a CDN, and the
+companion where that cannot load. The widget's CSS hides the companion wherever the live view
+renders.
 """
 
 from __future__ import annotations
@@ -75,7 +79,10 @@ class SnapshotDisplay:
 
         bundle = self._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-        display(data, metadata=metadata, raw=True)
+        # The snapshot goes in the companion only: this output cannot be updated, so a snapshot here
+        # would stay at the display-time state and stand beside (or, by the CSS, instead of) the
+        # current one. Empty HTML, not none, so no viewer falls back to the object's repr.
+        display({**data, "text/html": ""}, metadata=metadata, raw=True)
         self._companion_handle = display(HTML(snapshot.companion(self.to_html())), display_id=True)
         self._snapshot_status = getattr(self, "status", None)
 
