@@ -47,6 +47,22 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+#: Credentials of the tracking server the runner may have in its environment: a step never gets them.
+SECRET_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "STEPRUN_RUNNER_TOKEN")
+
+
+def step_environment(token: str | None) -> dict[str, str]:
+    """The environment of a step's process: the runner's, without the tracking server's credentials.
+
+    A step that prints its environment (a common debugging line) would otherwise put the
+    submitter's token into a log that everyone who can read the run sees.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in SECRET_ENV and not (token and token in v)}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def runner_workspace(plan: PipelinePlan, token: str | None) -> Workspace:
     """The workspace the runner and its steps talk through: patient with a server that restarts."""
     return Workspace(plan.tracking_uri, token=token, retries=RUNNER_RETRIES)
@@ -181,8 +197,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
                 *[folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
             f"{step.source_directory}: {' '.join(argv[1:])}")
-        env = dict(os.environ)
-        env["PYTHONUNBUFFERED"] = "1"
+        env = step_environment(token)
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
         canceled = _supervise(process, rest, plan, step, sinks, cancel)
