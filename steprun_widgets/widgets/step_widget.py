@@ -100,7 +100,8 @@ class StepRunWidget(SnapshotDisplay, anywidget.AnyWidget):
 
     def close(self) -> None:
         get_poller().unregister(self)
-        for sender in self._downloads.values():
+        # getattr: ipywidgets' __del__ closes a widget whose __init__ failed before _downloads was set
+        for sender in getattr(self, "_downloads", {}).values():
             sender.cancel()
         super().close()
 
