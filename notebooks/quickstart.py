@@ -68,7 +68,9 @@ Where to look next:
   * the MLflow UI of the embedded server:  {workspace.tracking_uri}
     (experiment {args.experiment!r}, pipeline run {run.id})
   * watch a run from a terminal:   steprun-widgets watch {run.id} --root {root}
-  * in a notebook (pip install "steprun-widgets[local]" jupyterlab), the live widget:
+  * the notebook version, with the live widgets:   jupyter lab notebooks/quickstart.ipynb
+    (and a lesson for a class: notebooks/teaching.ipynb; pip install jupyterlab first)
+  * in any notebook, the live widget of this run:
         from steprun_widgets import Workspace, Experiment, PipelineRun, RunDetails
         ws = Workspace.local({root!r})
         RunDetails(PipelineRun(Experiment(ws, {args.experiment!r}), {run.id!r})).show()
