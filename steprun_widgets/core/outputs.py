@@ -41,7 +41,7 @@ def relative_output_path(output_name: str, artifact_path: str) -> PurePosixPath:
     rel = artifact_path[len(prefix):]
     pure = PurePosixPath(rel)
     if (not rel or "\\" in rel or "\x00" in rel or pure.is_absolute()
-            or any(part in ("..", "") for part in rel.split("/"))
+            or any(part in ("..", ".", "") for part in rel.split("/"))
             or (len(rel) > 1 and rel[1] == ":")):
         raise StepRunError(f"Output {output_name!r}: server path {artifact_path!r} would land "
                            "outside the download folder; refusing to download it")
