@@ -165,6 +165,35 @@ def describe_exit(rc: int) -> str:
     return f"exit code {rc}"
 
 
+class Heartbeat:
+    """Refreshes a step's heartbeat tag from a thread for as long as the step is being worked on.
+
+    Beating from a thread, not from the supervision loop, keeps the step alive while its inputs
+    download, its outputs upload or its last log bytes ship, all of which can take longer than
+    the stale limit on a slow link.
+    """
+
+    def __init__(self, rest: MlflowRest, run_id: str) -> None:
+        self._rest = rest
+        self._run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"steprun-heartbeat-{run_id[:8]}",
+                                        daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(layout.HEARTBEAT_INTERVAL):
+            with contextlib.suppress(Exception):  # the server may be restarting: beat again later
+                self._rest.set_tag(self._run_id, layout.TAG_HEARTBEAT, layout.heartbeat_value())
+
+
 def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
                  cancel: threading.Event | None = None) -> dict:
     """Run one step to its end and record everything on the server; returns status and error.
@@ -188,6 +217,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         sinks["job"].write(f"[{stamp}] {line}\n".encode())
 
     status, error = layout.FAILED, ""
+    heartbeat = Heartbeat(rest, step.run_id).start()
     try:
         rest.set_tags(step.run_id, {layout.TAG_NOT_STARTED: "false", layout.TAG_STARTED_AT: str(now_ms()),
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
@@ -225,6 +255,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
+        heartbeat.stop()
         tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value(),
                 layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}
         if error:
@@ -236,11 +267,11 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
 
 def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step: StepPlan, sinks: dict,
                cancel: threading.Event | None) -> bool:
-    """Wait for the process: ship logs, publish their sizes, beat the heart, stop it on cancel.
+    """Wait for the process: ship logs, publish their sizes, stop it on cancel.
 
     Returns True when it was canceled.
     """
-    last_beat = last_check = last_sizes_at = time.monotonic()
+    last_check = last_sizes_at = time.monotonic()
     published: dict[str, int] = {}
     while process.poll() is None:
         process.wait(POLL)  # returns as soon as the script exits: a short step ends at once
@@ -248,19 +279,11 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
             with contextlib.suppress(Exception):  # server down: the upload is retried next round
                 sink.tick()
         now = time.monotonic()
-        tags = {}
         sizes = log_sizes(sinks)
         if sizes != published and now - last_sizes_at >= SIZES_EVERY:
-            tags[layout.TAG_LOG_SIZES] = layout.encode_log_sizes(sizes)
-        if now - last_beat >= layout.HEARTBEAT_INTERVAL:
-            tags[layout.TAG_HEARTBEAT] = layout.heartbeat_value()
-        if tags:
             with contextlib.suppress(Exception):  # a server hiccup must not kill the step
-                rest.set_tags(step.run_id, tags)
-                if layout.TAG_LOG_SIZES in tags:
-                    published, last_sizes_at = sizes, now
-                if layout.TAG_HEARTBEAT in tags:
-                    last_beat = now
+                rest.set_tag(step.run_id, layout.TAG_LOG_SIZES, layout.encode_log_sizes(sizes))
+                published, last_sizes_at = sizes, now
         requested = cancel is not None and cancel.is_set()
         if cancel is None and now - last_check >= CANCEL_CHECK_EVERY:
             last_check = now
