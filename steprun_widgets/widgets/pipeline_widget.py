@@ -9,14 +9,15 @@ import traitlets
 
 from steprun_widgets.core.runs import PipelineRun
 from steprun_widgets.errors import StepRunError
-from steprun_widgets.widgets.display import SnapshotDisplay, asset
+from steprun_widgets.widgets.base import RunWidget
+from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.pipeline_watch import PipelineWatch
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.step_widget import StepRunWidget
 
 
-class PipelineRunWidget(SnapshotDisplay, anywidget.AnyWidget):
+class PipelineRunWidget(RunWidget):
     """Shows a PipelineRun: its steps as a graph with status colours, counts and a timeline.
 
     Clicking a step opens that step's StepRunWidget view inside (created once per step, refreshed by
@@ -27,14 +28,6 @@ class PipelineRunWidget(SnapshotDisplay, anywidget.AnyWidget):
     _css = asset("pipeline_widget.css", extra_css=HIDE_COMPANION_CSS)
     _snapshot_kind = "pipeline"
 
-    run_id = traitlets.Unicode("").tag(sync=True)
-    name = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("NotStarted").tag(sync=True)
-    start_time = traitlets.Float(None, allow_none=True).tag(sync=True)
-    end_time = traitlets.Float(None, allow_none=True).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
-    connection = traitlets.Unicode("ok").tag(sync=True)
-    connection_detail = traitlets.Unicode("").tag(sync=True)
     graph = traitlets.Dict().tag(sync=True)
     steps = traitlets.List().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
@@ -53,21 +46,12 @@ class PipelineRunWidget(SnapshotDisplay, anywidget.AnyWidget):
             get_poller().register(self)
 
     def _apply(self, traits: dict) -> None:
-        with self.hold_sync():
-            for key, value in traits.items():
-                if getattr(self, key) != value:
-                    setattr(self, key, value)
+        self._update_traits(traits)
         self._refresh_companion(force=self.watch.final)
 
     # --- poller callbacks -----------------------------------------------------------------------
     def _on_poll(self) -> None:
         self._apply(self.watch.poll())
-
-    def _on_connection(self, ok: bool, detail: str) -> None:
-        state = ("ok", "") if ok else ("reconnecting", detail)
-        if (self.connection, self.connection_detail) != state:
-            with self.hold_sync():
-                self.connection, self.connection_detail = state
 
     def refresh(self) -> PipelineRunWidget:
         """Refresh from the server now (the pipeline and any open step view)."""

@@ -6,13 +6,13 @@ import threading
 import time
 from typing import Any
 
-import anywidget
 import traitlets
 
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
 from steprun_widgets.errors import StepRunError, redact
-from steprun_widgets.widgets.display import SnapshotDisplay, asset
+from steprun_widgets.widgets.base import RunWidget
+from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.downloads import ChunkSender, stream_output
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
@@ -22,7 +22,7 @@ from steprun_widgets.widgets.watch import StepWatch
 LOGS_SYNC_EVERY = 10.0
 
 
-class StepRunWidget(SnapshotDisplay, anywidget.AnyWidget):
+class StepRunWidget(RunWidget):
     """Shows one StepRun: status badge, elapsed time, stdout/stderr/job logs, outputs to download.
 
     Display it as the last expression of a cell. One kernel-wide poller keeps it current until the
@@ -32,14 +32,6 @@ class StepRunWidget(SnapshotDisplay, anywidget.AnyWidget):
     _esm = asset("step_widget.js")
     _css = asset("step_widget.css", extra_css=HIDE_COMPANION_CSS)
 
-    run_id = traitlets.Unicode("").tag(sync=True)
-    name = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("NotStarted").tag(sync=True)
-    start_time = traitlets.Float(None, allow_none=True).tag(sync=True)
-    end_time = traitlets.Float(None, allow_none=True).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
-    connection = traitlets.Unicode("ok").tag(sync=True)
-    connection_detail = traitlets.Unicode("").tag(sync=True)
     reuse = traitlets.Dict().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)
     logs = traitlets.Dict().tag(sync=True)
@@ -70,20 +62,11 @@ class StepRunWidget(SnapshotDisplay, anywidget.AnyWidget):
             due = time.monotonic() - self._logs_synced_at >= LOGS_SYNC_EVERY
             self._set_state(traits, sync_logs=self.watch.final or due)
 
-    def _on_connection(self, ok: bool, detail: str) -> None:
-        state = ("ok", "") if ok else ("reconnecting", detail)
-        if (self.connection, self.connection_detail) != state:
-            with self.hold_sync():
-                self.connection, self.connection_detail = state
-
     def _set_state(self, traits: dict, sync_logs: bool) -> None:
-        with self.hold_sync():
-            for key, value in traits.items():
-                if getattr(self, key) != value:
-                    setattr(self, key, value)
-            if sync_logs:
-                self.logs = self.watch.logs_state()
-                self._logs_synced_at = time.monotonic()
+        if sync_logs:
+            traits = {**traits, "logs": self.watch.logs_state()}
+            self._logs_synced_at = time.monotonic()
+        self._update_traits(traits)
         self._refresh_companion(force=self.watch.final and sync_logs)
 
     def snapshot_state(self) -> dict:
