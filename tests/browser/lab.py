@@ -98,11 +98,16 @@ def accept_kernel_dialog(page) -> None:
 
 
 def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
-    """Open a notebook in Lab and run all its cells with the Run menu, as a user would."""
-    page.goto(url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    """Open a notebook in Lab and run all its cells with the Run menu, as a user would.
+
+    ``?reset`` starts from an empty workspace: Lab would otherwise reopen the notebooks of earlier
+    tests beside this one, and their cells would be counted (or run) instead of this one's.
+    """
+    page.goto(url + ("&" if "?" in url else "?") + "reset")
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    page.wait_for_selector(f"{panel} .jp-Notebook .jp-Cell", timeout=timeout_ms)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
-    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    prompts = page.locator(f"{panel} .jp-Notebook .jp-CodeCell .jp-InputPrompt")
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         accept_kernel_dialog(page)
