@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
-import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import psutil
 
-from steprun_widgets.core import layout
-
-T = TypeVar("T")
+from tests.support import (  # noqa: F401  (re-exported for the suite's tests)
+    RUNNER_MODULE,
+    kill_runners,
+    runner_processes,
+    wait_terminal,
+    wait_until,
+    write_script,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "notebooks" / "sample"
-RUNNER_MODULE = "steprun_widgets.local.runner"
-
-
-def write_script(folder: Path, name: str, code: str) -> Path:
-    """Write a step script (dedented) into ``folder``; returns the folder (a source_directory)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
-    return folder
 
 
 def copy_sample(dest: Path) -> Path:
@@ -43,24 +35,6 @@ def sample_module():
     import sample_pipeline
 
     return sample_pipeline
-
-
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_terminal(run, timeout: float = 60.0) -> str:
-    """Wait for a run to reach a final status (no output); returns it."""
-    return wait_until(lambda: (s := run.get_status()) in layout.TERMINAL_STATUSES and s,
-                      timeout, f"run {run.id} to end")
 
 
 def statuses(pipeline_run) -> dict[str, str]:
@@ -80,29 +54,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def runner_processes(run_id: str) -> list[psutil.Process]:
-    """Runner processes started by this test process (children) for the pipeline ``run_id``."""
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            cmdline = proc.cmdline()
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        if RUNNER_MODULE in cmdline and any(run_id in part for part in cmdline):
-            found.append(proc)
-    return found
-
-
-def kill_runners(run_id: str) -> None:
-    """SIGKILL the runner(s) this test process started for ``run_id`` (teardown safety net)."""
-    for proc in runner_processes(run_id):
-        try:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except (ProcessLookupError, psutil.NoSuchProcess, psutil.TimeoutExpired):
-            pass
 
 
 def work_folder(workspace, pipeline_run_id: str) -> Path:

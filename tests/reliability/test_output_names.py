@@ -63,7 +63,7 @@ def test_unicode_and_space_names_download_through_client_and_widget(experiment, 
     recorder = Recorder()
     stream_output(writer, "files", "r1", recorder, ChunkSender(recorder, "r1", window=1 << 30))
     assert recorder.of("download_end"), recorder.of("download_error")
-    with zipfile.ZipFile(io.BytesIO(b"".join(recorder.chunks))) as archive:
+    with zipfile.ZipFile(io.BytesIO(b"".join(recorder.chunks["r1"]))) as archive:
         got = {n: archive.read(n) for n in archive.namelist()}
     assert got == {f"files/{k}": v for k, v in FRIENDLY.items()}
 
