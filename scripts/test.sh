@@ -28,4 +28,18 @@ echo "== ruff"
 python -m ruff check steprun_widgets tests
 
 echo "== Python tests (real MLflow server, real runner processes, JupyterLab + Chromium)"
-python -m pytest -q -p no:cacheprovider -rs --durations=15 "$@"
+log=$(mktemp)
+status=0
+python -m pytest -q -p no:cacheprovider -rs --durations=15 "$@" 2>&1 | tee "$log" || status=$?
+
+# The benchmarks' tables (each benchmark also writes its own to tests/bench/results/).
+for table in tests/bench/results/*.txt; do
+  [ -e "$table" ] || continue
+  printf '\n== benchmark: %s\n' "$(basename "$table" .txt)"
+  cat "$table"
+done
+# pytest's closing line again, last, where readers of a CI log look for it.
+printf '\n'
+tail -n 1 "$log"
+rm -f "$log"
+exit "$status"
