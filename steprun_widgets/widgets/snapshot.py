@@ -34,8 +34,6 @@ CSS = """
 .srw-snap pre{background:#f6f8fa;padding:6px;max-height:360px;overflow:auto;white-space:pre-wrap;
  word-break:break-all;font-size:12px;margin:4px 0}
 .srw-snap h4{margin:8px 0 2px;font-size:13px}
-.jp-OutputArea-child:has(.srw-snap:not(.srw-snapshot-companion .srw-snap))
- + .jp-OutputArea-child .srw-snapshot-companion{display:none}
 """
 
 
