@@ -6,7 +6,9 @@ import itertools
 
 import pytest
 
+from steprun_widgets import Experiment
 from tests.mlflow_server import MlflowServer
+from tests.support import stop_leftovers
 
 _names = itertools.count()
 
@@ -28,3 +30,12 @@ def tracking_uri(mlflow_server) -> str:
 def experiment_name(request) -> str:
     """A fresh experiment name per test, so tests never see each other's runs."""
     return f"{request.node.name[:60]}-{next(_names)}"
+
+
+@pytest.fixture
+def experiment(workspace, experiment_name) -> Experiment:
+    """The test's own experiment on the suite's ``workspace``; at teardown nothing it submitted is
+    left running. (tests/core defines its own: it lays runs out by hand.)"""
+    exp = Experiment(workspace, experiment_name)
+    yield exp
+    stop_leftovers(exp)

@@ -46,14 +46,6 @@ def workspace(mlflow_server, sink, monkeypatch) -> Workspace:
     ws.transport.close()
 
 
-@pytest.fixture
-def experiment(workspace, experiment_name) -> Experiment:
-    """The test's own experiment; at teardown nothing it submitted is left running."""
-    exp = Experiment(workspace, experiment_name)
-    yield exp
-    stop_leftovers(exp)
-
-
 def stop_leftovers(exp: Experiment) -> None:
     """Cancel the experiment's pipelines that are still going, then kill their runners if any."""
     from steprun_widgets import PipelineRun

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from steprun_widgets import Experiment, Workspace
-from tests.reliability.helpers import FakeServer, stop_leftovers
+from steprun_widgets import Workspace
+from tests.reliability.helpers import FakeServer
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TOKEN_VARS = ("MLFLOW_TRACKING_TOKEN", "STEPRUN_RUNNER_TOKEN")
@@ -31,14 +31,6 @@ def workspace(mlflow_server, monkeypatch) -> Workspace:
     ws = Workspace(mlflow_server.url)
     yield ws
     ws.transport.close()
-
-
-@pytest.fixture
-def experiment(workspace, experiment_name) -> Experiment:
-    """The test's own experiment; at teardown nothing it submitted is left running."""
-    exp = Experiment(workspace, experiment_name)
-    yield exp
-    stop_leftovers(exp)
 
 
 @pytest.fixture

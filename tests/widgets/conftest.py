@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from steprun_widgets import Experiment, Workspace
-from tests.widgets.helpers import embedded_workspace, stop_leftovers
+from steprun_widgets import Workspace
+from tests.widgets.helpers import embedded_workspace
 
 
 @pytest.fixture
@@ -20,11 +20,3 @@ def workspace(mlflow_server, monkeypatch) -> Workspace:
     ws = embedded_workspace(mlflow_server)
     yield ws
     ws.transport.close()
-
-
-@pytest.fixture
-def experiment(workspace, experiment_name) -> Experiment:
-    """The test's own experiment; at teardown nothing it submitted is left running."""
-    exp = Experiment(workspace, experiment_name)
-    yield exp
-    stop_leftovers(exp)
