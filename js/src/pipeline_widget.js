@@ -1,5 +1,5 @@
 import { h } from "./dom.js";
-import { createStatusBadge, createElapsed } from "./status.js";
+import { createRunHeader } from "./header.js";
 import { GraphView } from "./dag.js";
 import { createTimeline } from "./timeline.js";
 import { createDetail } from "./detail.js";
@@ -30,19 +30,10 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
     cleanups.push(() => model.off(event, fn));
   };
 
-  const badge = createStatusBadge({ testId: "prw-status" });
-  const elapsed = createElapsed({ now, testId: "prw-elapsed" });
-  const name = h("span", { class: "srw-name prw-name", "data-testid": "prw-name" });
-  const runId = h("span", { class: "srw-run-id", "data-testid": "prw-run-id" });
+  const header = createRunHeader({ prefix: "prw", fallbackName: "(unnamed pipeline)", now, className: "prw-header" });
   const summary = h("span", { class: "prw-summary", "data-testid": "prw-summary" });
   const reusedCount = h("span", { class: "prw-summary-reused", hidden: true });
   const error = h("div", { class: "srw-error", "data-testid": "prw-error", role: "alert", hidden: true });
-  const connection = h("div", {
-    class: "srw-connection",
-    "data-testid": "prw-connection",
-    role: "status",
-    hidden: true,
-  });
 
   const select = (id) => {
     model.set("selected", id);
@@ -55,10 +46,10 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
   const root = h(
     "div",
     { class: "prw-root" },
-    h("div", { class: "srw-header prw-header" }, badge.el, name, elapsed.el, runId),
+    header.el,
     h("div", { class: "prw-summary-line" }, summary, reusedCount),
     error,
-    connection,
+    header.connection,
     graphView.el,
     detail.el,
     timeline.el,
@@ -186,34 +177,17 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
   }
 
   const paint = {
-    status: () => badge.update(model.get("status")),
-    times: () => elapsed.update(model.get("start_time"), model.get("end_time")),
-    name() {
-      const text = model.get("name");
-      name.textContent = typeof text === "string" && text ? text : "(unnamed pipeline)";
-      const id = model.get("run_id");
-      runId.textContent = typeof id === "string" && id ? `run ${id}` : "";
-    },
     error() {
       const text = model.get("error");
       error.hidden = !text;
       error.textContent = text ? String(text) : "";
     },
-    connection() {
-      const reconnecting = model.get("connection") === "reconnecting";
-      const detailText = model.get("connection_detail");
-      connection.hidden = !reconnecting;
-      connection.textContent = reconnecting ? `reconnecting…${detailText ? ` — ${detailText}` : ""}` : "";
-    },
     graph: paintGraph,
     steps: paintSteps,
   };
+  header.bind(model, listen);
   const traits = {
-    status: ["status"],
-    times: ["start_time", "end_time"],
-    name: ["name", "run_id"],
     error: ["error"],
-    connection: ["connection", "connection_detail"],
     graph: ["graph"],
     steps: ["steps"],
   };
@@ -244,7 +218,7 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
       for (const fn of cleanups) fn();
       if (clock != null) clearInterval(clock);
       clock = null;
-      elapsed.dispose();
+      header.dispose();
       detail.dispose();
       graphView.dispose();
       root.remove();

@@ -1,5 +1,5 @@
 import { h, frameScheduler } from "./dom.js";
-import { createStatusBadge, createElapsed } from "./status.js";
+import { createRunHeader } from "./header.js";
 import { LogBuffer } from "./logbuffer.js";
 import { LogView } from "./logview.js";
 import { LogSync } from "./logsync.js";
@@ -39,10 +39,6 @@ export function renderStepWidget({ model, el, options = {} }) {
     cleanups.push(() => model.off(event, fn));
   };
 
-  const badge = createStatusBadge();
-  const elapsed = createElapsed();
-  const name = h("span", { class: "srw-name", "data-testid": "srw-name" });
-  const runId = h("span", { class: "srw-run-id", "data-testid": "srw-run-id" });
   const reuseText = h("span");
   const reuse = h(
     "span",
@@ -50,13 +46,8 @@ export function renderStepWidget({ model, el, options = {} }) {
     h("span", { class: "srw-reuse-icon", "aria-hidden": "true", text: "♻" }),
     reuseText,
   );
+  const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse] });
   const error = h("div", { class: "srw-error", "data-testid": "srw-error", role: "alert", hidden: true });
-  const connection = h("div", {
-    class: "srw-connection",
-    "data-testid": "srw-connection",
-    role: "status",
-    hidden: true,
-  });
 
   const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
   const view = new LogView({
@@ -87,26 +78,14 @@ export function renderStepWidget({ model, el, options = {} }) {
   const outputsTable = createOutputsTable({ downloads });
 
   root.append(
-    h("div", { class: "srw-header" }, badge.el, name, elapsed.el, reuse, runId),
+    header.el,
     error,
-    connection,
+    header.connection,
     h("div", { class: "srw-logs" }, tabs.el, panel),
     outputsTable.el,
   );
 
   const paint = {
-    status() {
-      badge.update(model.get("status"));
-    },
-    times() {
-      elapsed.update(model.get("start_time"), model.get("end_time"));
-    },
-    name() {
-      const text = model.get("name");
-      name.textContent = typeof text === "string" && text ? text : "(unnamed step)";
-      const id = model.get("run_id");
-      runId.textContent = typeof id === "string" && id ? `run ${id}` : "";
-    },
     reuse() {
       const r = model.get("reuse");
       const id = r && typeof r === "object" ? r.run_id : null;
@@ -121,23 +100,14 @@ export function renderStepWidget({ model, el, options = {} }) {
       error.hidden = !text;
       error.textContent = text ? String(text) : "";
     },
-    connection() {
-      const reconnecting = model.get("connection") === "reconnecting";
-      const detail = model.get("connection_detail");
-      connection.hidden = !reconnecting;
-      connection.textContent = reconnecting ? `reconnecting…${detail ? ` — ${detail}` : ""}` : "";
-    },
     outputs() {
       outputsTable.update(model.get("outputs"));
     },
   };
+  header.bind(model, listen);
   const traits = {
-    status: ["status"],
-    times: ["start_time", "end_time"],
-    name: ["name", "run_id"],
     reuse: ["reuse"],
     error: ["error"],
-    connection: ["connection", "connection_detail"],
     outputs: ["outputs"],
   };
   for (const [part, names] of Object.entries(traits)) {
@@ -193,7 +163,7 @@ export function renderStepWidget({ model, el, options = {} }) {
       for (const fn of cleanups) fn();
       counts.dispose();
       view.dispose();
-      elapsed.dispose();
+      header.dispose();
       downloads.dispose();
       root.remove();
     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from steprun_widgets.core import submission
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import RunNotFoundError, StepRunError
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Experiment:
-    """An MLflow experiment, looked up by name; ``submit`` runs a local pipeline in it."""
+    """An MLflow experiment, looked up by name; ``submit`` runs a pipeline in it."""
 
     def __init__(self, workspace: Workspace, name: str) -> None:
         if not isinstance(name, str) or not name.strip():
@@ -38,11 +39,14 @@ class Experiment:
             self._id = self.workspace.rest.get_or_create_experiment(self.name)
         return self._id
 
-    def submit(self, pipeline: Any, *, executor: Any = None) -> PipelineRun:
-        """Submit a ``steprun_widgets.local.Pipeline``; returns its PipelineRun at once."""
-        from steprun_widgets.local.submit import submit_pipeline
+    def submit(self, config: Any, **kwargs: Any) -> PipelineRun:
+        """Submit ``config`` (a ``steprun_widgets.local.Pipeline``, or anything with
+        ``submit_to(experiment, **kwargs)``); returns its PipelineRun at once.
 
-        return submit_pipeline(self, pipeline, executor=executor)
+        Keyword arguments go to the config's own submit function (for a local Pipeline:
+        ``executor=``, a ``concurrent.futures.Executor`` or a Dask client / scheduler address).
+        """
+        return submission.submit(self, config, **kwargs)
 
     def __repr__(self) -> str:
         return f"Experiment({self.name!r}, workspace={self.workspace!r})"

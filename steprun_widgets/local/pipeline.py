@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from steprun_widgets.errors import StepRunError
 
 if TYPE_CHECKING:
+    from steprun_widgets.core.experiment import Experiment
+    from steprun_widgets.core.runs import PipelineRun
     from steprun_widgets.core.workspace import Workspace
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
@@ -143,6 +145,17 @@ class Pipeline:
             order.extend(ready)
             placed.update(s.name for s in ready)
         return order
+
+    def submit_to(self, experiment: Experiment, *, executor: Any = None) -> PipelineRun:
+        """Run this pipeline in ``experiment`` (what ``Experiment.submit`` hands off to).
+
+        ``executor`` None runs the steps from a detached runner process; a Dask ``Client`` or a
+        scheduler address runs them as Dask tasks; any other ``concurrent.futures.Executor`` runs
+        them from a thread of this process.
+        """
+        from steprun_widgets.local.submit import submit_pipeline
+
+        return submit_pipeline(experiment, self, executor=executor)
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[s.name for s in self.steps]})"
