@@ -55,6 +55,26 @@ def output_path(output_name: str) -> str:
     return f"{OUTPUTS_DIR}/{output_name}"
 
 
+#: Images a step logged with ``Run.log_image`` (SPEC §4): ``images/<name>.png``.
+IMAGES_DIR = "images"
+
+
+def image_path(image_name: str) -> str:
+    """The artifact path of an image a step logged under ``image_name``."""
+    return f"{IMAGES_DIR}/{image_name}.png"
+
+
+# --- parameters and metrics (SPEC §4, §4b) --------------------------------------------------------
+#: MLflow params the runner records for every step it runs: what the step *was*. Prefixed so that a
+#: step's own ``mlflow.log_param("script", ...)`` never collides (MLflow params cannot change).
+PARAM_SCRIPT = "steprun.script"
+PARAM_ARGUMENTS = "steprun.arguments"
+PARAM_INPUTS = "steprun.inputs"
+PARAM_OUTPUTS = "steprun.outputs"
+PARAM_ALLOW_REUSE = "steprun.allow_reuse"
+STEP_PARAMS: tuple[str, ...] = (PARAM_SCRIPT, PARAM_ARGUMENTS, PARAM_INPUTS, PARAM_OUTPUTS,
+                                PARAM_ALLOW_REUSE)
+
 # --- statuses -----------------------------------------------------------------------------------
 NOT_STARTED = "NotStarted"
 QUEUED = "Queued"
