@@ -1,0 +1,117 @@
+"""Run.get_context() in real steps: what a step logs reaches its run through the runner, exactly once.
+
+Real runner processes against the session's MLflow server (both log sinks: appended in place and
+uploaded); metrics are read back with MLflow's own REST API, not with our reader.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+
+import pytest
+
+from steprun_widgets.core import layout
+from steprun_widgets.local import PythonScriptStep
+from tests.local.helpers import wait_terminal, write_script
+from tests.metrics_rest import history, latest
+from tests.support import submit
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG, built by hand (no imaging library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+EVERYTHING = r'''
+import io, sys
+from pathlib import Path
+from steprun_widgets import Run
+from steprun_widgets.errors import LoggingError
+
+run = Run.get_context()
+print("RUN", run.id, run.offline)
+for epoch in range(5):
+    run.log("loss", 1.0 / (epoch + 1), description="training loss")
+run.log("accuracy", 0.93)
+run.log_list("lr", [0.1, 0.01, 0.001])
+run.log_list("single", [7])
+for i in range(3):
+    run.log_row("per_class", description="recall per class", cls=i, recall=i / 10)
+run.log("nan", float("nan")); run.log("posinf", float("inf")); run.log("neginf", float("-inf"))
+run.log("big", 1e308)
+run.log("flag", True); run.log("flag", False)
+
+class Scalar:  # what numpy scalars look like from here: __float__, not a float
+    def __float__(self):
+        return 2.5
+run.log("scalar", Scalar())
+run.log("a/b c", 1); run.log("ünï", 2); run.log("x" * 250, 3)
+run.log("back", 10, step=5); run.log("back", 20, step=2); run.log("back", 30)
+run.tag("purpose", "test"); run.tag("flagonly")
+Path("pic.png").write_bytes(bytes.fromhex(sys.argv[1]))
+run.log_image("curve", path="pic.png")
+Path("notes.txt").write_text("hello ✓", encoding="utf-8")
+run.upload_file("extra/notes.txt", "notes.txt")
+run.upload_file("extra/stream.bin", io.BytesIO(b"\x00\x01\x02"))
+for bad in (lambda: run.log("text", "abc"), lambda: run.log("y" * 300, 1),
+            lambda: run.log("co:lon", 1), lambda: run.log("a//b", 1), lambda: run.log("none", None),
+            lambda: run.log("cplx", 1j), lambda: run.log("huge", 10 ** 400),
+            lambda: run.log("stepbad", 1, step=1.5), lambda: run.tag("mlflow.note.content", "x"),
+            lambda: run.tag("steprun.graph", "x"), lambda: run.upload_file("logs/stdout.txt", "notes.txt"),
+            lambda: run.upload_file("../escape", "notes.txt"), lambda: run.log_image("nopng", path="notes.txt"),
+            lambda: run.log_table("uneven", {"a": [1, 2], "b": [1]})):
+    try:
+        bad()
+    except LoggingError as exc:
+        print("REFUSED", exc)
+    else:
+        print("ACCEPTED?!")
+'''
+
+
+def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sink):
+    src = write_script(tmp_path / "s", "everything.py", EVERYTHING)
+    run = submit(experiment, [PythonScriptStep("everything.py", name="log",
+                                               arguments=[tiny_png().hex()], source_directory=src)])
+    assert wait_terminal(run, 120) == "Finished"
+    ws = experiment.workspace
+    rid = run.find_step_run("log")[0].id
+    assert [v for _, v, _ in history(ws, rid, "loss")] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert [s for s, _, _ in history(ws, rid, "loss")] == [0, 1, 2, 3, 4]
+    values = latest(ws, rid)
+    assert values["accuracy"] == (0, 0.93)
+    assert [v for _, v, _ in history(ws, rid, "lr")] == [0.1, 0.01, 0.001]
+    assert [(s, v) for s, v, _ in history(ws, rid, "per_class/recall")] == [(0, 0.0), (1, 0.1), (2, 0.2)]
+    assert math.isnan(values["nan"][1])
+    # MLflow's SQL store keeps ±inf as ±max double; we ship real infinities
+    assert values["posinf"][1] in (math.inf, 1.7976931348623157e308)
+    assert values["neginf"][1] in (-math.inf, -1.7976931348623157e308)
+    assert values["big"][1] == 1e308
+    assert [v for _, v, _ in history(ws, rid, "flag")] == [1.0, 0.0]
+    assert values["scalar"][1] == 2.5
+    assert values["a/b c"][1] == 1 and values["ünï"][1] == 2 and values["x" * 250][1] == 3
+    assert [(s, v) for s, v, _ in history(ws, rid, "back")] == [(2, 20), (5, 10), (6, 30)]
+    tags = ws.rest.get_run(rid).tags
+    assert tags["purpose"] == "test" and tags["flagonly"] == ""
+    assert json.loads(tags[layout.TAG_METRIC_DESCRIPTIONS]) == {"loss": "training loss",
+                                                               "per_class": "recall per class"}
+    assert json.loads(tags[layout.TAG_METRIC_TABLES]) == {"per_class": ["cls", "recall"]}
+    assert json.loads(tags[layout.TAG_METRIC_LISTS]) == ["lr", "single"]
+    record = ws.rest.get_run(rid)
+    assert ws.rest.read_range(record, layout.image_path("curve"), 0)[0] == tiny_png()
+    assert ws.rest.read_range(record, "extra/notes.txt", 0)[0] == "hello ✓".encode()
+    assert ws.rest.read_range(record, "extra/stream.bin", 0)[0] == b"\x00\x01\x02"
+    stdout = ws.rest.read_range(record, layout.LOG_FILES["stdout"], 0)[0].decode()
+    assert f"RUN {rid} False" in stdout
+    refused = [line for line in stdout.splitlines() if line.startswith(("REFUSED", "ACCEPTED"))]
+    assert len(refused) == 14 and not any(r.startswith("ACCEPTED") for r in refused), refused
+    for needle in ("'text'", "300 characters", "'co:lon'", "'a//b'", "'none'", "'cplx'", "'huge'",
+                   "'stepbad'", "'mlflow.note.content'", "'steprun.graph'", "'logs/stdout.txt'",
+                   "'../escape'", "'nopng'", "'uneven'"):
+        assert any(needle in r for r in refused), (needle, refused)
