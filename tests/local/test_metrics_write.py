@@ -64,7 +64,8 @@ for bad in (lambda: run.log("text", "abc"), lambda: run.log("y" * 300, 1),
             lambda: run.log("cplx", 1j), lambda: run.log("huge", 10 ** 400),
             lambda: run.log("stepbad", 1, step=1.5), lambda: run.tag("mlflow.note.content", "x"),
             lambda: run.tag("steprun.graph", "x"), lambda: run.upload_file("logs/stdout.txt", "notes.txt"),
-            lambda: run.upload_file("../escape", "notes.txt"), lambda: run.log_image("nopng", path="notes.txt"),
+            lambda: run.upload_file("../escape", "notes.txt"),
+            lambda: run.log_image("nopng", path="notes.txt"),
             lambda: run.log_table("uneven", {"a": [1, 2], "b": [1]})):
     try:
         bad()
@@ -97,7 +98,11 @@ def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sin
     assert values["scalar"][1] == 2.5
     assert values["a/b c"][1] == 1 and values["ünï"][1] == 2 and values["x" * 250][1] == 3
     assert [(s, v) for s, v, _ in history(ws, rid, "back")] == [(2, 20), (5, 10), (6, 30)]
-    tags = ws.rest.get_run(rid).tags
+    record = ws.rest.get_run(rid)
+    assert {k: record.params[k] for k in layout.STEP_PARAMS} == {
+        layout.PARAM_SCRIPT: "everything.py", layout.PARAM_ARGUMENTS: json.dumps([tiny_png().hex()]),
+        layout.PARAM_INPUTS: "[]", layout.PARAM_OUTPUTS: "[]", layout.PARAM_ALLOW_REUSE: "true"}
+    tags = record.tags
     assert tags["purpose"] == "test" and tags["flagonly"] == ""
     assert json.loads(tags[layout.TAG_METRIC_DESCRIPTIONS]) == {"loss": "training loss",
                                                                "per_class": "recall per class"}
@@ -115,3 +120,20 @@ def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sin
                    "'stepbad'", "'mlflow.note.content'", "'steprun.graph'", "'logs/stdout.txt'",
                    "'../escape'", "'nopng'", "'uneven'"):
         assert any(needle in r for r in refused), (needle, refused)
+
+
+def test_step_params_name_data_and_stay_within_the_param_limit(tmp_path):
+    from steprun_widgets.local import PipelineData
+    from steprun_widgets.local.limits import MAX_PARAM_VALUE_LENGTH
+    from steprun_widgets.local.submit import step_params
+
+    data, out = PipelineData("raw"), PipelineData("model")
+    step = PythonScriptStep("train.py", arguments=["--rows", 5, data, out, "x" * 7000], inputs=[data],
+                            outputs=[out], source_directory=tmp_path, allow_reuse=False)
+    params = step_params(step, [{"data": "raw"} if a is data else {"data": "model"} if a is out else str(a)
+                                for a in step.arguments])
+    assert params[layout.PARAM_INPUTS] == '["raw"]' and params[layout.PARAM_OUTPUTS] == '["model"]'
+    assert params[layout.PARAM_ALLOW_REUSE] == "false"
+    args = params[layout.PARAM_ARGUMENTS]
+    assert len(args) == MAX_PARAM_VALUE_LENGTH and args.startswith('["--rows","5",{"data":"raw"}')
+    assert args.endswith("... [truncated: 7049 characters]")
