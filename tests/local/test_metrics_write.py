@@ -137,3 +137,106 @@ def test_step_params_name_data_and_stay_within_the_param_limit(tmp_path):
     args = params[layout.PARAM_ARGUMENTS]
     assert len(args) == MAX_PARAM_VALUE_LENGTH and args.startswith('["--rows","5",{"data":"raw"}')
     assert args.endswith("... [truncated: 7049 characters]")
+
+
+KILLED_MID_SHIPPING = r'''
+import os, signal, sys, threading
+from pathlib import Path
+from steprun_widgets import Run
+
+run = Run.get_context()
+def work(t):
+    for i in range(2000):
+        run.log(f"thread{t}", i)
+threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+run.log_list("burst", range(5000))
+Path(sys.argv[1]).write_text("handed over")
+os.kill(os.getpid(), signal.SIGKILL)   # before the runner could ship most of it
+'''
+
+
+def test_values_from_threads_survive_a_step_killed_mid_shipping(experiment, tmp_path, sink):
+    src = write_script(tmp_path / "s", "killed.py", KILLED_MID_SHIPPING)
+    run = submit(experiment, [PythonScriptStep("killed.py", name="killed", source_directory=src,
+                                               arguments=[str(tmp_path / "handed")])])
+    assert wait_terminal(run, 180) == "Failed"
+    assert (tmp_path / "handed").exists()
+    ws = experiment.workspace
+    step = run.find_step_run("killed")[0]
+    assert "SIGKILL" in ws.rest.get_run(step.id).tags[layout.TAG_ERROR]
+    for t in range(8):  # every value of every thread, each once, in order
+        points = history(ws, step.id, f"thread{t}")
+        assert [(s, v) for s, v, _ in points] == [(i, float(i)) for i in range(2000)], t
+    assert [v for _, v, _ in history(ws, step.id, "burst")] == [float(i) for i in range(5000)]
+
+
+SCALE = r'''
+import sys, time
+from steprun_widgets import Run
+
+run = Run.get_context()
+started = time.perf_counter()
+for i in range(10_000):
+    run.log(f"name {i:05d}", i)
+for i in range(int(sys.argv[1])):
+    run.log("long", i % 1000)
+print(f"logged in {time.perf_counter() - started:.1f} s")
+'''
+
+
+def _stored(server, run_id: str) -> dict[str, tuple[int, int, int, float]]:
+    """Straight from the server's SQLite store: key -> (rows, distinct steps, max step, sum)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{server.folder / 'mlflow.db'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT key, COUNT(*), COUNT(DISTINCT step), MAX(step), SUM(value) "
+                          "FROM metrics WHERE run_uuid = ? GROUP BY key", (run_id,)).fetchall()
+    return {key: tuple(rest) for key, *rest in rows}
+
+
+@pytest.mark.parametrize("sink", ["append"])
+def test_ten_thousand_names_and_a_long_series(experiment, tmp_path, mlflow_server):
+    """End to end, at a size the server ingests in seconds (MLflow's SQL store takes about one
+    second per 1,000-value batch on the CI machine; a million values is the channel test below)."""
+    values = 20_000
+    src = write_script(tmp_path / "s", "scale.py", SCALE)
+    run = submit(experiment, [PythonScriptStep("scale.py", name="scale", source_directory=src,
+                                               arguments=[values])])
+    assert wait_terminal(run, 600) == "Finished"
+    step = run.find_step_run("scale")[0]
+    stored = _stored(mlflow_server, step.id)
+    assert len(stored) == 10_001
+    assert all(stored[f"name {i:05d}"] == (1, 1, 0, float(i)) for i in range(10_000))
+    assert stored["long"] == (values, values, values - 1, float(sum(i % 1000 for i in range(values))))
+
+
+def test_a_million_values_of_one_metric_pass_the_channel_whole(tmp_path):
+    """A real step process logs 1,000,000 values; the runner's reader gets each once, in order,
+    reading in bounded chunks."""
+    import os
+    import subprocess
+    import sys
+
+    from steprun_widgets.local.channel import CHANNEL_FILE, ChannelReader
+    from steprun_widgets.local.plan import CONTEXT_ENV, RUN_ID_ENV
+
+    channel = tmp_path / CHANNEL_FILE
+    script = write_script(tmp_path, "million.py", SCALE) / "million.py"
+    env = {**os.environ, CONTEXT_ENV: str(channel), RUN_ID_ENV: "r1"}
+    subprocess.run([sys.executable, str(script), "1000000"], env=env, check=True, timeout=600,
+                   capture_output=True)
+    reader = ChannelReader(channel)
+    count, last_offset, chunks = 0, 0, 0
+    while records := reader.read():
+        chunks += 1
+        for record, offset in records:
+            assert offset > last_offset
+            last_offset = offset
+            if record.get("m") == "long":
+                assert (record["s"], record["v"]) == (count, count % 1000)
+                count += 1
+    assert count == 1_000_000 and last_offset == channel.stat().st_size and chunks >= 40
