@@ -240,3 +240,46 @@ def test_a_million_values_of_one_metric_pass_the_channel_whole(tmp_path):
                 assert (record["s"], record["v"]) == (count, count % 1000)
                 count += 1
     assert count == 1_000_000 and last_offset == channel.stat().st_size and chunks >= 40
+
+
+def test_the_offline_run_prints_and_never_raises(capsys, monkeypatch):
+    from steprun_widgets.local import context
+    from steprun_widgets.local.plan import CONTEXT_ENV
+
+    monkeypatch.delenv(CONTEXT_ENV, raising=False)
+    monkeypatch.setattr(context, "_context", None)
+    run = context.Run.get_context()
+    assert run.offline and run.id.startswith("OfflineRun_") and context.Run.get_context() is run
+    run.log("loss", 0.25)
+    run.log("text", "abc")
+    run.tag("mlflow.user", "x")
+    run.log_image("img", path="/nonexistent.png")
+    assert run.upload_file("a/b.txt", "/nonexistent") == "a/b.txt"
+    out, err = capsys.readouterr()
+    assert "metric loss = 0.25 (step 0)" in out
+    assert "Metric 'text'" in err and "Tag 'mlflow.user'" in err and "'/nonexistent.png'" in err
+    with pytest.raises(Exception, match="allow_offline=False"):
+        monkeypatch.setattr(context, "_context", None)
+        context.Run.get_context(allow_offline=False)
+
+
+def test_layout_tags_stay_within_the_tag_limit(mlflow_server, tmp_path, experiment_name):
+    """Descriptions beyond MLflow's tag value limit: the first ones are kept, the job log says so."""
+    from steprun_widgets import Experiment, Workspace
+    from steprun_widgets.local.channel import ChannelWriter, encode
+    from steprun_widgets.local.limits import MAX_TAG_VALUE_LENGTH
+    from steprun_widgets.local.metricship import MetricShipper
+
+    ws = Workspace(mlflow_server.url)
+    record = ws.rest.create_run(Experiment(ws, experiment_name).ensure(), name="described", tags={})
+    folder = tmp_path / "context"
+    writer = ChannelWriter(MetricShipper.prepare(folder))
+    writer.send(b"".join(encode({"m": f"m{i:03d}", "v": 1.0, "t": 1, "s": 0})
+                         + encode({"desc": f"m{i:03d}", "d": "a description " * 4}) for i in range(200)))
+    jobs: list[str] = []
+    MetricShipper(ws.rest, record, folder, None, jobs.append).drain()
+    kept = json.loads(ws.rest.get_run(record.run_id).tags[layout.TAG_METRIC_DESCRIPTIONS])
+    assert 0 < len(kept) < 200 and list(kept) == [f"m{i:03d}" for i in range(len(kept))]
+    assert len(json.dumps(kept, separators=(",", ":"))) <= MAX_TAG_VALUE_LENGTH
+    assert any(f"{200 - len(kept)} entries left out" in j and "'m" in j for j in jobs), jobs
+    assert len(latest(ws, record.run_id)) == 200  # the metrics themselves are all there
