@@ -30,11 +30,13 @@ __all__ = [
     "StepRunWidget",
     "PipelineRunWidget",
     "RunDetails",
+    "Run",
 ]
 
 _WIDGETS = {"StepRunWidget", "PipelineRunWidget", "RunDetails"}
 
 if TYPE_CHECKING:
+    from steprun_widgets.local.context import Run
     from steprun_widgets.widgets import PipelineRunWidget, RunDetails, StepRunWidget
 
 
@@ -44,4 +46,8 @@ def __getattr__(name: str) -> Any:
         from steprun_widgets import widgets
 
         return getattr(widgets, name)
+    if name == "Run":  # the step-side context lives in the engine (steprun_widgets.local)
+        from steprun_widgets.local.context import Run
+
+        return Run
     raise AttributeError(f"module 'steprun_widgets' has no attribute {name!r}")

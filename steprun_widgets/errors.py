@@ -14,6 +14,7 @@ __all__ = [
     "RunNotFoundError",
     "OutputNotFoundError",
     "ActivityFailedException",
+    "LoggingError",
     "redact",
 ]
 
@@ -78,3 +79,8 @@ class ActivityFailedException(StepRunError):
         self.run_id = run_id
         self.error = redact(error)
         self.stderr_tail = redact(stderr_tail)
+
+
+class LoggingError(StepRunError, ValueError):
+    """A step logged something a run cannot hold (a metric that is not a number, a name MLflow
+    refuses, a reserved tag...): raised at the ``Run.log`` call, naming the metric, tag or file."""

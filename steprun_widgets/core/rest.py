@@ -192,6 +192,12 @@ class MlflowRest:
             self.transport.post_json(f"{API}/runs/log-batch", {
                 "run_id": run_id, "tags": [{"key": k, "value": v} for k, v in tags.items()]})
 
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Record params in one request (``runs/log-batch``; at most 100, MLflow's batch limit)."""
+        if params:
+            self.transport.post_json(f"{API}/runs/log-batch", {
+                "run_id": run_id, "params": [{"key": k, "value": v} for k, v in params.items()]})
+
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.transport.post_json(f"{API}/runs/set-tag",
                                  {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value})

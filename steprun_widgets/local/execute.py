@@ -25,7 +25,8 @@ from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.local.logship import make_sink
-from steprun_widgets.local.plan import PipelinePlan, StepPlan
+from steprun_widgets.local.metricship import MetricShipper
+from steprun_widgets.local.plan import CONTEXT_ENV, RUN_ID_ENV, PipelinePlan, StepPlan
 
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
@@ -49,6 +50,8 @@ def now_ms() -> int:
 
 #: Credentials of the tracking server the runner may have in its environment: a step never gets them.
 SECRET_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "STEPRUN_RUNNER_TOKEN")
+#: The folder whose sitecustomize keeps MLflow in a step from ending the step's own run.
+STEP_SITE = str(Path(__file__).resolve().parent / "stepsite")
 
 
 def step_environment(token: str | None) -> dict[str, str]:
@@ -60,6 +63,28 @@ def step_environment(token: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in SECRET_ENV and not (token and token in v)}
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def needs_credentials(tracking_uri: str, token: str | None) -> bool:
+    """True when the runner talks to the server with credentials (a token, a user name)."""
+    from urllib.parse import urlsplit
+
+    return bool(token or urlsplit(tracking_uri).username or os.environ.get("MLFLOW_TRACKING_USERNAME"))
+
+
+def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan, channel: Path,
+                        token: str | None) -> dict[str, str]:
+    """Add what a step needs to log into its run: the channel of ``Run.get_context()`` and, when
+    the server needs no credentials, ``MLFLOW_RUN_ID``/``MLFLOW_TRACKING_URI`` for plain MLflow
+    (with the sitecustomize that keeps MLflow from ending the run: the runner owns its status)."""
+    env = {**env, CONTEXT_ENV: str(channel), RUN_ID_ENV: step.run_id}
+    if not needs_credentials(plan.tracking_uri, token):
+        env["MLFLOW_TRACKING_URI"] = plan.tracking_uri
+        env["MLFLOW_RUN_ID"] = step.run_id
+        env["MLFLOW_EXPERIMENT_ID"] = plan.experiment_id
+        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (STEP_SITE, env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -217,6 +242,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         sinks["job"].write(f"[{stamp}] {line}\n".encode())
 
     status, error = layout.FAILED, ""
+    shipper: MetricShipper | None = None
     heartbeat = Heartbeat(rest, step.run_id).start()
     try:
         rest.set_tags(step.run_id, {layout.TAG_NOT_STARTED: "false", layout.TAG_STARTED_AT: str(now_ms()),
@@ -227,12 +253,16 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
                 *[folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
             f"{step.source_directory}: {' '.join(argv[1:])}")
-        env = step_environment(token)
+        channel = MetricShipper.prepare(step_dir / "context")
+        shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
+        env = context_environment(step_environment(token), plan, step, channel, token)
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
-        canceled = _supervise(process, rest, plan, step, sinks, cancel)
+        canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)
         rc = process.finish()
         took = time.monotonic() - started
+        _drain(shipper, job)
+        shipper = None
         if process.killed_leftovers:
             job("The script left processes running that held its output: they were killed")
         if canceled:
@@ -252,6 +282,8 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         with contextlib.suppress(Exception):
             job(f"Step failed: {error}")
     finally:
+        if shipper is not None:  # the step ended through an error: still ship what it handed over
+            _drain(shipper, job)
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
@@ -265,8 +297,18 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
     return {"status": status, "error": error}
 
 
+def _drain(shipper: MetricShipper, job) -> None:
+    """Ship the rest of what the step logged; a server that stays away costs those values, said so."""
+    try:
+        shipper.drain()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            job(f"What the step logged after channel offset {shipper.shipped_offset} could not be "
+                f"shipped: {redact(str(exc))[:300]}")
+
+
 def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step: StepPlan, sinks: dict,
-               cancel: threading.Event | None) -> bool:
+               cancel: threading.Event | None, shipper: MetricShipper) -> bool:
     """Wait for the process: ship logs, publish their sizes, stop it on cancel.
 
     Returns True when it was canceled.
@@ -278,6 +320,8 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
         for sink in sinks.values():
             with contextlib.suppress(Exception):  # server down: the upload is retried next round
                 sink.tick()
+        with contextlib.suppress(Exception):  # server down: what is pending ships next round
+            shipper.tick()
         now = time.monotonic()
         sizes = log_sizes(sinks)
         if sizes != published and now - last_sizes_at >= SIZES_EVERY:

@@ -80,3 +80,9 @@ class PipelinePlan:
         raw["steps"] = [StepPlan(**{**s, "inputs": [InputPlan(**i) for i in s["inputs"]]})
                         for s in raw["steps"]]
         return cls(**raw)
+
+
+#: Environment of a step's process, set by the runner: the step's channel file (what
+#: ``Run.get_context()`` hands records over) and the step's run id.
+CONTEXT_ENV = "STEPRUN_CONTEXT"
+RUN_ID_ENV = "STEPRUN_RUN_ID"

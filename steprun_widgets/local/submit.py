@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import ServiceError, StepRunError
+from steprun_widgets.local import limits
 from steprun_widgets.local.pipeline import (
     Pipeline,
     PipelineData,
@@ -121,6 +122,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
                 tags[layout.TAG_NOT_STARTED] = "true"
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
+            rest.log_params(record.run_id, step_params(step, arguments))
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.QUEUED])
             run_id = record.run_id
         plans[step.name] = StepPlan(
@@ -129,6 +131,14 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             source_directory=str(step.source_directory.resolve()), reused=original is not None,
             reuse_key=key)
     return [plans[s.name] for s in order]
+
+
+def step_params(step: PythonScriptStep, arguments: list) -> dict[str, str]:
+    """What the step was, as MLflow params; a value over MLflow's limit (6,000 characters) is cut,
+    ending with a note of its full length (a reused step's original run already has them)."""
+    params = layout.encode_step_params(step.script_name, arguments, [d.name for d in step.inputs],
+                                       [d.name for d in step.outputs], step.allow_reuse)
+    return {k: limits.bounded(v, limits.MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
 
 
 def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord | None:

@@ -99,3 +99,34 @@ def test_dask_cancel_reaches_the_worker(experiment, dask_client, tmp_path):
     run.cancel()
     wait_until(lambda: step.get_status() == layout.CANCELED, 10, "the step to be Canceled")
     assert run.get_status() == layout.CANCELED
+
+
+@pytest.mark.parametrize("sink", ["upload"])
+def test_run_context_on_a_dask_worker(experiment, dask_client, tmp_path):
+    """Run.get_context() in a step on a worker: the worker's execute_step ships what it logged."""
+    from tests.metrics_rest import history
+
+    src = write_script(tmp_path / "src", "train.py", """
+        import os
+        from steprun_widgets import Run
+        run = Run.get_context()
+        for epoch in range(50):
+            run.log("loss", 1 / (epoch + 1), description="training loss")
+        run.log("accuracy", 0.9)
+        run.tag("parent_pid", os.getppid())
+        with open("notes.txt", "w") as f:
+            f.write("from a worker")
+        run.upload_file("notes/worker.txt", "notes.txt")
+    """)
+    run = experiment.submit(Pipeline(experiment.workspace, [
+        PythonScriptStep("train.py", name="train", source_directory=src)]),
+        executor=dask_client.scheduler.address)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120) == layout.FINISHED
+    step = run.find_step_run("train")[0]
+    ws = experiment.workspace
+    assert [v for _, v, _ in history(ws, step.id, "loss")] == [1 / (e + 1) for e in range(50)]
+    assert [v for _, v, _ in history(ws, step.id, "accuracy")] == [0.9]
+    record = ws.rest.get_run(step.id)
+    # started by a Dask worker process, which shipped what it logged
+    assert int(record.tags["parent_pid"]) in set(dask_client.run(os.getpid).values())
+    assert ws.rest.read_range(record, "notes/worker.txt", 0)[0] == b"from a worker"

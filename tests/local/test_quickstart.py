@@ -7,7 +7,22 @@ import sys
 
 import pytest
 
+from steprun_widgets import Workspace
+from steprun_widgets.core import layout
+from steprun_widgets.core.transport import API
 from tests.local.helpers import REPO
+from tests.metrics_rest import history
+
+
+def _step_record(out: str, name: str):
+    """(workspace, run id) of the step ``name`` the quickstart ran, found on its server."""
+    url = next(line.split("Tracking server:")[1].split()[0] for line in out.splitlines()
+               if "Tracking server:" in line)
+    ws = Workspace(url)
+    ids = [e["experiment_id"] for e in ws.rest.transport.post_json(
+        f"{API}/experiments/search", {"max_results": 100}).get("experiments", [])]
+    runs = ws.rest.search_runs(ids, f"tags.`{layout.TAG_RUN_NAME}` = '{name}'")
+    return ws, runs[0].run_id
 
 
 def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
@@ -27,6 +42,10 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert len(metrics) == 1
         # the embedded default appended the live logs in place: no spooled copies were uploaded
         assert not list((root / "work").glob("*/*/spool/*"))
+        # the train step logged its loss per epoch (Run.get_context()), and its r2 once
+        train = _step_record(out, "train")
+        assert [v for _, v, _ in history(train[0], train[1], "loss")][-1] < 1.0
+        assert len(history(train[0], train[1], "loss")) == 10 and len(history(train[0], train[1], "r2")) == 1
 
         again = subprocess.run([sys.executable, str(REPO / "notebooks" / "quickstart.py"), "--rows", "50"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
