@@ -75,6 +75,21 @@ PARAM_ALLOW_REUSE = "steprun.allow_reuse"
 STEP_PARAMS: tuple[str, ...] = (PARAM_SCRIPT, PARAM_ARGUMENTS, PARAM_INPUTS, PARAM_OUTPUTS,
                                 PARAM_ALLOW_REUSE)
 
+#: JSON ``{table name: [column, ...]}`` of the tables a step logged with ``log_row``/``log_table``;
+#: each column is the metric ``<table>/<column>`` with ``step`` = row index.
+TAG_METRIC_TABLES = "steprun.tables"
+#: JSON ``{metric name: description}`` for metrics logged with a non-empty description.
+TAG_METRIC_DESCRIPTIONS = "steprun.metricdescriptions"
+#: JSON list of the names logged with ``log_list`` (a list of one value still reads as a list).
+TAG_METRIC_LISTS = "steprun.lists"
+#: Tag prefixes of the layout (MLflow's own, Azure ML's, ours): a step's ``Run.tag`` may not set them.
+RESERVED_TAG_PREFIXES: tuple[str, ...] = ("mlflow.", "azureml.", "steprun.")
+
+
+def table_column_metric(table: str, column: str) -> str:
+    """The MLflow metric that holds one column of a table logged with ``log_row``."""
+    return f"{table}/{column}"
+
 # --- statuses -----------------------------------------------------------------------------------
 NOT_STARTED = "NotStarted"
 QUEUED = "Queued"
