@@ -20,11 +20,12 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.metrics import MetricReader, latest_points, parse_value, read_history
 from steprun_widgets.core.runs import open_run
 from steprun_widgets.errors import StepRunError
+from tests.support import mlflow_client
 
 
 @pytest.fixture
 def client(tracking_uri) -> mlflow.MlflowClient:
-    return mlflow.MlflowClient(tracking_uri)
+    return mlflow_client(tracking_uri)
 
 
 @pytest.fixture
