@@ -37,7 +37,7 @@ from typing import Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import MlflowRest
-from steprun_widgets.errors import StepRunError
+from steprun_widgets.errors import ServiceError, StepRunError
 
 #: One value of a metric: (step, value, timestamp in ms).
 Point = tuple[int, float, int]
@@ -117,6 +117,8 @@ class MetricReader:
     #: False once the server sent more than a page asked for (it does not page: MLflow 2.9).
     paged: bool = True
     requests: int = 0
+    #: What makes the last value read unique (to check a whole history against).
+    _last: tuple | None = None
 
     def _predict(self, latest: Point | None) -> int | None:
         """How many values are new, guessed from the latest step (steps are usually indexes)."""
@@ -137,6 +139,15 @@ class MetricReader:
         ``latest`` is the metric's latest value as the run record reports it: it predicts how
         many values are new, so the read usually takes two requests and re-reads one value.
         """
+        saved = dict(vars(self), since_token=list(self.since_token))
+        try:
+            return self._read_new(latest)
+        except BaseException:
+            # Nothing read by a call that failed counts as read: the next call reads it again.
+            vars(self).update(saved)
+            raise
+
+    def _read_new(self, latest: Point | None) -> tuple[list[Point], bool]:
         predicted = self._predict(latest)
         grow = PAGE_DEFAULT
         new: list[Point] = []
@@ -153,7 +164,12 @@ class MetricReader:
             page = max(1, min(page, PAGE_MAX))
             rows, token = self.rest.get_metric_history(self.run_id, self.key, page, self.token)
             self.requests += 1
-            points = [parse_point(r) for r in rows]
+            try:
+                points = [parse_point(r) for r in rows]
+            except (TypeError, ValueError):
+                raise ServiceError(f"Malformed value in the history of metric {self.key!r} of run "
+                                   f"{self.run_id!r} from {self.rest.transport.display_url}",
+                                   url=self.rest.transport.base_url) from None
             if not self.paged or len(points) > page:
                 # No paging (MLflow 2.9): the whole history came each time.
                 self.paged = False
@@ -205,8 +221,6 @@ class MetricReader:
         self.token, self.token_offset, self.since_token = None, 0, []
         self.min_step = self.max_step = None
         self._last = None
-
-    _last: tuple | None = None
 
 
 # --- Azure ML's value shapes ----------------------------------------------------------------------

@@ -113,11 +113,11 @@ class MetricsWatch:
         #: True while metrics that moved wait for a later refresh (more than one refresh reads).
         self.pending = False
 
-    def update(self, record: RunRecord, *, final: bool, now: float) -> list[dict]:
-        """Read the metrics whose latest value moved; refresh params and images. The messages."""
+    def update(self, record: RunRecord, messages: list[dict], *, final: bool, now: float) -> None:
+        """Read the metrics whose latest value moved; refresh params and images. The messages for
+        the browser go into ``messages`` as they are made (a failure later keeps them)."""
         self.params = {k: str(v) for k, v in record.params.items()}
         self.descriptions = metric_descriptions(record.tags)
-        messages = []
         moved = []
         for key, latest in latest_points(record.metrics).items():
             series = self.series.get(key)
@@ -137,7 +137,6 @@ class MetricsWatch:
             self._images_at = now
             self._images_final = final
             self.images = self._list_images(record)
-        return messages
 
     def state(self) -> dict[str, dict]:
         """The ``metrics`` trait: every metric read so far, downsampled to the trait bound."""

@@ -76,7 +76,7 @@ class StepWatch:
                             known is not None and known > tail.total_bytes):
                         messages.extend(tail.pull(final=terminal))
                 # Histories are read only for metrics whose latest value moved in this record.
-                messages.extend(self.metrics.update(record, final=terminal, now=time.monotonic()))
+                self.metrics.update(record, messages, final=terminal, now=time.monotonic())
                 if terminal and not self.outputs_final:
                     self.outputs = self._list_outputs()
                     self.outputs_final = True
