@@ -13,7 +13,8 @@ Why ``metrics/get-history`` with page tokens and not ``metrics/get-history-bulk-
   every value at step 0).
 - ``get-history`` returns every value, ordered by timestamp, then step, then value; MLflow 3.x
   pages it (``max_results`` / ``page_token``, an offset into that order), MLflow 2.9 ignores the
-  paging fields and sends the whole history.
+  paging fields and sends the whole history (read from its store with no ORDER BY, so the reader
+  sorts it by timestamp, then step).
 
 So :class:`MetricReader` keeps the page token that points at the last value it holds and reads
 from there: the first value of the answer must be the one it holds (values are unique and never
@@ -171,8 +172,10 @@ class MetricReader:
                                    f"{self.run_id!r} from {self.rest.transport.display_url}",
                                    url=self.rest.transport.base_url) from None
             if not self.paged or len(points) > page:
-                # No paging (MLflow 2.9): the whole history came each time.
+                # No paging (MLflow 2.9): the whole history came each time, in no stated order
+                # (2.9's store has no ORDER BY): put it in the order paging servers use.
                 self.paged = False
+                points.sort(key=lambda p: (p[2], p[0]))
                 fresh, reset_now = self._whole(points)
                 return fresh, reset or reset_now
             if [_identity(p) for p in points[:held]] != [_identity(p) for p in self.since_token]:

@@ -54,3 +54,30 @@ def test_a_read_that_fails_half_way_counts_nothing_as_read():
     assert reader.count == 0 and reader.token is None
     new, reset = reader.read_new()
     assert not reset and [p[0] for p in new] == list(range(5000))
+
+
+class UnpagedRest:
+    """Answers as MLflow 2.9 does: the whole history, paging fields ignored, in store order."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.calls = 0
+
+    def log(self, start: int, stop: int) -> None:
+        self.rows += [{"key": "m", "value": float(i), "timestamp": i, "step": i} for i in range(start, stop)]
+        self.rows.reverse()  # 2.9 reads with no ORDER BY: any order may come
+
+    def get_metric_history(self, run_id, key, max_results=None, page_token=None):
+        self.calls += 1
+        return list(self.rows), None
+
+
+def test_a_server_that_does_not_page_gives_whole_histories_read_as_new_values():
+    rest = UnpagedRest()
+    reader = MetricReader(rest, "r", "m")
+    rest.log(0, 3000)
+    new, reset = reader.read_new((2999, 2999.0, 2999))
+    assert not reset and [p[0] for p in new] == list(range(3000))
+    rest.log(3000, 3010)
+    new, reset = reader.read_new((3009, 3009.0, 3009))
+    assert not reset and [p[0] for p in new] == list(range(3000, 3010)) and not reader.paged
