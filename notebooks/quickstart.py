@@ -6,7 +6,7 @@
 Starts (or reuses) a local MLflow tracking server with its store under ``./.steprun``, submits the
 three-step sample pipeline of ``notebooks/sample`` (prep -> train -> evaluate, data flowing from
 each step to the next), streams the steps' logs while they run, downloads the evaluation metrics,
-and prints where to look next. Run it again: every step is reused. Edit
+prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it again: every step is reused. Edit
 ``notebooks/sample/train/train.py`` and run it again: train and evaluate run, prep is reused.
 """
 
@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     if reused:
         print(f"  reused from earlier runs: {', '.join(reused)} (edit a script under {HERE / 'sample'} "
               "to make it run again)")
+    train = run.find_step_run("train")[0]
+    print("\nMetrics of step 'train' (train.get_metrics()):")
+    for name, value in train.get_metrics().items():
+        shown = ", ".join(f"{v:.4f}" for v in value) if isinstance(value, list) else value
+        print(f"  {name}: {shown}")
     root = args.root
     print(f"""
 Where to look next:

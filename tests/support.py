@@ -208,3 +208,13 @@ def watch_widget(step_run, *, register: bool = False, **kwargs) -> tuple[StepRun
     if register and not widget.watch.final:
         get_poller().register(widget)
     return widget, recorder
+
+
+# --- runs written by MLflow's own client ------------------------------------------------------------
+def mlflow_client(tracking_uri: str):
+    """MLflow's own client on a test server, as another tool would use it (telemetry off: its
+    background sender races with the client in short-lived test processes)."""
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri)

@@ -37,6 +37,9 @@ class RunRecord:
     lifecycle_stage: str = "active"
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: The latest value of each metric as the server reports it with the run (key -> raw JSON
+    #: ``{"key", "value", "step", "timestamp"}``); see :mod:`steprun_widgets.core.metrics`.
+    metrics: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> RunRecord:
@@ -52,6 +55,7 @@ class RunRecord:
             lifecycle_stage=info.get("lifecycle_stage", "active"),
             tags={t["key"]: t.get("value", "") for t in data.get("tags", []) if "key" in t},
             params={p["key"]: p.get("value", "") for p in data.get("params", []) if "key" in p},
+            metrics={m["key"]: m for m in data.get("metrics", []) if isinstance(m, dict) and "key" in m},
         )
 
     @property
@@ -201,6 +205,33 @@ class MlflowRest:
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.transport.post_json(f"{API}/runs/set-tag",
                                  {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value})
+
+    # --- metrics --------------------------------------------------------------------------------
+    def get_metric_history(self, run_id: str, key: str, max_results: int | None = None,
+                           page_token: str | None = None) -> tuple[list[dict], str | None]:
+        """One page of a metric's history (``metrics/get-history``) and the next page's token.
+
+        The server orders the values by timestamp, then step, then value. ``max_results`` asks for
+        a page; servers before paging (MLflow 2.9) ignore it and send the whole history with no
+        token. A metric the run never logged has an empty history.
+        """
+        params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
+        if max_results is not None:
+            params["max_results"] = max_results
+        if page_token:
+            params["page_token"] = page_token
+        try:
+            body = self.transport.get_json(f"{API}/metrics/get-history", params)
+        except ServiceError as exc:
+            if exc.error_code in _NOT_FOUND:
+                raise RunNotFoundError(f"Run {run_id!r} was not found on "
+                                       f"{self.transport.display_url} (reading metric {key!r})") from None
+            raise
+        metrics = body.get("metrics", [])
+        if not isinstance(metrics, list):
+            raise ServiceError(f"Malformed history of metric {key!r} of run {run_id!r} from "
+                               f"{self.transport.display_url}", url=self.transport.base_url)
+        return [m for m in metrics if isinstance(m, dict)], body.get("next_page_token") or None
 
     # --- artifacts ------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:

@@ -9,6 +9,7 @@ from typing import Any
 from steprun_widgets.core import layout
 from steprun_widgets.core.experiment import Experiment
 from steprun_widgets.core.logs import LogReader
+from steprun_widgets.core.metrics import read_metrics
 from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
@@ -66,8 +67,12 @@ class _Run:
     def get_tags(self) -> dict[str, str]:
         return dict(self._record(refresh=True).tags)
 
+    def _own_metrics(self, name: str | None = None) -> dict[str, Any]:
+        record = self._record(refresh=True)
+        return read_metrics(self._rest, self._id, record.metrics, record.tags, name)
+
     def get_details(self) -> dict[str, Any]:
-        """The run's details: ids, status, times, tags, log files and error line."""
+        """The run's details: ids, status, times, tags, parameters, log files and error line."""
         record = self._record(refresh=True)
         return {
             "runId": record.run_id,
@@ -79,6 +84,7 @@ class _Run:
             "endTimeUtc": iso_utc(record.end_time),
             "tags": dict(record.tags),
             "properties": dict(record.params),
+            "parameters": dict(record.params),
             "logFiles": self._log_files(record),
             "error": record.tags.get(layout.TAG_ERROR) or None,
             "target": self.workspace.transport.display_url,
@@ -194,6 +200,17 @@ class StepRun(_Run):
         details["logFiles"] = {path: self._read_log(name) for name, path in self.log_paths().items()}
         return details
 
+    # --- metrics --------------------------------------------------------------------------------
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        """The step's metrics as Azure ML shapes them (SPEC §3).
+
+        ``{name: value}`` for a metric logged once, ``{name: [v0, v1, ...]}`` in step order (ties
+        by time) for one logged several times or with ``log_list``, ``{table: {column: [...]}}``
+        for a table logged with ``log_row``. NaN and ±inf come back as float NaN and ±inf.
+        ``name``: only that entry; a StepRunError naming it when the run has none such.
+        """
+        return self._own_metrics(name)
+
     # --- outputs --------------------------------------------------------------------------------
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
@@ -281,6 +298,13 @@ class PipelineRun(_Run):
             raise RunNotFoundError(f"Pipeline run {self.id!r} has no step named {name!r} "
                                    f"(steps: {names})")
         return found[0]
+
+    def get_metrics(self, recursive: bool = True) -> dict[str, Any]:
+        """``{step run id: {metric: value or values}}`` for every step (see StepRun.get_metrics);
+        ``recursive=False``: the pipeline run's own metrics."""
+        if not recursive:
+            return self._own_metrics()
+        return {step.id: step.get_metrics() for step in self.get_steps()}
 
     def cancel(self) -> None:
         """Ask the runner to stop the pipeline; steps that are still going become Canceled.

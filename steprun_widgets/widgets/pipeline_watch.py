@@ -7,6 +7,7 @@ import threading
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import PipelineRun
+from steprun_widgets.widgets.metrics_watch import metrics_table
 
 
 class PipelineWatch:
@@ -17,6 +18,8 @@ class PipelineWatch:
         self.lock = threading.RLock()
         self.record: RunRecord | None = None
         self.step_records: dict[str, RunRecord] = {}
+        #: Records of the original runs of reused steps (final: fetched once each, for metrics).
+        self.originals: dict[str, RunRecord] = {}
         self.final = False
 
     @property
@@ -31,6 +34,10 @@ class PipelineWatch:
         """Fetch the pipeline (runs/get) and its steps (one runs/search); return the traits."""
         record = self.pipeline_run._record(refresh=True)
         steps = self.pipeline_run.step_records()
+        for r in steps:
+            reused = r.tags.get(layout.TAG_REUSED_RUN_ID)
+            if reused and reused not in self.originals:
+                self.originals[reused] = self.pipeline_run._rest.get_run(reused)
         with self.lock:
             self.record = record
             self.step_records = {r.tags.get(layout.TAG_NODE_ID) or r.run_id: r for r in steps}
@@ -47,6 +54,7 @@ class PipelineWatch:
             graph = {"nodes": [{"id": key, "name": r.name} for key, r in self.step_records.items()],
                      "edges": []}
         steps = []
+        table_rows = []
         for node in graph["nodes"]:
             r = self.step_records.get(node["id"])
             if r is None:
@@ -55,6 +63,7 @@ class PipelineWatch:
                               "end_time": None, "reused": False, "reused_run_id": "", "error": ""})
                 continue
             reused = r.tags.get(layout.TAG_REUSED_RUN_ID, "")
+            table_rows.append((node["id"], reused or r.run_id, self.originals.get(reused, r)))
             steps.append({
                 "node_id": node["id"], "run_id": reused or r.run_id, "name": node.get("name") or r.name,
                 "status": r.seed_status(), "queued_time": _ms(r.start_time), "start_time": _ms(r.started_ms),
@@ -67,6 +76,7 @@ class PipelineWatch:
             "error": record.tags.get(layout.TAG_ERROR, ""),
             "graph": {"nodes": graph["nodes"], "edges": [list(e) for e in graph["edges"]]},
             "steps": steps,
+            "metrics_table": metrics_table(table_rows),
         }
 
 

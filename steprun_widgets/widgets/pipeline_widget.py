@@ -30,6 +30,8 @@ class PipelineRunWidget(RunWidget):
 
     graph = traitlets.Dict().tag(sync=True)
     steps = traitlets.List().tag(sync=True)
+    #: ``{"names": [...], "rows": [{"node_id", "run_id", "values": {name: last value}}]}``
+    metrics_table = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
     selected_step = anywidget.WidgetTrait().tag(sync=True)
 
@@ -84,7 +86,8 @@ class PipelineRunWidget(RunWidget):
 
     def snapshot_state(self) -> dict:
         return {key: getattr(self, key) for key in
-                ("run_id", "name", "status", "start_time", "end_time", "error", "steps")}
+                ("run_id", "name", "status", "start_time", "end_time", "error", "steps",
+                 "metrics_table")}
 
     def close(self) -> None:
         get_poller().unregister(self)

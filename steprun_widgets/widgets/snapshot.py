@@ -8,6 +8,7 @@ text escaped.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -34,6 +35,10 @@ CSS = """
 .srw-snap pre{background:#f6f8fa;padding:6px;max-height:360px;overflow:auto;white-space:pre-wrap;
  word-break:break-all;font-size:12px;margin:4px 0}
 .srw-snap h4{margin:8px 0 2px;font-size:13px}
+.srw-snap .charts{display:flex;flex-wrap:wrap;gap:8px}
+.srw-snap figure{margin:0;border:1px solid #d0d7de;border-radius:4px;padding:4px}
+.srw-snap figcaption{font-size:12px;color:#57606a;max-width:320px}
+.srw-snap svg text{font-size:10px;fill:#57606a}
 """
 
 
@@ -111,6 +116,8 @@ def step_html(state: dict) -> str:
                        f"<td>{esc(o.get('file_count') if o.get('file_count') is not None else '–')}</td></tr>"
                        for o in outputs)
         parts.append(f"<h4>Outputs</h4><table><tr><th>name</th><th>size</th><th>files</th></tr>{rows}</table>")
+    parts.append(metrics_html(state.get("metrics") or {}, state.get("params") or {},
+                              state.get("images") or []))
     for stream, log in (state.get("logs") or {}).items():
         tail = log.get("tail", "") if isinstance(log, dict) else ""
         if not tail:
@@ -141,7 +148,117 @@ def pipeline_html(state: dict) -> str:
         f"<td class='err'>{esc(s.get('error', ''))}</td></tr>" for s in steps)
     parts.append("<table><tr><th>step</th><th>status</th><th>duration</th><th>reused</th>"
                  f"<th>error</th></tr>{rows}</table>")
+    parts.append(pipeline_metrics_html(state.get("metrics_table") or {}, state.get("steps") or []))
     return wrap("".join(parts), "pipeline")
+
+
+# --- metrics --------------------------------------------------------------------------------------
+CHART_W, CHART_H = 320, 130
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 48, 8, 8, 22
+SNAPSHOT_METRIC_COLUMNS = 40
+
+
+def number(value: object) -> float | None:
+    """A trait value as a float (the "NaN"/"Infinity" strings too); None when not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("NaN", "Infinity", "-Infinity"):
+        return float(value)
+    return None
+
+
+def fmt(value: object) -> str:
+    """A metric value for text: 4 significant digits; NaN and ±Infinity spelled out."""
+    number_ = number(value)
+    if number_ is None:
+        return str(value)
+    if math.isnan(number_):
+        return "NaN"
+    if math.isinf(number_):
+        return "Infinity" if number_ > 0 else "-Infinity"
+    return f"{number_:.4g}"
+
+
+def chart_svg(name: str, entry: dict) -> str:
+    """One metric as an inline SVG line chart (the trait's downsampled points), with a title,
+    min/max labels on both axes and a caption that says the same in words."""
+    points = [(p[0], number(p[1])) for p in entry.get("points") or []
+              if isinstance(p, (list, tuple)) and len(p) >= 2 and isinstance(p[0], (int, float))]
+    finite = [(x, y) for x, y in points if y is not None and math.isfinite(y)]
+    count = entry.get("count", len(points))
+    odd = len(points) - len(finite)
+    if finite:
+        xs, ys = [x for x, _ in finite], [y for _, y in finite]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    else:
+        x0 = x1 = y0 = y1 = 0
+    inner_w, inner_h = CHART_W - _PAD_L - _PAD_R, CHART_H - _PAD_T - _PAD_B
+
+    def sx(x: float) -> float:
+        return _PAD_L + (0.5 if x1 == x0 else (x - x0) / (x1 - x0)) * inner_w
+
+    def sy(y: float) -> float:
+        return _PAD_T + (0.5 if y1 == y0 else 1 - (y - y0) / (y1 - y0)) * inner_h
+
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in finite)
+    last = points[-1][1] if points else None
+    words = (f"{name}: {count} values, steps {fmt(x0)} to {fmt(x1)}, min {fmt(y0)}, max {fmt(y1)}, "
+             f"last {fmt(last)}" + (f"; {odd} shown values are not finite" if odd else ""))
+    bottom, right = CHART_H - _PAD_B, CHART_W - _PAD_R
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{CHART_H}" '
+           f'viewBox="0 0 {CHART_W} {CHART_H}" role="img"><title>{esc(name)}</title>'
+           f'<desc>{esc(words)}</desc>'
+           f'<line x1="{_PAD_L}" y1="{_PAD_T}" x2="{_PAD_L}" y2="{bottom}" stroke="#8c959f"/>'
+           f'<line x1="{_PAD_L}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#8c959f"/>'
+           f'<text x="{_PAD_L - 3}" y="{_PAD_T + 8}" text-anchor="end">{esc(fmt(y1))}</text>'
+           f'<text x="{_PAD_L - 3}" y="{bottom}" text-anchor="end">{esc(fmt(y0))}</text>'
+           f'<text x="{_PAD_L}" y="{CHART_H - 6}">{esc(fmt(x0))}</text>'
+           f'<text x="{right}" y="{CHART_H - 6}" text-anchor="end">{esc(fmt(x1))}</text>'
+           f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{line}"/></svg>')
+    return f"<figure>{svg}<figcaption>{esc(words)}</figcaption></figure>"
+
+
+def metrics_html(metrics: dict, params: dict, images: list) -> str:
+    """Charts of the metrics logged more than once, a table of the ones logged once, the params."""
+    parts = []
+    charted = {k: v for k, v in sorted(metrics.items()) if isinstance(v, dict) and v.get("count", 0) > 1}
+    once = {k: v for k, v in sorted(metrics.items()) if isinstance(v, dict) and k not in charted}
+    if charted:
+        parts.append('<h4>Metrics</h4><div class="charts">'
+                     + "".join(chart_svg(k, v) for k, v in charted.items()) + "</div>")
+    if once:
+        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(fmt((v.get('points') or [[0, '']])[-1][1]))}</td>"
+                       f"<td class='muted'>{esc(v.get('description', ''))}</td></tr>"
+                       for k, v in once.items())
+        parts.append(f"<h4>{'Values' if charted else 'Metrics'}</h4><table><tr><th>metric</th>"
+                     f"<th>value</th><th></th></tr>{rows}</table>")
+    if params:
+        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in sorted(params.items()))
+        parts.append(f"<h4>Parameters</h4><table><tr><th>name</th><th>value</th></tr>{rows}</table>")
+    if images:
+        names = ", ".join(esc(i.get("name", "")) for i in images if isinstance(i, dict))
+        parts.append(f'<h4>Images</h4><div class="muted">{names}</div>')
+    return "".join(parts)
+
+
+def pipeline_metrics_html(table: dict, steps: list) -> str:
+    """The pipeline's step × metric table: the last value of each metric of each step."""
+    names = [n for n in table.get("names") or [] if isinstance(n, str)]
+    rows = [r for r in table.get("rows") or [] if isinstance(r, dict)]
+    if not names or not rows:
+        return ""
+    shown = names[:SNAPSHOT_METRIC_COLUMNS]
+    step_names = {s.get("node_id"): s.get("name", "") for s in steps if isinstance(s, dict)}
+    head = "".join(f"<th>{esc(n)}</th>" for n in shown)
+    body = "".join(
+        f"<tr><td>{esc(step_names.get(r.get('node_id')) or r.get('run_id', ''))}</td>"
+        + "".join(f"<td>{esc(fmt(r.get('values', {}).get(n))) if n in r.get('values', {}) else ''}</td>"
+                  for n in shown) + "</tr>" for r in rows)
+    more = (f'<div class="muted">{len(names) - len(shown)} more metrics not shown</div>'
+            if len(names) > len(shown) else "")
+    return f"<h4>Metrics (last values)</h4><table><tr><th>step</th>{head}</tr>{body}</table>{more}"
 
 
 def companion(fragment: str) -> str:

@@ -18,12 +18,14 @@ from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.watch import StepWatch
 
-#: The saved ``logs`` trait is refreshed this often while a run goes on (live text goes as messages).
+#: The saved ``logs`` and ``metrics`` traits are refreshed this often while a run goes on (live text
+#: and metric values go as messages).
 LOGS_SYNC_EVERY = 10.0
 
 
 class StepRunWidget(RunWidget):
-    """Shows one StepRun: status badge, elapsed time, stdout/stderr/job logs, outputs to download.
+    """Shows one StepRun: status badge, elapsed time, metrics, parameters, images, stdout/stderr/job
+    logs, outputs to download.
 
     Display it as the last expression of a cell. One kernel-wide poller keeps it current until the
     run is final; ``refresh()`` does one refresh now (for scripts and tests).
@@ -36,6 +38,10 @@ class StepRunWidget(RunWidget):
     outputs = traitlets.List().tag(sync=True)
     logs = traitlets.Dict().tag(sync=True)
     tail_lines = traitlets.Int(2000).tag(sync=True)
+    #: ``{name: {"points": [[step, value, ts], ...] (at most 500), "count", "seq", "description"}}``
+    metrics = traitlets.Dict().tag(sync=True)
+    params = traitlets.Dict().tag(sync=True)
+    images = traitlets.List().tag(sync=True)
 
     def __init__(self, step_run: StepRun, *, tail_lines: int = 2000, poll: bool = True,
                  **kwargs: Any) -> None:
@@ -64,7 +70,7 @@ class StepRunWidget(RunWidget):
 
     def _set_state(self, traits: dict, sync_logs: bool) -> None:
         if sync_logs:
-            traits = {**traits, "logs": self.watch.logs_state()}
+            traits = {**traits, "logs": self.watch.logs_state(), "metrics": self.watch.metrics_state()}
             self._logs_synced_at = time.monotonic()
         self._update_traits(traits)
         self._refresh_companion(force=self.watch.final and sync_logs)
@@ -72,8 +78,10 @@ class StepRunWidget(RunWidget):
     def snapshot_state(self) -> dict:
         """Status, reuse, error, outputs and the current log tails (see ``to_html``)."""
         state = {key: getattr(self, key) for key in
-                 ("run_id", "name", "status", "start_time", "end_time", "error", "reuse", "outputs")}
+                 ("run_id", "name", "status", "start_time", "end_time", "error", "reuse", "outputs",
+                  "params", "images")}
         state["logs"] = self.watch.logs_state()
+        state["metrics"] = self.watch.metrics_state()
         return state
 
     def refresh(self) -> StepRunWidget:

@@ -7,16 +7,19 @@ logic can be tested without a browser.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
 from steprun_widgets.widgets.logtail import LogTail
+from steprun_widgets.widgets.metrics_watch import MetricsWatch
 
 
 class StepWatch:
-    """Follows one StepRun: status, times, error, reuse, outputs and one LogTail per log."""
+    """Follows one StepRun: status, times, error, reuse, outputs, one LogTail per log, and its
+    metrics, parameters and images (a MetricsWatch)."""
 
     def __init__(self, step_run: StepRun, tail_lines: int = 2000) -> None:
         self.step_run = step_run
@@ -26,6 +29,7 @@ class StepWatch:
         self.logs: dict[str, LogTail] = {}
         self.outputs: list[dict] = []
         self.outputs_final = False
+        self.metrics = MetricsWatch(step_run._rest, step_run.id)
         self.final = False
         #: Messages of a refresh that broke off half-way, sent with the next one.
         self._unsent: list[dict] = []
@@ -71,6 +75,8 @@ class StepWatch:
                     if terminal or initial or (known is None and not waiting) or (
                             known is not None and known > tail.total_bytes):
                         messages.extend(tail.pull(final=terminal))
+                # Histories are read only for metrics whose latest value moved in this record.
+                self.metrics.update(record, messages, final=terminal, now=time.monotonic())
                 if terminal and not self.outputs_final:
                     self.outputs = self._list_outputs()
                     self.outputs_final = True
@@ -81,7 +87,8 @@ class StepWatch:
                 # the browser, so it goes with the next refresh.
                 self._unsent = messages
                 raise
-            self.final = terminal
+            # A run with metrics still to read gets more refreshes, even once it ended.
+            self.final = terminal and not self.metrics.pending
             return self.traits(), messages
 
     def traits(self) -> dict[str, Any]:
@@ -106,15 +113,23 @@ class StepWatch:
             "error": record.tags.get(layout.TAG_ERROR, ""),
             "reuse": reuse,
             "outputs": list(self.outputs),
+            "params": dict(self.metrics.params),
+            "images": list(self.metrics.images),
         }
 
     def logs_state(self) -> dict[str, dict]:
         with self.lock:
             return {name: tail.state() for name, tail in self.logs.items()}
 
-    def snapshots(self) -> list[dict]:
+    def metrics_state(self) -> dict[str, dict]:
         with self.lock:
-            return [tail.snapshot_message() for tail in self.logs.values()]
+            return self.metrics.state()
+
+    def snapshots(self) -> list[dict]:
+        """What answers a view's ``sync``: a snapshot of each log, then of each metric."""
+        with self.lock:
+            return ([tail.snapshot_message() for tail in self.logs.values()]
+                    + self.metrics.snapshots())
 
     def _declared_outputs(self, record: RunRecord) -> list[dict]:
         names = [n for n in record.tags.get(layout.TAG_OUTPUT_NAMES, "").split(",") if n]

@@ -6,7 +6,8 @@ per log per tick), both polling the same real pipeline in the same loop, each th
 of its own whose ``Transport.request_count`` is read before and after its tick.
 
 The bar (issue 4): at most 3 requests per tick plus one per log with new bytes. A tick in which
-steps end also carries their one last refresh (their three logs and one output listing each):
+steps end also carries their one last refresh (their three logs, one outputs/ and one images/
+listing each):
 those ticks are shown apart.
 """
 
@@ -115,7 +116,7 @@ def test_bench_widget_poller(mlflow_server, tmp_path, monkeypatch):
         f"ticks with no step ending: poller {steady_w} requests, naive {steady_n} "
         f"({steady_n / max(1, steady_w):.1f}x); "
         f"bar met on {sum(r[4] <= r[5] for r in steady)}/{len(steady)}",
-        f"ticks where steps ended (their last refresh: 3 log reads + 1 output listing each): "
+        f"ticks where steps ended (their last refresh: 3 log reads, 1 outputs/ and 1 images/ listing each): "
         f"poller {sum(r[4] for r in ending)}, naive {sum(r[6] for r in ending)}",
         f"all ticks: poller {total_w} requests, naive {total_n}: naive / poller = {total_n / total_w:.1f}x",
     ]
@@ -125,6 +126,6 @@ def test_bench_widget_poller(mlflow_server, tmp_path, monkeypatch):
 
     assert busy, "the steps never ran together"
     for tick, _running, ended, grew, requests, _bar, _naive in rows:
-        assert requests <= 3 + grew + 4 * ended, f"tick {tick}: {requests} requests"
+        assert requests <= 3 + grew + 5 * ended, f"tick {tick}: {requests} requests"
     assert all(r[4] <= r[5] for r in steady)
     assert total_n > total_w

@@ -37,6 +37,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "[train] train: epoch 10/10" in out  # the visible log streamed while it ran
         assert "PipelineRun " in out and ": Finished" in out
         assert "Output 'metrics' of step 'evaluate' downloaded to" in out
+        assert "Metrics of step 'train' (train.get_metrics()):" in out
         assert "Where to look next:" in out and "steprun-widgets watch " in out
         metrics = list((root / "downloads").glob("*/metrics/metrics.json"))
         assert len(metrics) == 1

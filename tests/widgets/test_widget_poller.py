@@ -61,7 +61,7 @@ class Tick:
                 continue
             if w.watch.final:  # its last refresh
                 self.ended += 1
-                self.expected += len(w.watch.logs) + 1
+                self.expected += len(w.watch.logs) + 2  # its logs, outputs/ and images/
                 continue
             sizes = layout.decode_log_sizes(w.watch.record.tags.get(layout.TAG_LOG_SIZES)) or {}
             for name, tail in w.watch.logs.items():
