@@ -90,6 +90,8 @@ class MlflowRest:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        #: Runs asked for per ``runs/search`` page (MLflow's own maximum is larger; tests lower it).
+        self.search_page = SEARCH_PAGE
 
     # --- experiments ----------------------------------------------------------------------------
     def get_experiment_by_name(self, name: str) -> dict | None:
@@ -161,7 +163,8 @@ class MlflowRest:
         runs: list[RunRecord] = []
         token = None
         while True:
-            page = SEARCH_PAGE if max_results is None else min(SEARCH_PAGE, max_results - len(runs))
+            size = self.search_page
+            page = size if max_results is None else min(size, max_results - len(runs))
             body: dict[str, Any] = {"experiment_ids": list(experiment_ids),
                                     "filter": filter_string, "max_results": page,
                                     "order_by": list(order_by), "run_view_type": "ACTIVE_ONLY"}

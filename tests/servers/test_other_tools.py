@@ -8,6 +8,7 @@ import io
 import pytest
 
 from steprun_widgets import (
+    Experiment,
     PipelineRun,
     PipelineRunWidget,
     RunDetails,
@@ -17,7 +18,7 @@ from steprun_widgets import (
 from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
 from steprun_widgets.errors import ActivityFailedException, OutputNotFoundError
-from tests.servers.helpers import recording
+from tests.servers.helpers import make_other_tool_runs, recording
 
 pytestmark = pytest.mark.servers
 
@@ -147,5 +148,20 @@ def test_pipeline_widget_kernel_side(other_experiment, other_runs, workspace):
         assert isinstance(widget.selected_step, StepRunWidget)
         assert widget.selected_step.logs["stdout"]["tail"].endswith("prep done ✓\n")
         assert RunDetails(run).show() is not None
+    finally:
+        widget.close()
+
+
+def test_more_children_than_one_search_page(workspace, tracking_uri, experiment_name):
+    made = make_other_tool_runs(tracking_uri, experiment_name, plain_children=22)
+    run = PipelineRun(Experiment(workspace, experiment_name), made["pipeline"])
+    workspace.rest.search_page = 10  # 25 children: three pages, each asked for once
+    with recording(workspace) as answers:
+        steps = run.get_steps()
+    assert sorted(s.id for s in steps) == sorted(made["children"].values())
+    assert answers.by_kind()["search"] == 3
+    widget = PipelineRunWidget(run, poll=False)
+    try:
+        assert len(widget.steps) == 25 and widget.status == layout.FINISHED
     finally:
         widget.close()
