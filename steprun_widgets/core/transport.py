@@ -139,9 +139,11 @@ class Transport:
         url = self.url(path)
         self.request_count += 1
         try:
+            # verify/cert per request: on the session, REQUESTS_CA_BUNDLE would override them.
             response = self.session.request(
                 method, url, params=params, json=json_body, data=data, headers=headers,
-                stream=stream, timeout=timeout or self.timeout,
+                stream=stream, timeout=timeout or self.timeout, verify=self.credentials.verify,
+                cert=self.credentials.client_cert,
             )
         except requests.exceptions.Timeout as exc:
             raise ServiceError(
@@ -152,6 +154,12 @@ class Transport:
             raise ServiceError(f"The tracking server at {display_url(url)} kept failing after "
                                f"{self.retries} retries: {_reason(exc)}", url=url,
                                transient=True) from None
+        except requests.exceptions.SSLError as exc:
+            raise ServiceError(
+                f"TLS with the tracking server at {display_url(url)} failed: {_reason(exc)} (set "
+                f"{creds.SERVER_CERT_ENV} to the CA bundle that signed its certificate, "
+                f"{creds.CLIENT_CERT_ENV} if it asks for a client certificate, or "
+                f"{creds.INSECURE_TLS_ENV}=true to skip the check)", url=url) from None
         except requests.exceptions.ConnectionError as exc:
             if _is_read_timeout(exc):  # retried read timeouts arrive as a ConnectionError
                 raise ServiceError(
@@ -253,11 +261,12 @@ def error_from_response(response: requests.Response, url: str,
 
 
 def server_words(text: str, html: bool, limit: int = 200) -> str:
-    """The short thing a server said in a non-JSON body: an HTML page's title or first text."""
+    """The short thing a server said in a non-JSON body: an HTML page's title (else its heading,
+    else its text), or the plain text itself."""
     if html:
         title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
         heading = re.search(r"(?is)<h1[^>]*>(.*?)</h1>", text)
-        text = (heading or title).group(1) if (heading or title) else re.sub(r"(?s)<[^>]*>", " ", text)
+        text = (title or heading).group(1) if (title or heading) else re.sub(r"(?s)<[^>]*>", " ", text)
     words = " ".join(text.split())
     return redact(words[:limit])
 
