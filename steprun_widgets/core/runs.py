@@ -136,6 +136,8 @@ class StepRun(_Run):
         self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
         #: True once the log names cannot change any more (given, the runner's, or listed at the end).
         self._log_paths_final = self._log_paths is not None
+        #: Folders at the top of an ended run's artifacts, once listed (see ``top_folders``).
+        self._top_folders: frozenset[str] | None = None
         if kwargs:
             raise TypeError(f"StepRun() got unexpected keyword arguments: {sorted(kwargs)}")
 
@@ -173,6 +175,8 @@ class StepRun(_Run):
             record = self._record()
             if layout.is_step_run(record.tags):
                 paths, final = dict(layout.LOG_FILES), True
+            elif self._top_folders is not None and layout.LOGS_DIR not in self._top_folders:
+                paths, final = {}, True
             else:
                 paths = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
                          for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
@@ -183,6 +187,19 @@ class StepRun(_Run):
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:
         return self.log_paths()
+
+    def top_folders(self) -> frozenset[str]:
+        """The folders at the top of an ended run's artifacts (one listing, kept).
+
+        Who needs both ``logs/`` and ``outputs/`` of a run of another tool (a step's widget) asks
+        this first: a folder that is not there costs no listing of its own.
+        """
+        if self._top_folders is None:
+            found = frozenset(e.path for e in self._rest.list_artifacts(self.id) if e.is_dir)
+            if not layout.is_terminal(self._record().seed_status()):
+                return found  # still going: more may come
+            self._top_folders = found
+        return self._top_folders
 
     def log_reader(self, log_name: str) -> LogReader:
         """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
@@ -219,7 +236,9 @@ class StepRun(_Run):
     # --- outputs --------------------------------------------------------------------------------
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
-        outputs = {}
+        outputs: dict[str, StepRunOutput] = {}
+        if self._top_folders is not None and layout.OUTPUTS_DIR not in self._top_folders:
+            return outputs
         for entry in self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).

@@ -83,6 +83,10 @@ class StepWatch:
                         messages: list[dict]) -> None:
         """Read the logs that grew and, once the run ended, list its outputs."""
         terminal = layout.is_terminal(status)
+        if initial and terminal and not layout.is_step_run(record.tags):
+            # An ended run of another tool: one listing of its top says whether it has logs/ and
+            # outputs/ at all, so a run without them costs no listing of each.
+            self.step_run.top_folders()
         # Runs of other tools may gain logs while they go on: their logs/ is listed again then.
         for name in self.step_run.log_paths(refresh=not self.final):
             if name not in self.logs:

@@ -16,12 +16,13 @@ from tests.mlflow_server import server_python
 OTHER_TOOL = Path(__file__).with_name("other_tool.py")
 
 
-def make_other_tool_runs(tracking_uri: str, experiment: str, plain_children: int = 0) -> dict:
+def make_other_tool_runs(tracking_uri: str, experiment: str, plain_children: int = 0,
+                         bare_children: int = 0) -> dict:
     """Write a pipeline with MLflow's own client (the server's own version); returns its ids."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([server_python(), str(OTHER_TOOL), tracking_uri, experiment,
-                           str(plain_children)], capture_output=True, text=True, timeout=600,
-                          env=env)
+                           str(plain_children), str(bare_children)], capture_output=True,
+                          text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     made = json.loads(done.stdout.strip().splitlines()[-1])
     made["experiment"] = experiment

@@ -1,12 +1,12 @@
 """Writes a pipeline the way another tool does: MLflow's own Python client, nested runs, no
 steprun tags. Run as a script by the Python of the server under test (its own MLflow client):
 
-    python other_tool.py TRACKING_URI EXPERIMENT [PLAIN_CHILDREN]
+    python other_tool.py TRACKING_URI EXPERIMENT [PLAIN_CHILDREN [BARE_CHILDREN]]
 
 Prints JSON: {"experiment_id", "pipeline", "children": {name: run_id}}. The children are
 ``prep`` (stdout and stderr logs, a lone-file output and a folder output, metrics, a param),
 ``train`` (a log of its own name, ended FAILED), ``empty`` (no artifacts at all) and
-``plain-<i>`` (one stdout log each).
+``plain-<i>`` (one stdout log each) and ``bare-<i>`` (no artifacts, like ``empty``).
 """
 
 import json
@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 def main() -> None:
     uri, experiment = sys.argv[1], sys.argv[2]
     plain = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    bare = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     mlflow.set_tracking_uri(uri)
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     client = MlflowClient()
@@ -56,6 +57,11 @@ def main() -> None:
             client.log_text(child.info.run_id, f"plain {i} says hello\n", "logs/stdout.txt")
             client.set_terminated(child.info.run_id, "FINISHED")
             children[f"plain-{i}"] = child.info.run_id
+        for i in range(bare):
+            child = client.create_run(experiment_id, run_name=f"bare-{i}",
+                                      tags={"mlflow.parentRunId": parent.info.run_id})
+            client.set_terminated(child.info.run_id, "FINISHED")
+            children[f"bare-{i}"] = child.info.run_id
     print(json.dumps({"experiment_id": experiment_id, "pipeline": parent.info.run_id,
                       "children": children}))
 
