@@ -23,8 +23,8 @@ from steprun_widgets.core import credentials as creds
 from steprun_widgets.errors import RunNotFoundError, ServiceError, redact
 
 API = "/api/2.0/mlflow"
-#: Artifact reads: a 500 there is how MLflow 2.x says "no such file" (or that the store cannot be
-#: read), never worth three retries; 502/503/504 (a proxy, a restart) still are retried.
+#: Artifact endpoints: a GET answered 500 there is how MLflow 2.x says "no such file" (or that the
+#: store cannot be read), never worth three retries; 502/503/504 (a proxy, a restart) still are.
 ARTIFACT_READ_PATHS = ("/api/2.0/mlflow-artifacts/artifacts", "/get-artifact", f"{API}/artifacts/list")
 #: Endpoints that create something: a retried request could create it twice, so 5xx answers and
 #: read errors are not retried for them (connection errors still are: nothing was sent).
@@ -34,20 +34,29 @@ _RETRY_STATUSES = (500, 502, 503, 504)
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
-def make_retry(total: int, statuses: tuple[int, ...] = _RETRY_STATUSES) -> Retry:
+def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
     """The retry policy for idempotent calls (all of MLflow's reads, tags, updates and uploads)."""
-    return Retry(
+    return kind(
         total=total,
         connect=total,
         read=total,
         status=total,
         backoff_factor=0.25,
         backoff_max=4.0,
-        status_forcelist=statuses,
+        status_forcelist=_RETRY_STATUSES,
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"}),
         raise_on_status=False,
         respect_retry_after_header=True,
     )
+
+
+class ArtifactRetry(Retry):
+    """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method == "GET" and status_code == 500:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
 
 
 def display_url(url: str) -> str:
@@ -105,7 +114,7 @@ class Transport:
         elif self.credentials.kind == creds.BEARER:
             self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
-        reads = HTTPAdapter(max_retries=make_retry(retries, (502, 503, 504)), pool_maxsize=16)
+        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry), pool_maxsize=16)
         once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
                                              other=0, backoff_factor=0.25, raise_on_status=False))
         self.session.mount(self.base_url, idempotent)
