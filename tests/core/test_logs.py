@@ -13,9 +13,6 @@ from steprun_widgets.core import layout, logs
 from steprun_widgets.core.logs import LogReader
 from tests.runlayout import RunLayout
 
-#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
-pytestmark = pytest.mark.servers
-
 #: 1-, 2-, 3- and 4-byte UTF-8 characters, so that every kind of split happens.
 TEXT = "a é € 😀 z\nñ中文🎉\n"
 DATA = TEXT.encode("utf-8")

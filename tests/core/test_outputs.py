@@ -15,9 +15,6 @@ from steprun_widgets.errors import ServiceError, StepRunError
 from tests.mlflow_server import MlflowServer
 from tests.runlayout import RunLayout
 
-#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
-pytestmark = pytest.mark.servers
-
 NESTED = {
     "top.txt": "top\n",
     "sub/mid.bin": bytes(range(256)) * 3,
