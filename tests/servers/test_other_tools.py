@@ -19,6 +19,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
 from steprun_widgets.errors import ActivityFailedException, OutputNotFoundError
 from tests.servers.helpers import make_other_tool_runs, recording
+from tests.support import watch_widget
 
 pytestmark = pytest.mark.servers
 
@@ -163,5 +164,26 @@ def test_more_children_than_one_search_page(workspace, tracking_uri, experiment_
     widget = PipelineRunWidget(run, poll=False)
     try:
         assert len(widget.steps) == 25 and widget.status == layout.FINISHED
+    finally:
+        widget.close()
+
+
+def test_a_running_run_of_another_tool_gains_logs(runs, workspace, experiment_name):
+    pipe = runs.pipeline(steps=[])
+    late = runs.foreign_run("late", parent=pipe)
+    step = PipelineRun(Experiment(workspace, experiment_name), pipe.run_id).get_step("late")
+    widget, browser = watch_widget(step)
+    try:
+        assert widget.logs == {} and widget.status == layout.RUNNING
+        runs.artifact(late, "logs/stdout.txt", "it started late\n")
+        widget.refresh()  # the run goes on: its logs/ is listed again
+        assert widget.watch.logs["stdout"].total_bytes == len(b"it started late\n")
+        assert browser.log_text("stdout") == "it started late\n"
+        runs.set_status(late, layout.FINISHED)
+        widget.refresh()
+        assert widget.watch.final and step.log_paths() == {"stdout": "logs/stdout.txt"}
+        out = io.StringIO()
+        assert wait_for_runs(step, [step], True, 60, True, out=out) == layout.FINISHED
+        assert "it started late" in out.getvalue()
     finally:
         widget.close()
