@@ -14,7 +14,12 @@ from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
 from steprun_widgets.core.workspace import Workspace
-from steprun_widgets.errors import OutputNotFoundError, RunNotFoundError, StepRunError
+from steprun_widgets.errors import (
+    ArtifactStoreError,
+    OutputNotFoundError,
+    RunNotFoundError,
+    StepRunError,
+)
 
 
 def iso_utc(ms: int | None) -> str | None:
@@ -72,8 +77,16 @@ class _Run:
         return read_metrics(self._rest, self._id, record.metrics, record.tags, name)
 
     def get_details(self) -> dict[str, Any]:
-        """The run's details: ids, status, times, tags, parameters, log files and error line."""
+        """The run's details: ids, status, times, tags, parameters, log files and error line.
+
+        When the server cannot read the run's artifact store, ``logFiles`` is empty and
+        ``artifactsError`` says why (the details themselves come from the tracking store).
+        """
         record = self._record(refresh=True)
+        try:
+            log_files, artifacts_error = self._log_files(record), None
+        except ArtifactStoreError as exc:
+            log_files, artifacts_error = {}, str(exc)
         return {
             "runId": record.run_id,
             "experimentId": record.experiment_id,
@@ -85,8 +98,9 @@ class _Run:
             "tags": dict(record.tags),
             "properties": dict(record.params),
             "parameters": dict(record.params),
-            "logFiles": self._log_files(record),
+            "logFiles": log_files,
             "error": record.tags.get(layout.TAG_ERROR) or None,
+            "artifactsError": artifacts_error,
             "target": self.workspace.transport.display_url,
         }
 
@@ -126,6 +140,10 @@ class StepRun(_Run):
         self._step_name: str | None = kwargs.pop("_step_name", None)
         #: Log name -> artifact path, for runs written by other tools (default: SPEC §4 names).
         self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
+        #: True once the log names cannot change any more (given, the runner's, or listed at the end).
+        self._log_paths_final = self._log_paths is not None
+        #: Folders at the top of an ended run's artifacts, once listed (see ``top_folders``).
+        self._top_folders: frozenset[str] | None = None
         if kwargs:
             raise TypeError(f"StepRun() got unexpected keyword arguments: {sorted(kwargs)}")
 
@@ -152,21 +170,42 @@ class StepRun(_Run):
                                   "pipeline runner")
 
     # --- logs -----------------------------------------------------------------------------------
-    def log_paths(self) -> dict[str, str]:
-        """Log name -> artifact path of this run's logs."""
-        if self._log_paths is None:
+    def log_paths(self, refresh: bool = False) -> dict[str, str]:
+        """Log name -> artifact path of this run's logs.
+
+        A step of the runner has the names of SPEC §4. A run written by another tool has what it
+        keeps under ``logs/`` (one listing; no default names are guessed): listed once when the
+        run has ended, and again on ``refresh=True`` while it goes on (new logs may appear).
+        """
+        if self._log_paths is None or (refresh and not self._log_paths_final):
             record = self._record()
             if layout.is_step_run(record.tags):
-                self._log_paths = dict(layout.LOG_FILES)
-            else:  # a run written by another tool: whatever it keeps under logs/
-                found = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
+                paths, final = dict(layout.LOG_FILES), True
+            elif self._top_folders is not None and layout.LOGS_DIR not in self._top_folders:
+                paths, final = {}, True
+            else:
+                paths = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
                          for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
                          if not f.is_dir}
-                self._log_paths = found or dict(layout.LOG_FILES)
+                final = layout.is_terminal(record.seed_status())
+            self._log_paths, self._log_paths_final = paths, final
         return self._log_paths
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:
         return self.log_paths()
+
+    def top_folders(self) -> frozenset[str]:
+        """The folders at the top of an ended run's artifacts (one listing, kept).
+
+        Who needs both ``logs/`` and ``outputs/`` of a run of another tool (a step's widget) asks
+        this first: a folder that is not there costs no listing of its own.
+        """
+        if self._top_folders is None:
+            found = frozenset(e.path for e in self._rest.list_artifacts(self.id) if e.is_dir)
+            if not layout.is_terminal(self._record().seed_status()):
+                return found  # still going: more may come
+            self._top_folders = found
+        return self._top_folders
 
     def log_reader(self, log_name: str) -> LogReader:
         """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
@@ -214,7 +253,9 @@ class StepRun(_Run):
     # --- outputs --------------------------------------------------------------------------------
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
-        outputs = {}
+        outputs: dict[str, StepRunOutput] = {}
+        if self._top_folders is not None and layout.OUTPUTS_DIR not in self._top_folders:
+            return outputs
         for entry in self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).

@@ -11,25 +11,29 @@ from steprun_widgets.errors import StepRunError
 
 #: Environment variables that name the tracking server, in the order they are looked at.
 URI_ENV = ("STEPRUN_TRACKING_URI", "MLFLOW_TRACKING_URI")
-TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
+
 
 
 class Workspace:
     """A tracking server (any MLflow-compatible REST API) and the session used to talk to it.
 
-    ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI``; ``token``
-    defaults to ``MLFLOW_TRACKING_TOKEN`` and is sent as ``Authorization: Bearer``.
+    ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI`` (a URI
+    ending in ``/api/2.0/mlflow`` is understood). Credentials follow MLflow's client: HTTP basic
+    auth when a username and a password are known (``username=``/``password=``, else
+    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``), else a bearer token (``token=``,
+    else ``MLFLOW_TRACKING_TOKEN``); TLS from ``MLFLOW_TRACKING_INSECURE_TLS``,
+    ``MLFLOW_TRACKING_SERVER_CERT_PATH`` and ``MLFLOW_TRACKING_CLIENT_CERT_PATH``.
     """
 
     def __init__(self, tracking_uri: str | None = None, *, token: str | None = None,
+                 username: str | None = None, password: str | None = None,
                  retries: int = 3, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
         uri = tracking_uri or next((os.environ[k] for k in URI_ENV if os.environ.get(k)), None)
         if not uri:
             raise StepRunError("No tracking URI: pass Workspace(tracking_uri) or set "
                                "STEPRUN_TRACKING_URI / MLFLOW_TRACKING_URI, or use Workspace.local()")
-        if token is None:
-            token = os.environ.get(TOKEN_ENV) or None
-        self.transport = Transport(uri, token=token, retries=retries, timeout=timeout)
+        self.transport = Transport(uri, token=token, username=username, password=password,
+                                   retries=retries, timeout=timeout)
         self.rest = MlflowRest(self.transport)
         #: Folder of the embedded server's artifact store when this workspace is ``Workspace.local``;
         #: the local runner writes live logs straight into it (see ``steprun_widgets.local``).
@@ -53,8 +57,9 @@ class Workspace:
         """This workspace, or one for another endpoint with the same credentials."""
         if not endpoint or endpoint.rstrip("/") == self.tracking_uri:
             return self
-        other = Workspace(endpoint, token=self.transport.token, retries=self.transport.retries,
-                          timeout=self.transport.timeout)
+        t = self.transport
+        other = Workspace(endpoint, token=t.token, username=t.username, password=t.password,
+                          retries=t.retries, timeout=t.timeout)
         other.local_root = self.local_root
         return other
 

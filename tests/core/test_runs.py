@@ -17,6 +17,9 @@ from steprun_widgets import (
 )
 from steprun_widgets.core import layout
 
+#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
+pytestmark = pytest.mark.servers
+
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 DETAIL_KEYS = {"runId", "status", "startTimeUtc", "endTimeUtc", "tags", "logFiles", "error"}
 
