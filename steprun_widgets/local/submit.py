@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from steprun_widgets.local.pipeline import (
 )
 from steprun_widgets.local.plan import TOKEN_ENV, InputPlan, PipelinePlan, StepPlan
 from steprun_widgets.local.reuse import reuse_key, source_digest
+from steprun_widgets.local.workarea import work_area
 
 if TYPE_CHECKING:
     from steprun_widgets.core.experiment import Experiment
@@ -151,9 +151,7 @@ def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord 
 
 
 def _work_dir(workspace, run_id: str) -> Path:
-    base = (workspace.local_root / "work" if workspace.local_root is not None
-            else Path(tempfile.gettempdir()) / "steprun-widgets" / "work")
-    folder = base / run_id
+    folder = work_area(workspace.local_root) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
