@@ -225,6 +225,10 @@ def test_retention_keeps_the_newest_within_count_and_age(tmp_path):
     (tmp_path / "run9").mkdir()  # nothing kept there: not retention's business
     evicted = workarea.enforce_retention(tmp_path, workarea.Retention(count=3, days=7), now=now)
     assert [p.name for p in evicted] == ["run3"]  # too old
+    live = workarea.FolderLock(tmp_path / "run2" / "other-step" / workarea.STEP_LOCK)  # still working
     evicted = workarea.enforce_retention(tmp_path, workarea.Retention(count=1, days=7), now=now)
-    assert [p.name for p in evicted] == ["run1", "run2"]  # beyond the count: the oldest go
+    assert [p.name for p in evicted] == ["run1"]  # beyond the count: the oldest go, never a live one
+    live.release()
+    evicted = workarea.enforce_retention(tmp_path, workarea.Retention(count=1, days=7), now=now)
+    assert [p.name for p in evicted] == ["run2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run0", "run9"]
