@@ -180,10 +180,20 @@ class StepArea:
         self.retention = retention
         #: A finished step whose outputs later steps on this machine read keeps ``outputs/``.
         self.keep_outputs = keep_outputs
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = FolderLock(self.path / STEP_LOCK)
-        if record and not (pipeline_folder / PLAN_FILE).exists():
-            _write_json(pipeline_folder / RECORD_FILE, record)
+        lock = None
+        for attempt in range(3):  # another step of the pipeline that ended here may remove the
+            try:                  # pipeline's folder (on a worker) just as this one starts in it
+                self.path.mkdir(parents=True, exist_ok=True)
+                lock = FolderLock(self.path / STEP_LOCK)
+                if record and not (pipeline_folder / PLAN_FILE).exists():
+                    _write_json(pipeline_folder / RECORD_FILE, record)
+                break
+            except FileNotFoundError:
+                if lock is not None:
+                    lock.release()
+                if attempt == 2:
+                    raise
+        self._lock = lock
 
     def kept_note(self, status: str) -> str | None:
         """The job-log line saying where a failed step's folder stays, or None when it goes."""
@@ -203,9 +213,11 @@ class StepArea:
                         _remove(child)
             else:
                 _remove(self.path)
-                with contextlib.suppress(OSError):  # the pipeline's folder on a worker, now empty
-                    if not any(self.path.parent.iterdir()):
-                        self.path.parent.rmdir()
+                parent = self.path.parent
+                with contextlib.suppress(OSError):  # the pipeline's folder on a worker, now unused
+                    if {p.name for p in parent.iterdir()} <= {RECORD_FILE}:
+                        _remove(parent / RECORD_FILE)
+                        parent.rmdir()
         finally:
             self.release()
         if status == layout.FAILED and self.retention.keeps:

@@ -9,6 +9,7 @@ into the server's artifact folder, work area beside it).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -232,3 +233,45 @@ def test_retention_keeps_the_newest_within_count_and_age(tmp_path):
     evicted = workarea.enforce_retention(tmp_path, workarea.Retention(count=1, days=7), now=now)
     assert [p.name for p in evicted] == ["run2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run0", "run9"]
+
+
+@pytest.mark.parametrize("code", [0, 3], ids=["finished", "failed"])
+def test_a_step_on_another_machine_cleans_up_where_its_folder_is(experiment, tmp_path, monkeypatch, code):
+    """What a Dask worker on another machine does: the plan's work folder is not there, so the step
+    works in the worker's temp work area, and removes (or keeps) its folder there itself."""
+    import tempfile
+
+    from steprun_widgets.local.execute import execute_step
+    from steprun_widgets.local.plan import PipelinePlan, StepPlan
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "worker-tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # recomputed from TMPDIR
+    (tmp_path / "worker-tmp").mkdir()
+    ws = experiment.workspace
+    src = write_script(tmp_path / "src", "big.py", BIG)
+    experiment_id = experiment.ensure()
+    pipeline = ws.rest.create_run(experiment_id, name="by hand", tags={})
+    step = ws.rest.create_run(experiment_id, name="big", tags={layout.TAG_PARENT_RUN_ID: pipeline.run_id})
+    plan = PipelinePlan(
+        tracking_uri=ws.tracking_uri, experiment_id=experiment_id, pipeline_run_id=pipeline.run_id,
+        work_dir=str(tmp_path / "on-the-runner-machine" / pipeline.run_id), python=sys.executable,
+        steps=[StepPlan(name="big", node_id="n1", run_id=step.run_id, script_name="big.py",
+                        arguments=[{"data": "big"}, str(code)], inputs=[], outputs=["big"],
+                        source_directory=str(src))])
+    result = execute_step(plan, "big")
+    folder = workarea.work_area(None) / pipeline.run_id
+    assert str(folder).startswith(str(tmp_path / "worker-tmp"))
+    if code == 0:
+        assert result["status"] == layout.FINISHED
+        assert not folder.exists()
+        return
+    assert result["status"] == layout.FAILED
+    assert (folder / "big" / "outputs" / "big" / "big.bin").stat().st_size == 10 * MB
+    assert json.loads((folder / "run.json").read_text()) == {"tracking_uri": ws.tracking_uri,
+                                                             "pipeline_run_id": pipeline.run_id}
+    env = {"TMPDIR": str(tmp_path / "worker-tmp")}
+    # `clean --temp` asks the server the run was submitted to: the pipeline still runs there
+    assert f"pipeline run {pipeline.run_id} is Running" in cli("clean", "--temp", "--all", env=env)
+    ws.rest.update_run(pipeline.run_id, "FAILED", int(time.time() * 1000))  # as its runner would
+    assert f"removed {folder} (10.0 MB)" in cli("clean", "--temp", "--all", env=env)
+    assert not folder.exists()
