@@ -142,7 +142,7 @@ def _add_clean_command(subparsers: argparse._SubParsersAction) -> None:
                        help=f"the embedded default's work area, DIR/work (default: {DEFAULT_ROOT})")
     where.add_argument("--temp", action="store_true",
                        help="the temp work area ($TMPDIR/steprun-widgets/work) of runs on other servers "
-                            "and of Dask workers (token from MLFLOW_TRACKING_TOKEN)")
+                            "and of Dask workers (credentials from the MLFLOW_TRACKING_* variables)")
     clean.add_argument("--tracking-uri", metavar="URL",
                        help="ask this tracking server about every folder's run (default: the embedded "
                             "server of --root; with --temp, the server each run was submitted to)")

@@ -464,7 +464,7 @@ def server_lookup(tracking_uri: str | None = None) -> StatusLookup:
 
     ``tracking_uri`` is the server for every folder (the embedded server of a root: its port may
     have changed since the run); otherwise each folder's recorded URI is asked, with the
-    credentials of the environment (``MLFLOW_TRACKING_TOKEN``).
+    credentials of the environment (``MLFLOW_TRACKING_*``, as ``Workspace`` reads them).
     """
     from steprun_widgets.core.workspace import Workspace
     from steprun_widgets.errors import RunNotFoundError
