@@ -27,6 +27,7 @@ from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import CONTEXT_ENV, RUN_ID_ENV, PipelinePlan, StepPlan
+from steprun_widgets.local.workarea import StepArea, work_area
 
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
@@ -230,9 +231,14 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
     rest = runner_workspace(plan, token).rest
     run = rest.get_run(step.run_id)
     work = Path(plan.work_dir)
-    if not work.is_dir():  # a worker on another machine
-        work = Path(os.environ.get("TMPDIR", "/tmp")) / "steprun-widgets" / "work" / plan.pipeline_run_id
-    step_dir = work / step.name
+    here = work.is_dir()
+    if not here:  # a worker on another machine
+        work = work_area(None) / plan.pipeline_run_id
+    # Locked while the step works in it; removed (or kept if it fails) once its status is final.
+    # Outputs that later steps read on this machine stay until the runner releases them.
+    area = StepArea(work, step.name, plan.retention, keep_outputs=here and bool(plan.dependents(step.name)),
+                    record={"tracking_uri": plan.tracking_uri, "pipeline_run_id": plan.pipeline_run_id})
+    step_dir = area.path
     spool = step_dir / "spool"
     sinks = {name: make_sink(rest, run, path, plan.local_artifacts, spool)
              for name, path in layout.LOG_FILES.items()}
@@ -284,6 +290,9 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
     finally:
         if shipper is not None:  # the step ended through an error: still ship what it handed over
             _drain(shipper, job)
+        if note := area.kept_note(status):
+            with contextlib.suppress(Exception):
+                job(note)
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
@@ -292,8 +301,12 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
                 layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}
         if error:
             tags[layout.TAG_ERROR] = error.replace("\n", " ")[:1000]
-        rest.set_tags(step.run_id, tags)
-        rest.update_run(step.run_id, layout.MLFLOW_STATUS[status], now_ms())
+        try:
+            rest.set_tags(step.run_id, tags)
+            rest.update_run(step.run_id, layout.MLFLOW_STATUS[status], now_ms())
+            area.settle(status)
+        finally:
+            area.release()  # unsettled (the server never took the status): `clean` decides later
     return {"status": status, "error": error}
 
 

@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from steprun_widgets.local.workarea import Retention
+
 #: Environment variable through which the runner receives the tracking token (never a file).
 TOKEN_ENV = "STEPRUN_RUNNER_TOKEN"
 
@@ -53,6 +55,15 @@ class PipelinePlan:
     dask_address: str | None = None
     max_parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
     python: str = ""
+    #: How many failed runs' folders are kept for debugging, and for how many days at most: read
+    #: from the submitter's environment (``STEPRUN_KEEP_FAILED[_DAYS]``) when the plan is made, so
+    #: that the runner and every Dask worker apply the same bound.
+    keep_failed: int = field(default_factory=lambda: Retention.from_env().count)
+    keep_failed_days: float = field(default_factory=lambda: Retention.from_env().days)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.keep_failed, self.keep_failed_days)
 
     def step(self, name: str) -> StepPlan:
         return next(s for s in self.steps if s.name == name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,13 +22,11 @@ from steprun_widgets.local.pipeline import (
 )
 from steprun_widgets.local.plan import TOKEN_ENV, InputPlan, PipelinePlan, StepPlan
 from steprun_widgets.local.reuse import reuse_key, source_digest
+from steprun_widgets.local.workarea import PLAN_FILE, RUNNER_LOG, work_area
 
 if TYPE_CHECKING:
     from steprun_widgets.core.experiment import Experiment
     from steprun_widgets.core.runs import PipelineRun
-
-PLAN_FILE = "plan.json"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -151,9 +148,7 @@ def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord 
 
 
 def _work_dir(workspace, run_id: str) -> Path:
-    base = (workspace.local_root / "work" if workspace.local_root is not None
-            else Path(tempfile.gettempdir()) / "steprun-widgets" / "work")
-    folder = base / run_id
+    folder = work_area(workspace.local_root) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -179,7 +174,7 @@ def _spawn_runner(plan_path: Path, work_dir: Path, token: str | None) -> None:
     env.pop(TOKEN_ENV, None)
     if token:
         env[TOKEN_ENV] = token
-    with open(work_dir / "runner.log", "ab") as log:
+    with open(work_dir / RUNNER_LOG, "ab") as log:
         subprocess.Popen([sys.executable, "-m", "steprun_widgets.local.runner", str(plan_path)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True, close_fds=True, env=env, cwd=work_dir)
