@@ -248,26 +248,20 @@ class Pipeline:
 
     @staticmethod
     def _closure(steps: list) -> list:
-        """The given steps plus every step they depend on, upstream ones first."""
-        ordered: list = []
-        seen: set[int] = set()
-
-        def visit(step, path: tuple) -> None:
-            if id(step) in seen or not isinstance(step, PipelineStep):
-                if not isinstance(step, PipelineStep) and id(step) not in seen:
-                    seen.add(id(step))
-                    ordered.append(step)  # validate() names it
-                return
-            if id(step) in path:
-                return  # a cycle: validate() reports it
-            for up in step.upstream():
-                visit(up, (*path, id(step)))
-            if id(step) not in seen:
-                seen.add(id(step))
-                ordered.append(step)
-
-        for step in steps:
-            visit(step, ())
+        """The given steps, in their order, then every step they depend on that they do not list
+        (producers of their inputs, steps they run after), found transitively."""
+        ordered = list(dict.fromkeys(steps))  # drops a step listed twice, keeps the order
+        seen = {id(s) for s in ordered}
+        frontier = [s for s in ordered if isinstance(s, PipelineStep)]
+        while frontier:
+            found = []
+            for step in frontier:
+                for up in step.upstream():
+                    if id(up) not in seen:
+                        seen.add(id(up))
+                        found.append(up)
+            ordered.extend(found)
+            frontier = found
         return ordered
 
     def validate(self) -> list:

@@ -217,7 +217,8 @@ def test_closure_run_after_edges_validate_and_two_promotions(src):
     c = CommandStep("echo c", source_directory=src)
     c.run_after(b)
     pipeline = Pipeline(None, [c], description="d")
-    assert [s.name for s in pipeline.steps] == ["a", "b", "echo"]
+    assert [s.name for s in pipeline.steps] == ["echo", "b", "a"]  # listed first, then what they need
+    assert [s.name for s in pipeline.topological_order()] == ["a", "b", "echo"]
     assert (b.node_id, c.node_id) in pipeline.edges() and (a.node_id, b.node_id) in pipeline.edges()
     assert pipeline.validate() == []
     assert pipeline.pipeline_outputs() == {"p": (b.node_id, "b_out")}

@@ -76,7 +76,7 @@ def test_run_after_command_step_pipeline_output_tags_and_download(experiment, wo
     third.run_after(second)
 
     pipeline = Pipeline(workspace, [third], description="v1 features")  # closure: second, first
-    assert [s.name for s in pipeline.steps] == ["first", "second", "third"]
+    assert [s.name for s in pipeline.steps] == ["third", "second", "first"]
     run = experiment.submit(pipeline, tags={"team": "ml", "attempt": 1})
     assert _done(run) == layout.FINISHED
 
