@@ -294,6 +294,11 @@ class Pipeline:
                         f"Step {step.name!r} has two outputs named {data.output_name!r}")
                 outputs.add(data.output_name)
                 producers[data.name] = step
+            clash = sorted(outputs & {d.name for d in step.inputs})
+            if clash:  # the two would share one folder name in the step's work folder
+                raise PipelineDefinitionError(
+                    f"Step {step.name!r}: input {clash[0]!r} and an output of the same name; give "
+                    "the output another output_name")
             for other in step._run_after:
                 if id(other) not in members:
                     raise PipelineDefinitionError(

@@ -138,7 +138,6 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
         inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id,
                             None if d.output_name == d.name else d.output_name)
                   for d in step.inputs]
-        _check_folder_keys(step)
         template = step.argv_template() if isinstance(step, CommandStep) else step.arguments
         arguments = [_argument(a, step, values) for a in template]
         script = step.script_name if isinstance(step, PythonScriptStep) else ""
@@ -189,15 +188,6 @@ def step_params(step: PipelineStep, arguments: list) -> dict[str, str]:
     params = layout.encode_step_params(script, arguments, [d.name for d in step.inputs],
                                        [d.output_name for d in step.outputs], step.allow_reuse)
     return {k: limits.bounded(v, limits.MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
-
-
-def _check_folder_keys(step: PipelineStep) -> None:
-    """An input and an output of one step may not share a folder name."""
-    outputs = {d.output_name for d in step.outputs}
-    clash = sorted(outputs & {d.name for d in step.inputs})
-    if clash:
-        raise PipelineDefinitionError(f"Step {step.name!r}: input {clash[0]!r} and an output of the "
-                                      "same name; give the output another output_name")
 
 
 def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:

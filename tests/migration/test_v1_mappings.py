@@ -268,3 +268,12 @@ def test_submit_keywords_that_do_not_map_create_nothing(experiment, src, kwargs,
         warnings.simplefilter("error")
         experiment.submit(pipeline, **kwargs)
     assert _nothing_created(experiment)
+
+
+def test_output_names_may_not_collide_with_an_input_or_each_other(src):
+    a, b, c = PipelineData("a"), PipelineData("b", output_name="a"), PipelineData("c", output_name="a")
+    first = step(src, "one", arguments=[a], outputs=[a])
+    with pytest.raises(PipelineDefinitionError, match="input 'a' and an output of the same name"):
+        Pipeline(None, [first, step(src, "two", arguments=[a, b], inputs=[a], outputs=[b])])
+    with pytest.raises(PipelineDefinitionError, match="two outputs named 'a'"):
+        Pipeline(None, [step(src, "three", arguments=[b, c], outputs=[b, c])])
