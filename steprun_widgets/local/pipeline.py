@@ -183,11 +183,13 @@ class PythonScriptStep(PipelineStep):
     does not.
     """
 
+    # The first seven parameters keep the order SPEC §3 pins; v1's other keywords follow (v1 puts
+    # compute_target and runconfig after arguments, but its samples always pass them by name).
     def __init__(self, script_name: str, name: str | None = None, arguments: Sequence[Any] | None = (),
-                 compute_target: Any = None, runconfig: Any = None,
-                 runconfig_pipeline_params: Any = None, inputs: Iterable[Any] | None = (),
-                 outputs: Iterable[Any] | None = (), params: Mapping[str, Any] | None = None,
+                 inputs: Iterable[Any] | None = (), outputs: Iterable[Any] | None = (),
                  source_directory: str | os.PathLike | None = None, allow_reuse: bool = True,
+                 compute_target: Any = None, runconfig: Any = None,
+                 runconfig_pipeline_params: Any = None, params: Mapping[str, Any] | None = None,
                  version: str | None = None, hash_paths: Sequence[str] | None = None) -> None:
         if not isinstance(script_name, str) or not script_name:
             raise PipelineDefinitionError(f"script_name must be a file name, got {script_name!r}")
@@ -238,12 +240,12 @@ class Pipeline:
         self.description = description
         # The datastore is always the tracking server's artifact store: any name stands for it.
         self.default_datastore_name = default_datastore_name
-        if default_source_directory is not None:
+        if resolve_closure:
+            self.steps = self._closure(self.steps)
+        if default_source_directory is not None:  # for steps defined without a source_directory
             for step in self.steps:
                 if isinstance(step, PipelineStep) and step.source_directory == Path("."):
                     step.source_directory = Path(default_source_directory)
-        if resolve_closure:
-            self.steps = self._closure(self.steps)
         self.validate()
 
     @staticmethod
