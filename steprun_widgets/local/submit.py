@@ -163,7 +163,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             run_id = original.run_id
         else:
             tags[layout.TAG_REUSE_KEY] = key
-            if inputs:
+            if inputs or step._run_after:  # waits for upstream steps
                 tags[layout.TAG_NOT_STARTED] = "true"
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
