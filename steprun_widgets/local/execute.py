@@ -259,11 +259,12 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
         resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
         argv = resolved if step.command else [python, step.script_name, *resolved]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
-            f"{step.source_directory}: {' '.join(argv[1:])}")
+            f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")
         channel = MetricShipper.prepare(step_dir / "context")
         shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
-        env = context_environment(step_environment(token), plan, step, channel, token)
-        env.update(step.environment)
+        # the run configuration's variables first: the step context's own may not be overridden
+        env = context_environment({**step_environment(token), **step.environment}, plan, step,
+                                  channel, token)
         if step.command:  # ``python`` in a command is the step's Python
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         started = time.monotonic()
