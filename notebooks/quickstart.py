@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(evaluate.get_output_data("metrics").download(local_path=downloads, overwrite=True,
                                                                show_progress=False))
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    reused = [s.name for s in run.get_steps() if s.is_reused]
+    reused = [s.name for s in run.steps_in_graph_order() if s.is_reused]
 
     print(f"\nOutput 'metrics' of step 'evaluate' downloaded to {folder}:")
     print(f"  fitted y = {metrics['a']:.3f} * x + {metrics['b']:.3f}, "

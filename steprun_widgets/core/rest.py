@@ -129,6 +129,20 @@ class MlflowRest:
                                f"{self.transport.display_url}", url=self.transport.base_url)
         return experiment
 
+    def search_experiments(self) -> list[dict]:
+        """Every active experiment on the server (all pages)."""
+        found: list[dict] = []
+        token = None
+        while True:
+            body: dict[str, Any] = {"max_results": SEARCH_PAGE, "view_type": "ACTIVE_ONLY"}
+            if token:
+                body["page_token"] = token
+            answer = self.transport.post_json(f"{API}/experiments/search", body)
+            found.extend(e for e in answer.get("experiments", []) if isinstance(e, dict))
+            token = answer.get("next_page_token")
+            if not token:
+                return found
+
     def get_or_create_experiment(self, name: str) -> str:
         """The id of the experiment with this name, creating it when missing."""
         experiment = self.get_experiment_by_name(name)

@@ -323,19 +323,68 @@ class PipelineRun(_Run):
         return StepRun(self.experiment, record.run_id, self.id, tags.get(layout.TAG_NODE_ID),
                        _service_endpoint=self.workspace.tracking_uri, _record=record)
 
-    def get_steps(self) -> list[StepRun]:
-        """The pipeline's step runs, in graph order; reused steps are their original runs."""
+    def steps_in_graph_order(self) -> list[StepRun]:
+        """The pipeline's step runs in graph order (upstream first); reused steps are their
+        original runs. What the widgets and ``wait_for_completion`` show."""
         return [self.step_run_for(r) for r in self.step_records()]
+
+    def get_steps(self) -> list[StepRun]:
+        """The pipeline's step runs in Azure ML v1's order: the newest-created first.
+
+        In v1, ``get_steps()`` is ``get_children()``, whose runs come newest first; the runner
+        creates a pipeline's step runs upstream first, so this is the reverse of graph order
+        (``steps_in_graph_order()``). Reused steps are their original runs.
+        """
+        records = sorted(self.step_records(), key=lambda r: r.start_time or 0)  # stable: graph order
+        return [self.step_run_for(r) for r in reversed(records)]
+
+    def get_children(self, recursive: bool = False, tags: str | dict[str, str] | None = None,
+                     properties: Any = None, type: str | None = None, status: str | None = None,
+                     _rehydrate_runs: bool = True) -> list[StepRun]:
+        """The step runs of the pipeline, as ``get_steps()`` orders them (Azure ML v1's form).
+
+        ``tags`` keeps the runs that have a tag (a name) or tags with these values (a dict);
+        ``status`` the runs with that status. Step runs have no children, so ``recursive``
+        changes nothing. ``properties`` and ``type`` do not map (MLflow runs have neither) and
+        are an error.
+        """
+        if properties is not None or type is not None:
+            raise StepRunError(f"Pipeline run {self.id!r}: get_children(properties=, type=) is not "
+                               "supported: filter with tags= or status=")
+        steps = self.get_steps()
+        if isinstance(tags, str):
+            steps = [s for s in steps if tags in s.tags]
+        elif isinstance(tags, dict):
+            steps = [s for s in steps if all(s.tags.get(k) == v for k, v in tags.items())]
+        elif tags is not None:
+            raise StepRunError(f"get_children(tags=...) takes a tag name or a dict, got {tags!r}")
+        if status is not None:
+            steps = [s for s in steps if s.get_status() == status]
+        return steps
+
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        """The data of a step output promoted with ``PipelineData(pipeline_output_name=...)``."""
+        promoted = layout.decode_pipeline_outputs(self._record().tags.get(layout.TAG_PIPELINE_OUTPUTS))
+        if pipeline_output_name not in promoted:
+            known = ", ".join(sorted(promoted)) or "none"
+            raise OutputNotFoundError(f"Pipeline run {self.id!r} has no pipeline output named "
+                                      f"{pipeline_output_name!r} (pipeline outputs: {known})")
+        node_id, output_name = promoted[pipeline_output_name]
+        for record in self.step_records():
+            if record.tags.get(layout.TAG_NODE_ID) == node_id:
+                return self.step_run_for(record).get_output_data(output_name)
+        raise OutputNotFoundError(f"Pipeline run {self.id!r}: the step that produces pipeline output "
+                                  f"{pipeline_output_name!r} has no run")
 
     def find_step_run(self, name: str) -> list[StepRun]:
         """The step runs whose step name is ``name`` (a list, as in the seed)."""
-        return [s for s in self.get_steps() if s.name == name]
+        return [s for s in self.steps_in_graph_order() if s.name == name]
 
     def get_step(self, name: str) -> StepRun:
         """The one step run named ``name``; RunNotFoundError naming the step and the pipeline."""
         found = self.find_step_run(name)
         if not found:
-            names = ", ".join(s.name for s in self.get_steps()) or "none"
+            names = ", ".join(s.name for s in self.steps_in_graph_order()) or "none"
             raise RunNotFoundError(f"Pipeline run {self.id!r} has no step named {name!r} "
                                    f"(steps: {names})")
         return found[0]

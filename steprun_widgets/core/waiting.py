@@ -140,7 +140,7 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
 
 
 def _pipeline_steps(pipeline: PipelineRun) -> list[StepRun]:
-    return pipeline.get_steps()
+    return pipeline.steps_in_graph_order()  # the log reads in the order the steps run
 
 
 def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:

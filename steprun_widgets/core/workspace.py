@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.transport import Transport
 from steprun_widgets.errors import StepRunError
+
+if TYPE_CHECKING:
+    from steprun_widgets.core.experiment import Experiment
 
 #: Environment variables that name the tracking server, in the order they are looked at.
 URI_ENV = ("STEPRUN_TRACKING_URI", "MLFLOW_TRACKING_URI")
@@ -52,6 +56,21 @@ class Workspace:
         workspace = cls(info.url, token=None)
         workspace.local_root = Path(info.root).resolve()
         return workspace
+
+    @property
+    def experiments(self) -> dict[str, Experiment]:
+        """Experiment name -> Experiment, for every active experiment on the server (as in Azure
+        ML's ``Workspace.experiments``)."""
+        from steprun_widgets.core.experiment import Experiment
+
+        found = {}
+        for record in self.rest.search_experiments():
+            name = record.get("name")
+            if isinstance(name, str) and name.strip():
+                experiment = Experiment(self, name)
+                experiment._id = str(record.get("experiment_id"))
+                found[name] = experiment
+        return found
 
     def with_endpoint(self, endpoint: str | None) -> Workspace:
         """This workspace, or one for another endpoint with the same credentials."""

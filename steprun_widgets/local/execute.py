@@ -255,13 +255,18 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
-        argv = [plan.python or sys.executable, step.script_name,
-                *[folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]]
+        python = step.python or plan.python or sys.executable
+        resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
+        argv = resolved if step.command else [python, step.script_name, *resolved]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
-            f"{step.source_directory}: {' '.join(argv[1:])}")
+            f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")
         channel = MetricShipper.prepare(step_dir / "context")
         shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
-        env = context_environment(step_environment(token), plan, step, channel, token)
+        # the run configuration's variables first: the step context's own may not be overridden
+        env = context_environment({**step_environment(token), **step.environment}, plan, step,
+                                  channel, token)
+        if step.command:  # ``python`` in a command is the step's Python
+            env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
         canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)
@@ -362,14 +367,14 @@ def _prepare_data(rest: MlflowRest, plan: PipelinePlan, step: StepPlan, step_dir
     folders: dict[str, str] = {}
     for inp in step.inputs:
         producer = plan.step(inp.producer)
-        local = Path(plan.work_dir) / producer.name / "outputs" / inp.data
+        local = Path(plan.work_dir) / producer.name / "outputs" / inp.artifact_name
         if not producer.reused and local.is_dir():
             folders[inp.data] = str(local)
             continue
         dest = step_dir / "inputs" / inp.data
         if dest.exists():
             shutil.rmtree(dest)
-        files = download_output(rest, rest.get_run(inp.producer_run_id), inp.data, dest)
+        files = download_output(rest, rest.get_run(inp.producer_run_id), inp.artifact_name, dest)
         job(f"Input {inp.data!r}: {len(files)} file(s) downloaded from run {inp.producer_run_id}")
         folders[inp.data] = str(dest)
     for name in step.outputs:

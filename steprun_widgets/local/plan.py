@@ -21,6 +21,12 @@ class InputPlan:
     #: run when that step was reused).
     producer: str
     producer_run_id: str
+    #: The output's name on the producer's run (``PipelineData.output_name``) when not ``data``.
+    output: str | None = None
+
+    @property
+    def artifact_name(self) -> str:
+        return self.output or self.data
 
 
 @dataclass
@@ -36,10 +42,17 @@ class StepPlan:
     source_directory: str
     reused: bool = False
     reuse_key: str | None = None
+    #: Steps this one runs after without data between them (``step.run_after(other)``).
+    after: list[str] = field(default_factory=list)
+    #: True for a CommandStep: ``arguments`` are the whole argv (no ``python script`` before them).
+    command: bool = False
+    #: Environment variables the step's run configuration sets, and the Python it runs with.
+    environment: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
 
     @property
     def depends_on(self) -> set[str]:
-        return {i.producer for i in self.inputs}
+        return {i.producer for i in self.inputs} | set(self.after)
 
 
 @dataclass

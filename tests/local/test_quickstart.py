@@ -39,7 +39,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "Output 'metrics' of step 'evaluate' downloaded to" in out
         assert "Metrics of step 'train' (train.get_metrics()):" in out
         assert "Where to look next:" in out and "steprun-widgets watch " in out
-        metrics = list((root / "downloads").glob("*/metrics/metrics.json"))
+        metrics = list((root / "downloads").glob("*/azureml/*/metrics/metrics.json"))  # Azure ML's layout
         assert len(metrics) == 1
         # the run is over: it left no copy of its data in the work area (issue 14; that the
         # embedded default appends logs in place, without a spool, tests/local/test_logs.py checks)
