@@ -6,8 +6,9 @@
 Starts (or reuses) a local MLflow tracking server with its store under ``./.steprun``, submits the
 three-step sample pipeline of ``notebooks/sample`` (prep -> train -> evaluate, data flowing from
 each step to the next), streams the steps' logs while they run, downloads the evaluation metrics,
-prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it again: every step is reused. Edit
-``notebooks/sample/train/train.py`` and run it again: train and evaluate run, prep is reused.
+prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it
+again: every step is reused. Edit ``notebooks/sample/train/train.py`` and run it again: train and
+evaluate run, prep is reused.
 """
 
 from __future__ import annotations
