@@ -76,6 +76,7 @@ for bad in (lambda: run.log("text", "abc"), lambda: run.log("y" * 300, 1),
 '''
 
 
+@pytest.mark.servers
 def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sink):
     src = write_script(tmp_path / "s", "everything.py", EVERYTHING)
     run = submit(experiment, [PythonScriptStep("everything.py", name="log",
@@ -263,6 +264,7 @@ def test_the_offline_run_prints_and_never_raises(capsys, monkeypatch):
         context.Run.get_context(allow_offline=False)
 
 
+@pytest.mark.servers
 def test_layout_tags_stay_within_the_tag_limit(mlflow_server, tmp_path, experiment_name):
     """Descriptions beyond MLflow's tag value limit: the first ones are kept, the job log says so."""
     from steprun_widgets import Experiment, Workspace
