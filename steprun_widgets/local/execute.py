@@ -71,7 +71,11 @@ def needs_credentials(tracking_uri: str, token: str | None) -> bool:
     """True when the runner talks to the server with credentials (a token, a user name)."""
     from urllib.parse import urlsplit
 
-    return bool(token or urlsplit(tracking_uri).username or os.environ.get("MLFLOW_TRACKING_USERNAME"))
+    from steprun_widgets.core.credentials import TOKEN_ENV as MLFLOW_TOKEN_ENV
+    from steprun_widgets.core.credentials import USERNAME_ENV
+
+    return bool(token or urlsplit(tracking_uri).username or os.environ.get(USERNAME_ENV)
+                or os.environ.get(MLFLOW_TOKEN_ENV))
 
 
 def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan, channel: Path,
