@@ -54,7 +54,7 @@ export class Series {
   push(points) {
     let added = 0;
     for (const p of Array.isArray(points) ? points : []) {
-      const s = Array.isArray(p) ? +p[0] : NaN;
+      const s = Array.isArray(p) && typeof p[0] === "number" ? p[0] : NaN;
       if (!Number.isFinite(s)) continue;
       const t = typeof p[2] === "number" ? p[2] : NaN;
       const n = this.n;
