@@ -117,7 +117,8 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, points: { fill: t.line } },
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-        axes: [axis, { ...axis, size: 56, values: (u, vals) => vals.map(fmt) }],
+        // log scale: uPlot's own labels (it leaves the ticks between decades unlabelled)
+        axes: [axis, { ...axis, size: 56, values: log ? undefined : (u, vals) => vals.map(fmt) }],
         series: [
           {},
           { stroke: t.line, width: 1.25 },
