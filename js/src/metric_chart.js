@@ -141,11 +141,11 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
       smoothKey = sk;
       smoothed = chart.smoothing > 0 ? smooth(s.value, s.n, chart.smoothing) : null;
     }
+    desc.hidden = !s.description; // may come with a later trait, the points unchanged
+    if (desc.textContent !== s.description) desc.textContent = s.description;
     const key = `${sk}/${w}/${log}/${!!plot}`;
     if (key === drawnKey) return false;
     drawnKey = key;
-    desc.hidden = !s.description;
-    desc.textContent = s.description;
     plotEl.setAttribute("aria-label", summaryText(s));
     if (cursor < 0) readout.textContent = lastText();
     const pw = Math.max(120, w | 0);

@@ -160,7 +160,7 @@ export function createMetricsArea({ store, themeRoot }) {
 
     // Metrics logged once.
     const once = names.filter((n) => !isChart(n)).map((n) => store.get(n));
-    const key = once.map((s) => `${s.name}\0${s.version}`).join("\0");
+    const key = once.map((s) => `${s.name}\0${s.version}\0${s.description}`).join("\0");
     if (key !== scalarsKey) {
       scalarsKey = key;
       scalars.replaceChildren(...table("srw-scalars", "Metrics", once.map((s) => [s.name, formatValue(s.value[0]), s.description])));

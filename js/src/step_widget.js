@@ -135,7 +135,8 @@ export function renderStepWidget({ model, el, options = {} }) {
   logSync.load(model.get("logs"));
   metrics.load(model.get("metrics"));
   listen("change:metrics", () => {
-    if (metrics.load(model.get("metrics"), false).length) metricsArea.changed();
+    metrics.load(model.get("metrics"), false);
+    metricsArea.changed(); // descriptions may be new even where the points are not
   });
 
   listen("msg:custom", (msg, messageBuffers) => {

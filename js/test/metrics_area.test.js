@@ -220,3 +220,21 @@ describe("StepRunWidget metrics area", () => {
     expect(model.listenerCount()).toBe(0);
   });
 });
+
+describe("StepRunWidget metrics area, later trait values", () => {
+  it("takes descriptions from a later trait without replacing newer points", () => {
+    const { el, get, model, flush } = mount();
+    model.emit({ type: "metric", name: "loss", points: series(3), seq: 1 });
+    model.emit({ type: "metric", name: "acc", points: [[0, 0.5, 1]], seq: 1 });
+    model.emit({ type: "metric", name: "loss", points: [[3, 0.1, 9]], seq: 2 });
+    flush();
+    model.set("metrics", {
+      loss: metric(series(3), 1, { description: "training loss" }),
+      acc: metric([[0, 0.5, 1]], 1, { description: "accuracy" }),
+    });
+    flush();
+    expect(chart(el, "loss").textContent).toContain("training loss");
+    expect(plotOf(el, "loss").getAttribute("aria-label")).toMatch(/^loss: 4 points/);
+    expect(get("srw-scalars").querySelector("tbody th").title).toBe("accuracy");
+  });
+});
