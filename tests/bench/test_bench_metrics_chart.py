@@ -2,7 +2,8 @@
 what the charts add to the step bundle.
 
 The built StepRunWidget bundle renders with a stand-in model (js/bench/metrics_stream.html): one
-``metric_snapshot`` of 100,000 points, then ``metric`` messages every 10 ms for 5 s, each with the points due by then at 2,000 points/s.
+``metric_snapshot`` of 100,000 points, then ``metric`` messages every 10 ms for 5 s, each with
+the points due by then at 2,000 points/s.
 Measured while the points stream: the longest main-thread task (PerformanceObserver ``longtask``;
 tasks under 50 ms are not reported, so 0 means none), animation frames, canvas redraws (uPlot's
 ``draw`` hook) and the most redraws within one frame; beside it the naive chart (uPlot given the
@@ -62,7 +63,8 @@ def _bundle_sizes(tmp: Path) -> dict:
     shown = subprocess.run(["git", "show", f"{BEFORE}:{BUNDLE}"], cwd=ROOT, capture_output=True)
     before = len(shown.stdout) if shown.returncode == 0 else None
     meta = tmp / "meta.json"
-    subprocess.run(["node", "build.mjs", f"--outdir={tmp}", f"--metafile={meta}"], cwd=ROOT / "js", check=True)
+    subprocess.run(["node", "build.mjs", f"--outdir={tmp}", f"--metafile={meta}"], cwd=ROOT / "js",
+                   check=True)
     outputs = json.loads(meta.read_text())["outputs"]
     inputs = next(v for k, v in outputs.items() if k.endswith("step_widget.js"))["inputs"]
     share = {name: v["bytesInOutput"] for name, v in inputs.items() if name.startswith(METRICS_INPUTS)}
@@ -95,12 +97,15 @@ def test_bench_metrics_chart_streaming_and_bundle(page_url, tmp_path):
         f"{naive['longestTaskMs']:.0f} ms vs {widget['longestTaskMs']:.0f} ms",
         "",
         f"Step bundle ({BUNDLE}): before the metrics ({BEFORE}) {before_text} bytes, now "
-        f"{sizes['now']:,} bytes" + (f", growth {growth:,} bytes ({growth / 1024:.1f} KiB)" if growth is not None else ""),
+        f"{sizes['now']:,} bytes"
+        + (f", growth {growth:,} bytes ({growth / 1024:.1f} KiB)" if growth is not None else ""),
         table(["part of a fresh build", "bytes minified"],
               [*sorted(sizes["share"].items()), ("total", share)]),
-        f"bar: longest task < 100 ms -> {'met' if task_ok else 'NOT met'} ({widget['longestTaskMs']:.0f} ms); "
+        f"bar: longest task < 100 ms -> {'met' if task_ok else 'NOT met'} "
+        f"({widget['longestTaskMs']:.0f} ms); "
         f"at most one redraw per frame -> {'met' if frame_ok else 'NOT met'} "
-        f"(max {widget['maxRedrawsPerFrame']} in a frame, {widget['redraws']} redraws in {widget['frames']} frames); "
+        f"(max {widget['maxRedrawsPerFrame']} in a frame, {widget['redraws']} redraws in "
+        f"{widget['frames']} frames); "
         f"bundle growth <= {GROWTH_BAR:,} bytes -> {'met' if size_ok else 'NOT met'} ({measured_growth:,})",
     ]))
     assert widget["finalCount"] == widget["expectedCount"], "every streamed point reached the chart"

@@ -93,7 +93,8 @@ def test_chart_paints_grows_hovers_and_follows_the_keyboard(page, page_url, arti
     # The chart grows as metric messages arrive.
     before = page.evaluate(f"document.querySelector('{canvas('loss')}').toDataURL()")
     for seq in range(2, 12):
-        page.evaluate("""([p, seq]) => window.views[0].model.emit({type: "metric", name: "loss", points: p, seq})""",
+        page.evaluate("""([p, seq]) => window.views[0].model.emit(
+                             {type: "metric", name: "loss", points: p, seq})""",
                       [points(20, 200 + (seq - 2) * 20, lambda i: 0.5 + (i % 7) / 10), seq])
         time.sleep(0.05)
     wait_for(lambda: plot.get_attribute("aria-label").startswith("loss: 400 points, steps 0 to 399"),
@@ -115,8 +116,9 @@ def test_chart_paints_grows_hovers_and_follows_the_keyboard(page, page_url, arti
     page.locator("body").click(position={"x": 2, "y": 2})
     for _ in range(30):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement?.dataset.testid") == "srw-chart-plot" and \
-                page.evaluate("document.activeElement.closest('.srw-chart').dataset.testid") == "srw-chart-loss":
+        focused = page.evaluate("""() => document.activeElement?.dataset.testid === "srw-chart-plot"
+            && document.activeElement.closest(".srw-chart").dataset.testid""")
+        if focused == "srw-chart-loss":
             break
     else:
         raise AssertionError("Tab never reached the loss chart")
@@ -139,7 +141,8 @@ def test_chart_paints_grows_hovers_and_follows_the_keyboard(page, page_url, arti
     chart.screenshot(path=str(artifacts_dir / "metrics_chart_light.png"))
 
     # Once-logged metrics and params are tables of text.
-    assert page.get_by_test_id("srw-scalars").inner_text().split("\n")[-1].split("\t") == ["final_acc", "0.93"]
+    last_row = page.get_by_test_id("srw-scalars").inner_text().split("\n")[-1]
+    assert last_row.split("\t") == ["final_acc", "0.93"]
     assert XSS in page.get_by_test_id("srw-params").inner_text()
     assert page.evaluate("window.__xss") is None
     assert not page.errors, page.errors
@@ -149,7 +152,8 @@ def test_charts_repaint_when_the_theme_flips(page, page_url, artifacts_dir):
     open_page(page, page_url)
     page.evaluate("""(s) => window.mountStep(s)""", {
         "metrics": {name: {"points": points(300, 0, f), "count": 300, "seq": 1, "description": ""}
-                    for name, f in [("loss", lambda i: 2 / (i + 1) ** 0.5), ("acc", lambda i: 1 - 1 / (i + 2))]},
+                    for name, f in [("loss", lambda i: 2 / (i + 1) ** 0.5),
+                                    ("acc", lambda i: 1 - 1 / (i + 2))]},
         "params": {"epochs": "3"},
     })
     page.get_by_test_id("srw-chart-loss").wait_for()
@@ -194,7 +198,8 @@ def test_a_100k_point_series_draws_downsampled(page, page_url):
 def test_pipeline_table_sorts_from_the_keyboard(page, page_url, artifacts_dir):
     open_page(page, page_url)
     page.evaluate("""(s) => window.mountPipeline(s)""", {
-        "graph": {"nodes": [{"id": "a", "name": "prep"}, {"id": "b", "name": "train"}, {"id": "c", "name": "eval"}],
+        "graph": {"nodes": [{"id": "a", "name": "prep"}, {"id": "b", "name": "train"},
+                            {"id": "c", "name": "eval"}],
                   "edges": [["a", "b"], ["b", "c"]]},
         "metrics_table": {"names": ["loss", XSS], "rows": [
             {"node_id": "b", "run_id": "rb", "values": {"loss": 0.25, XSS: 1}},
@@ -208,8 +213,8 @@ def test_pipeline_table_sorts_from_the_keyboard(page, page_url, artifacts_dir):
     page.get_by_test_id("prw-metrics-sort-loss").focus()
     page.keyboard.press("Enter")
     assert names() == ["train", "prep", "eval"]
-    assert page.get_by_test_id("prw-metrics-sort-loss").evaluate("b => b.parentElement.getAttribute('aria-sort')") \
-        == "ascending"
+    sort_of = "b => b.parentElement.getAttribute('aria-sort')"
+    assert page.get_by_test_id("prw-metrics-sort-loss").evaluate(sort_of) == "ascending"
     page.keyboard.press(" ")
     assert names() == ["eval", "prep", "train"]
     assert XSS in table.inner_text()
