@@ -42,7 +42,8 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
   let smoothed = null;
   let smoothKey = "";
   let cursor = -1; // keyboard position (series index), -1: none
-  let steering = false;
+  let steering = false; // the keyboard is moving uPlot's cursor
+  let pointer = false; // the mouse is over the plot
   let width = 0;
 
   const lastText = () => `last: ${pointText(s, s.n - 1, smoothed)}`;
@@ -56,6 +57,11 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     role: "img",
     "data-testid": "srw-chart-plot",
     onkeydown: onKey,
+    onpointerenter: () => (pointer = true),
+    onpointerleave: () => {
+      pointer = false;
+      if (cursor < 0) readout.textContent = lastText();
+    },
   });
   const el = h(
     "figure",
@@ -147,7 +153,7 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     if (key === drawnKey) return false;
     drawnKey = key;
     plotEl.setAttribute("aria-label", summaryText(s));
-    if (cursor < 0) readout.textContent = lastText();
+    readout.textContent = cursor < 0 ? lastText() : pointText(s, cursor, smoothed); // smoothing may have moved
     const pw = Math.max(120, w | 0);
     idx = bucketIndices(s.value, s.n, pw);
     if (!w || !canDraw()) return false;
@@ -161,11 +167,14 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     return true;
   }
 
+  // uPlot calls this on mouse moves and after each setData; only the mouse changes the readout
+  // (new data must not take the keyboard's point away).
   function onHover(u) {
-    if (steering) return;
     const j = u.cursor.idx;
+    if (steering || !pointer || j == null) return;
     cursor = -1;
-    readout.textContent = j == null ? lastText() : pointText(s, idx[j], smoothed);
+    live.textContent = "";
+    readout.textContent = pointText(s, idx[j], smoothed);
   }
 
   // Arrow keys step through the points, PageUp/PageDown a tenth of them, Home/End to the ends,

@@ -16,6 +16,29 @@ export function readTheme(el) {
   return { line, muted, grid, warn, font };
 }
 
+// Theme changes, watched once for every area on the page: JupyterLab switches data-jp-theme-light
+// / -name on <body>; without JupyterLab the OS colour scheme decides (theme.css).
+const themeListeners = new Set();
+let themeWatch = null;
+function onThemeChange(fn) {
+  themeListeners.add(fn);
+  if (!themeWatch) {
+    const all = () => themeListeners.forEach((f) => f());
+    const media = globalThis.matchMedia?.("(prefers-color-scheme: dark)");
+    const observer = new MutationObserver(all);
+    observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+    media?.addEventListener?.("change", all);
+    themeWatch = () => {
+      observer.disconnect();
+      media?.removeEventListener?.("change", all);
+    };
+  }
+  return () => {
+    themeListeners.delete(fn);
+    if (!themeListeners.size && themeWatch) themeWatch(), (themeWatch = null);
+  };
+}
+
 // A titled two-column table of text cells (rows: [name, value, title]); empty: nothing.
 const table = (testId, title, rows) =>
   rows.length
@@ -118,18 +141,14 @@ export function createMetricsArea({ store, themeRoot }) {
     for (const c of charts.values()) c.setTheme(theme);
     schedule();
   }
-  // JupyterLab switches data-jp-theme-light / -name on <body> to change theme; the stylesheet may
-  // apply a moment later, so the colours are read again shortly after.
-  const onTheme = () => {
+  // The new theme's stylesheet may apply a moment after the switch: read the colours again then.
+  const unwatchTheme = onThemeChange(() => {
     syncTheme();
     timers.forEach(clearTimeout);
     timers = [250, 1000].map((ms) => setTimeout(syncTheme, ms));
-  };
-  const watchers = [new MutationObserver(onTheme), globalThis.ResizeObserver && new ResizeObserver(schedule)];
-  watchers[0].observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
-  watchers[1]?.observe(grid);
-  const dark = globalThis.matchMedia?.("(prefers-color-scheme: dark)");
-  dark?.addEventListener?.("change", onTheme);
+  });
+  const resize = globalThis.ResizeObserver && new ResizeObserver(schedule);
+  resize?.observe(grid);
 
   function frame() {
     frames++;
@@ -193,8 +212,8 @@ export function createMetricsArea({ store, themeRoot }) {
     flush: () => scheduler.flush(),
     dispose() {
       scheduler.dispose();
-      watchers.forEach((w) => w?.disconnect());
-      dark?.removeEventListener?.("change", onTheme);
+      resize?.disconnect();
+      unwatchTheme();
       timers.forEach(clearTimeout);
       for (const c of charts.values()) c.dispose();
       charts.clear();

@@ -130,14 +130,20 @@ def test_chart_paints_grows_hovers_and_follows_the_keyboard(page, page_url, arti
     cursor_left = page.evaluate("""() => getComputedStyle(document.querySelector(
         '[data-testid="srw-chart-loss"] .u-cursor-x')).transform""")
     assert cursor_left not in ("", "none")
+    # New points do not take the keyboard's point away.
+    page.evaluate("""(p) => window.views[0].model.emit({type: "metric", name: "loss", points: p, seq: 12})""",
+                  points(5, 400))
+    wait_for(lambda: plot.get_attribute("aria-label").startswith("loss: 405 points"), what="405 points")
+    assert readout.inner_text().startswith("step 1 · 1.41421 · ")
 
     # Smoothing draws the smoothed line and reads it out; log y redraws and keeps the readout.
     page.get_by_test_id("srw-smoothing").fill("0.9")
+    plot.focus()
     page.keyboard.press("End")
     wait_for(lambda: "(smoothed " in readout.inner_text(), what="smoothed readout")
     chart.locator("input[type=checkbox]").check()
     wait_for(lambda: page.evaluate(COUNT_COLOUR, [canvas("loss"), LIGHT_LINE]) > 50, what="log chart")
-    assert plot.get_attribute("aria-label").startswith("loss: 400 points")
+    assert plot.get_attribute("aria-label").startswith("loss: 405 points")
     chart.screenshot(path=str(artifacts_dir / "metrics_chart_light.png"))
 
     # Once-logged metrics and params are tables of text.
