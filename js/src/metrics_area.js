@@ -147,8 +147,14 @@ export function createMetricsArea({ store, themeRoot }) {
     timers.forEach(clearTimeout);
     timers = [250, 1000].map((ms) => setTimeout(syncTheme, ms));
   });
-  const resize = globalThis.ResizeObserver && new ResizeObserver(schedule);
-  resize?.observe(grid);
+  // Plot widths come from the observer (reading clientWidth each frame would force a layout).
+  const widths = new WeakMap();
+  const resize =
+    globalThis.ResizeObserver &&
+    new ResizeObserver((entries) => {
+      for (const e of entries) widths.set(e.target, e.contentRect.width);
+      schedule();
+    });
 
   function frame() {
     frames++;
@@ -165,17 +171,20 @@ export function createMetricsArea({ store, themeRoot }) {
 
     // Charts: the first `limit`, in name order.
     const shown = chartNames.slice(0, limit);
-    for (const [name, c] of charts) if (!shown.includes(name)) c.dispose(), charts.delete(name);
+    for (const [name, c] of charts) if (!shown.includes(name)) resize?.unobserve(c.plotEl), c.dispose(), charts.delete(name);
     const list = shown.map((name) => {
-      if (!charts.has(name)) charts.set(name, createChart(store.get(name), { smoothing: +slider.value, theme }));
+      if (!charts.has(name)) {
+        const c = createChart(store.get(name), { smoothing: +slider.value, theme });
+        charts.set(name, c);
+        resize?.observe(c.plotEl);
+      }
       return charts.get(name);
     });
     list.forEach((c, i) => grid.children[i] !== c.el && grid.insertBefore(c.el, grid.children[i] ?? null));
     const rest = chartNames.length - shown.length;
     more.hidden = rest <= 0;
     more.textContent = `Show more charts (${rest} not shown)`;
-    const widths = list.map((c) => c.plotEl.clientWidth); // all reads, then all writes: one layout
-    list.forEach((c, i) => c.draw(widths[i]));
+    list.forEach((c) => c.draw(widths.get(c.plotEl) ?? 0));
 
     // Metrics logged once.
     const once = names.filter((n) => !isChart(n)).map((n) => store.get(n));

@@ -39,6 +39,7 @@ export class Series {
     this.count = 0; // points the server has (the trait and snapshots may hold fewer)
     this.seq = 0; // seq of the last message applied
     this.version = 0; // bumped on every change: derived data knows when to recompute
+    this.epoch = 0; // bumped when points already there change (not by appends in order)
     this.clear();
   }
 
@@ -47,6 +48,7 @@ export class Series {
     for (const c of COLS) this[c] = new Float64Array(64);
     this.sorted = true;
     this.version++;
+    this.epoch++;
   }
 
   // Appends [[step, value, timestamp_ms], ...]; returns how many. A point without a finite
@@ -129,6 +131,7 @@ export class Series {
     }
     this.n = k;
     this.version++;
+    this.epoch++;
   }
 }
 
@@ -161,16 +164,21 @@ export function bucketIndices(value, n, buckets) {
 
 // TensorBoard's smoothing: an exponential moving average debiased for its zero start (so the
 // first points are not pulled towards 0). weight 0: the raw series; 0.99: very smooth.
-// Non-finite values pass through and do not disturb the average.
-export function smooth(value, n, weight) {
-  const out = new Float64Array(n);
-  let last = 0;
-  let k = 0;
-  for (let i = 0; i < n; i++) {
+// Non-finite values pass through and do not disturb the average. Returns { out, n, last, k };
+// given the result of an earlier call on the first points of the same series, it goes on from
+// there (a live series costs only its new points per frame).
+export function smooth(value, n, weight, from) {
+  let { out, n: i = 0, last = 0, k = 0 } = from ?? {};
+  if (!out || out.length < n) {
+    const next = new Float64Array(Math.max(64, n * 2));
+    if (out) next.set(out.subarray(0, i));
+    out = next;
+  }
+  for (; i < n; i++) {
     const v = value[i];
     out[i] = Number.isFinite(v) && weight > 0 ? (last = last * weight + (1 - weight) * v) / (1 - weight ** ++k) : v;
   }
-  return out;
+  return { out, n, last, k };
 }
 
 // The `metrics` trait and the `metric` / `metric_snapshot` messages, ordered by seq (the rules of

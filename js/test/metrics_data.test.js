@@ -116,19 +116,28 @@ describe("bucketIndices", () => {
 describe("smooth", () => {
   it("is the raw series at weight 0 and debiased (no pull towards 0) otherwise", () => {
     const v = new Float64Array([5, 5, 5, 5]);
-    expect([...smooth(v, 4, 0)]).toEqual([5, 5, 5, 5]);
-    for (const x of smooth(v, 4, 0.9)) expect(x).toBeCloseTo(5, 10);
+    expect([...smooth(v, 4, 0).out.subarray(0, 4)]).toEqual([5, 5, 5, 5]);
+    for (const x of smooth(v, 4, 0.9).out.subarray(0, 4)) expect(x).toBeCloseTo(5, 10);
   });
 
   it("matches TensorBoard's debiased EMA and lets non-finite values through", () => {
     const v = new Float64Array([1, 2, NaN, 4]);
     const w = 0.5;
-    const out = smooth(v, 4, w);
+    const { out } = smooth(v, 4, w);
     // last = 0.5*last + 0.5*v; divided by 1 - 0.5^k for the k-th finite value
     expect(out[0]).toBeCloseTo(0.5 / 0.5);
     expect(out[1]).toBeCloseTo(1.25 / 0.75);
     expect(out[2]).toBeNaN();
     expect(out[3]).toBeCloseTo(2.625 / 0.875);
+  });
+
+  it("goes on from an earlier result as points are appended", () => {
+    const v = new Float64Array(1000).map((_, i) => Math.sin(i) + i / 100);
+    const whole = smooth(v, 1000, 0.8).out;
+    let state = smooth(v, 10, 0.8);
+    for (const n of [11, 500, 999, 1000]) state = smooth(v, n, 0.8, state);
+    expect(state.n).toBe(1000);
+    for (let i = 0; i < 1000; i++) expect(state.out[i]).toBe(whole[i]);
   });
 });
 
