@@ -158,6 +158,7 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     if (key === drawnKey) return false;
     drawnKey = key;
     plotEl.setAttribute("aria-label", summaryText(s));
+    cursor = Math.min(cursor, s.n - 1); // a snapshot may have fewer points
     readout.textContent = cursor < 0 ? lastText() : pointText(s, cursor, smoothed); // smoothing may have moved
     const pw = Math.max(120, w | 0);
     idx = bucketIndices(s.value, s.n, pw);
