@@ -6,6 +6,8 @@ import { LogSync } from "./logsync.js";
 import { createTabs } from "./tabs.js";
 import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
+import { MetricsStore } from "./metrics_data.js";
+import { createMetricsArea } from "./metrics_area.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -16,6 +18,7 @@ export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES }
 export { Downloads, saveBlob } from "./downloads.js";
 export { createOutputsTable, formatBytes } from "./outputs.js";
 export { h, frameScheduler } from "./dom.js";
+export { MetricsStore, Series } from "./metrics_data.js";
 
 export const STREAMS = ["stdout", "stderr", "job"];
 
@@ -30,6 +33,8 @@ let instances = 0;
 // trait already holds is skipped and a gap (the trait is refreshed only every few seconds) is
 // filled by asking for a snapshot (`sync`); see logsync.js. Later changes of the trait are
 // ignored. Once rendered, the view sends `sync` so it catches up with what the trait missed.
+// Metrics follow the same scheme (the `metrics` trait, `metric` / `metric_snapshot` messages,
+// metrics_data.js); one `sync` serves both.
 export function renderStepWidget({ model, el, options = {} }) {
   instances += 1;
   const panelId = `srw-${instances}-${Math.random().toString(36).slice(2, 8)}-log`;
@@ -76,11 +81,15 @@ export function renderStepWidget({ model, el, options = {} }) {
     container: root,
   });
   const outputsTable = createOutputsTable({ downloads });
+  const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
+  const metrics = new MetricsStore({ sync: () => logSync.sync() });
+  const metricsArea = createMetricsArea({ store: metrics, themeRoot: root });
 
   root.append(
     header.el,
     error,
     header.connection,
+    metricsArea.el,
     h("div", { class: "srw-logs" }, tabs.el, panel),
     outputsTable.el,
   );
@@ -103,20 +112,32 @@ export function renderStepWidget({ model, el, options = {} }) {
     outputs() {
       outputsTable.update(model.get("outputs"));
     },
+    params() {
+      metricsArea.setParams(model.get("params"));
+    },
+    images() {
+      metricsArea.setImages(model.get("images"));
+    },
   };
   header.bind(model, listen);
   const traits = {
     reuse: ["reuse"],
     error: ["error"],
     outputs: ["outputs"],
+    params: ["params"],
+    images: ["images"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();
     for (const trait of names) listen(`change:${trait}`, paint[part]);
   }
 
-  const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
   logSync.load(model.get("logs"));
+  metrics.load(model.get("metrics"));
+  listen("change:metrics", () => {
+    metrics.load(model.get("metrics"), false);
+    metricsArea.changed(); // descriptions may be new even where the points are not
+  });
 
   listen("msg:custom", (msg, messageBuffers) => {
     if (!msg || typeof msg !== "object") return;
@@ -130,6 +151,12 @@ export function renderStepWidget({ model, el, options = {} }) {
         break;
       case "log_reset":
         logSync.reset(msg.stream, msg.seq);
+        break;
+      case "metric":
+        if (metrics.metric(msg.name, msg.points, msg.seq)) metricsArea.changed();
+        break;
+      case "metric_snapshot":
+        if (metrics.snapshot(msg.name, msg.points, msg.count, msg.seq)) metricsArea.changed();
         break;
       case "older_lines":
         buffer?.prepend(msg.start_line, msg.lines);
@@ -145,7 +172,9 @@ export function renderStepWidget({ model, el, options = {} }) {
   counts.flush();
   el.append(root);
   view.flush();
+  metricsArea.flush();
   logSync.sync();
+  metrics.expectSnapshots();
 
   return {
     root,
@@ -153,18 +182,22 @@ export function renderStepWidget({ model, el, options = {} }) {
     flush() {
       counts.flush();
       view.flush();
+      metricsArea.flush();
     },
     view,
     buffers,
     logSync,
     tabs,
     downloads,
+    metrics,
+    metricsArea,
     dispose() {
       for (const fn of cleanups) fn();
       counts.dispose();
       view.dispose();
       header.dispose();
       downloads.dispose();
+      metricsArea.dispose();
       root.remove();
     },
   };
