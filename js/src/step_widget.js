@@ -6,6 +6,7 @@ import { LogSync } from "./logsync.js";
 import { createTabs } from "./tabs.js";
 import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
+import { createFailureGuide } from "./failure.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -15,6 +16,7 @@ export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
 export { createOutputsTable, formatBytes } from "./outputs.js";
+export { failureStream, createFailureGuide } from "./failure.js";
 export { h, frameScheduler } from "./dom.js";
 
 export const STREAMS = ["stdout", "stderr", "job"];
@@ -47,7 +49,6 @@ export function renderStepWidget({ model, el, options = {} }) {
     reuseText,
   );
   const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse] });
-  const error = h("div", { class: "srw-error", "data-testid": "srw-error", role: "alert", hidden: true });
 
   const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
   const view = new LogView({
@@ -62,10 +63,15 @@ export function renderStepWidget({ model, el, options = {} }) {
     onSelect: (stream) => {
       view.setBuffer(buffers[stream], stream);
       panel.setAttribute("aria-labelledby", tabs.tabId(stream));
+      failure?.selected();
     },
   });
+  const lineCounts = () => Object.fromEntries(STREAMS.map((s) => [s, buffers[s].shownLines]));
+  const failure = createFailureGuide({ tabs, counts: lineCounts, onShow: () => view.scroller.focus() });
+  const error = failure.el;
   const counts = frameScheduler(() => {
     for (const s of STREAMS) tabs.setCount(s, buffers[s].shownLines);
+    failure.refresh();
   });
   for (const s of STREAMS) cleanups.push(buffers[s].subscribe(() => counts.schedule()));
 
@@ -96,9 +102,7 @@ export function renderStepWidget({ model, el, options = {} }) {
         : "";
     },
     error() {
-      const text = model.get("error");
-      error.hidden = !text;
-      error.textContent = text ? String(text) : "";
+      failure.update({ status: model.get("status"), error: model.get("error") });
     },
     outputs() {
       outputsTable.update(model.get("outputs"));
@@ -107,7 +111,7 @@ export function renderStepWidget({ model, el, options = {} }) {
   header.bind(model, listen);
   const traits = {
     reuse: ["reuse"],
-    error: ["error"],
+    error: ["error", "status"],
     outputs: ["outputs"],
   };
   for (const [part, names] of Object.entries(traits)) {
@@ -141,7 +145,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     }
   });
 
-  tabs.select("stdout");
+  failure.start("stdout");
   counts.flush();
   el.append(root);
   view.flush();

@@ -1,0 +1,126 @@
+"""The widgets as a demanding user sees them (issue 12), in JupyterLab and Chromium.
+
+One notebook serves every point: a four-step pipeline (prep writes a 2,000-line coloured log and a
+folder output, train is slow and writes a file, evaluate fails with a traceback, report never runs
+because of it), shown as a PipelineRunWidget and as the StepRunWidgets of its steps. Screenshots,
+light and dark, at 700 px and 330 px wide, land in tests/browser/artifacts/.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.test_pipeline_widget_browser import _cleanup, _wait
+from tests.browser.test_step_widget_browser import choose_theme
+
+SCRIPTS = {
+    "prep": """
+        import pathlib, sys
+        out = pathlib.Path(sys.argv[1])
+        for i in range(2000):
+            colour = 31 + i % 6
+            tail = " wide" * 60 if i % 250 == 0 else ""
+            print(f"\\x1b[{colour}mprep line {i:04d}\\x1b[0m ok{tail}")
+        (out / "part-0.csv").write_text("a,b\\n1,2\\n" * 500)
+        (out / "part-1.csv").write_text("a,b\\n3,4\\n" * 500)
+    """,
+    "train": """
+        import pathlib, sys, time
+        for i in range(10):
+            print(f"train epoch {i}", flush=True)
+            time.sleep(1)
+        (pathlib.Path(sys.argv[2]) / "model.bin").write_bytes(bytes(range(256)) * 12000)
+    """,
+    "evaluate": """
+        import sys
+        print("evaluate: reading the dataset", flush=True)
+        def check(accuracy):
+            raise ValueError(f"accuracy {accuracy} is below the threshold 0.9")
+        check(0.42)
+    """,
+    "report": """
+        print("report: never reached")
+    """,
+}
+
+CELLS = [
+    "from steprun_widgets import Workspace, Experiment, StepRunWidget, PipelineRunWidget\n"
+    "from steprun_widgets.local import Pipeline, PythonScriptStep, PipelineData\n"
+    "ws = Workspace()\n"
+    "dataset, model, scores = PipelineData('dataset'), PipelineData('model'), PipelineData('scores')\n"
+    "src = {src!r}\n"
+    "def step(name, args, inputs=(), outputs=()):\n"
+    "    return PythonScriptStep(f'{{name}}.py', name=name, arguments=args, inputs=inputs, outputs=outputs,\n"
+    "                            source_directory=f'{{src}}/{{name}}', allow_reuse=False)\n"
+    "steps = [step('prep', [dataset], outputs=[dataset]),\n"
+    "         step('train', [dataset, model], inputs=[dataset], outputs=[model]),\n"
+    "         step('evaluate', [dataset, scores], inputs=[dataset], outputs=[scores]),\n"
+    "         step('report', [model, scores], inputs=[model, scores])]\n"
+    "run = Experiment(ws, {experiment!r}).submit(Pipeline(ws, steps))",
+    "StepRunWidget(run.find_step_run('evaluate')[0])",
+]
+
+WIDTHS = (700, 330)
+
+
+def widget_shots(page, locator, artifacts_dir: Path, name: str) -> list[Path]:
+    """Screenshots of one widget, light and dark, with its output area 700 and 330 px wide."""
+    paths = []
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            choose_theme(page, "JupyterLab Dark")
+        try:
+            for width in WIDTHS:
+                locator.evaluate("(el, w) => { el.closest('.jp-OutputArea-output').style.maxWidth = w + 'px'; }",
+                                 width)
+                time.sleep(0.4)
+                locator.scroll_into_view_if_needed()
+                path = artifacts_dir / f"ux-{name}-{width}-{theme}.png"
+                locator.screenshot(path=str(path))
+                paths.append(path)
+        finally:
+            locator.evaluate("el => { el.closest('.jp-OutputArea-output').style.maxWidth = ''; }")
+            if theme == "dark":
+                choose_theme(page, "JupyterLab Light")
+    return paths
+
+
+@pytest.fixture
+def ux_notebook(lab, experiment_name, tracking_uri):
+    src = Path(lab.root) / f"src-{experiment_name}"
+    for name, code in SCRIPTS.items():
+        (src / name).mkdir(parents=True)
+        (src / name / f"{name}.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    cells = [c.format(src=str(src), experiment=experiment_name) if i == 0 else c for i, c in enumerate(CELLS)]
+    nb = write_notebook(Path(lab.root) / f"{experiment_name}.ipynb", cells)
+    yield nb
+    _cleanup(tracking_uri, experiment_name)
+
+
+def test_step_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
+    run_all_cells(page, f"{lab.url}/lab/tree/{ux_notebook.name}")
+    roots = page.locator(".srw-root")
+    _wait(lambda: roots.count() >= 1, 90, "the step widgets")
+
+    # 3: the failed step opens on stderr (the traceback), marks that tab, the error line leads there
+    evaluate = roots.nth(0)
+    _wait(lambda: "Failed" in evaluate.get_by_test_id("srw-status").inner_text(), 120, "evaluate Failed")
+    stderr_tab = evaluate.get_by_test_id("srw-tab-stderr")
+    _wait(lambda: stderr_tab.get_attribute("aria-selected") == "true", 30, "the stderr tab selected")
+    assert "srw-tab-marked" in (stderr_tab.get_attribute("class") or "")
+    assert "explains the failure" in (stderr_tab.get_attribute("aria-label") or "")
+    log = evaluate.get_by_test_id("srw-log")
+    _wait(lambda: "ValueError: accuracy 0.42" in log.inner_text(), 30, "the traceback in the log")
+    assert "Traceback" in log.inner_text()
+    assert "accuracy 0.42" in evaluate.get_by_test_id("srw-error").inner_text()
+    evaluate.get_by_test_id("srw-tab-stdout").click()
+    assert "evaluate: reading the dataset" in log.inner_text()
+    evaluate.get_by_test_id("srw-error-link").click()
+    assert stderr_tab.get_attribute("aria-selected") == "true"
+    widget_shots(page, evaluate, artifacts_dir, "failed-step")
+    assert not page.dialogs
