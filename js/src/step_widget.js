@@ -7,6 +7,7 @@ import { createTabs } from "./tabs.js";
 import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
 import { createFailureGuide } from "./failure.js";
+import { KernelSaves } from "./kernel_save.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -15,7 +16,9 @@ export { LogSync } from "./logsync.js";
 export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
-export { createOutputsTable, formatBytes } from "./outputs.js";
+export { createOutputsTable, formatBytes, outputExists } from "./outputs.js";
+export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
+export { KernelSaves } from "./kernel_save.js";
 export { failureStream, createFailureGuide } from "./failure.js";
 export { h, frameScheduler } from "./dom.js";
 
@@ -81,7 +84,11 @@ export function renderStepWidget({ model, el, options = {} }) {
     onChange: (outputName) => outputsTable.refresh(outputName),
     container: root,
   });
-  const outputsTable = createOutputsTable({ downloads });
+  const saves = new KernelSaves({
+    send: (msg) => model.send(msg),
+    onChange: (outputName) => outputsTable.refresh(outputName),
+  });
+  const outputsTable = createOutputsTable({ downloads, saves });
 
   root.append(
     header.el,
@@ -105,14 +112,14 @@ export function renderStepWidget({ model, el, options = {} }) {
       failure.update({ status: model.get("status"), error: model.get("error") });
     },
     outputs() {
-      outputsTable.update(model.get("outputs"));
+      outputsTable.update(model.get("outputs"), model.get("status"));
     },
   };
   header.bind(model, listen);
   const traits = {
     reuse: ["reuse"],
     error: ["error", "status"],
-    outputs: ["outputs"],
+    outputs: ["outputs", "status"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();
@@ -139,7 +146,8 @@ export function renderStepWidget({ model, el, options = {} }) {
         buffer?.prepend(msg.start_line, msg.lines);
         break;
       default:
-        if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
+        if (msg.type === "save_local_done" || msg.type === "save_local_error") saves.handle(msg);
+        else if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
           downloads.handle(msg, messageBuffers);
         }
     }
@@ -163,6 +171,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     logSync,
     tabs,
     downloads,
+    saves,
     dispose() {
       for (const fn of cleanups) fn();
       counts.dispose();

@@ -15,6 +15,7 @@ from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.downloads import ChunkSender, stream_output
 from steprun_widgets.widgets.poller import get_poller
+from steprun_widgets.widgets.save_local import save_output_locally
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.watch import StepWatch
 
@@ -113,6 +114,8 @@ class StepRunWidget(RunWidget):
             sender = self._downloads.get(str(content.get("request_id", "")))
             if sender is not None:
                 sender.cancel()
+        elif kind == "save_local":
+            threading.Thread(target=self._save_local, args=(content,), daemon=True).start()
         elif kind == "older_lines":
             threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
 
@@ -127,6 +130,11 @@ class StepRunWidget(RunWidget):
                 self._downloads.pop(request_id, None)
 
         threading.Thread(target=run, name=f"steprun-download-{output}", daemon=True).start()
+
+    def _save_local(self, content: dict) -> None:
+        message = save_output_locally(self.step_run, str(content.get("output", "")),
+                                      content.get("path") or "")
+        self.send({**message, "request_id": str(content.get("request_id", ""))})
 
     def _send_older(self, content: dict) -> None:
         stream = str(content.get("stream", ""))

@@ -63,6 +63,8 @@ CELLS = [
     "         step('report', [model, scores], inputs=[model, scores])]\n"
     "run = Experiment(ws, {experiment!r}).submit(Pipeline(ws, steps))",
     "StepRunWidget(run.find_step_run('evaluate')[0])",
+    "StepRunWidget(run.find_step_run('train')[0])",
+    "StepRunWidget(run.find_step_run('prep')[0])",
 ]
 
 WIDTHS = (700, 330)
@@ -76,8 +78,8 @@ def widget_shots(page, locator, artifacts_dir: Path, name: str) -> list[Path]:
             choose_theme(page, "JupyterLab Dark")
         try:
             for width in WIDTHS:
-                locator.evaluate("(el, w) => { el.closest('.jp-OutputArea-output').style.maxWidth = w + 'px'; }",
-                                 width)
+                locator.evaluate(
+                    "(el, w) => { el.closest('.jp-OutputArea-output').style.maxWidth = w + 'px'; }", width)
                 time.sleep(0.4)
                 locator.scroll_into_view_if_needed()
                 path = artifacts_dir / f"ux-{name}-{width}-{theme}.png"
@@ -107,6 +109,15 @@ def test_step_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir)
     roots = page.locator(".srw-root")
     _wait(lambda: roots.count() >= 1, 90, "the step widgets")
 
+    train, prep = roots.nth(1), roots.nth(2)
+    # 2: a running step offers no download of an output it has not written
+    _wait(lambda: "Running" in train.get_by_test_id("srw-status").inner_text(), 120, "train Running")
+    outputs = train.get_by_test_id("srw-outputs")
+    _wait(lambda: "model" in outputs.inner_text(), 30, "train's declared output")
+    assert train.get_by_test_id("srw-download-model").count() == 0
+    assert "when the step ends" in outputs.inner_text()
+    widget_shots(page, train, artifacts_dir, "running-step")
+
     # 3: the failed step opens on stderr (the traceback), marks that tab, the error line leads there
     evaluate = roots.nth(0)
     _wait(lambda: "Failed" in evaluate.get_by_test_id("srw-status").inner_text(), 120, "evaluate Failed")
@@ -122,5 +133,41 @@ def test_step_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir)
     assert "evaluate: reading the dataset" in log.inner_text()
     evaluate.get_by_test_id("srw-error-link").click()
     assert stderr_tab.get_attribute("aria-selected") == "true"
+    # 7: a failed step without outputs says so plainly
+    assert "No outputs" in evaluate.get_by_test_id("srw-outputs").inner_text()
+    assert "No outputs yet" not in evaluate.get_by_test_id("srw-outputs").inner_text()
     widget_shots(page, evaluate, artifacts_dir, "failed-step")
+
+    # 1: downloads say what they saved, a folder as a zip, and where a kernel save went
+    _wait(lambda: "Finished" in train.get_by_test_id("srw-status").inner_text(), 120, "train Finished")
+    button = train.get_by_test_id("srw-download-model")
+    button.wait_for(timeout=30_000)
+    row = train.locator("tr.srw-out-row").first
+    widths = row.evaluate("tr => [...tr.cells].map(c => c.getBoundingClientRect().width)")
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    assert info.value.suggested_filename == "model.bin"
+    note = train.locator("tr.srw-out-note").first
+    _wait(lambda: "Saved model.bin (2.9 MiB)" in note.inner_text(), 30, "the saved note")
+    assert row.evaluate("tr => [...tr.cells].map(c => c.getBoundingClientRect().width)") == widths
+    train.get_by_test_id("srw-save-local-model").click()
+    message = train.get_by_test_id("srw-save-local-message-model")
+    _wait(lambda: "model/model.bin" in message.inner_text(), 60, "the kernel save's path")
+    assert "Saved in the kernel's folder: model/model.bin (2.9 MiB)" in message.inner_text()
+    assert (Path(lab.root) / "model" / "model.bin").stat().st_size == 256 * 12000
+    train.get_by_test_id("srw-save-local-model").click()  # again: refused, nothing overwritten
+    _wait(lambda: "is already in the kernel" in message.inner_text(), 60, "the refusal")
+    assert message.evaluate("el => el.scrollWidth <= el.closest('.srw-root').clientWidth")
+    widget_shots(page, train, artifacts_dir, "downloaded-step")
+
+    _wait(lambda: "Finished" in prep.get_by_test_id("srw-status").inner_text(), 60, "prep Finished")
+    zip_button = prep.get_by_test_id("srw-download-dataset")
+    zip_button.wait_for(timeout=30_000)
+    assert zip_button.inner_text().strip() == "Download .zip"
+    with page.expect_download(timeout=60_000) as info:
+        zip_button.click()
+    assert info.value.suggested_filename == "dataset.zip"
+    zip_note = prep.locator("tr.srw-out-note").first
+    _wait(lambda: "(the folder as a zip)" in zip_note.inner_text(), 30, "the zip note")
+    assert "Saved dataset.zip (" in zip_note.inner_text()
     assert not page.dialogs
