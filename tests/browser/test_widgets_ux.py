@@ -65,6 +65,7 @@ CELLS = [
     "StepRunWidget(run.find_step_run('evaluate')[0])",
     "StepRunWidget(run.find_step_run('train')[0])",
     "StepRunWidget(run.find_step_run('prep')[0])",
+    "PipelineRunWidget(run)",
 ]
 
 WIDTHS = (700, 330)
@@ -104,7 +105,7 @@ def ux_notebook(lab, experiment_name, tracking_uri):
     _cleanup(tracking_uri, experiment_name)
 
 
-def test_step_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
+def test_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
     run_all_cells(page, f"{lab.url}/lab/tree/{ux_notebook.name}")
     roots = page.locator(".srw-root")
     _wait(lambda: roots.count() >= 1, 90, "the step widgets")
@@ -170,4 +171,31 @@ def test_step_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir)
     zip_note = prep.locator("tr.srw-out-note").first
     _wait(lambda: "(the folder as a zip)" in zip_note.inner_text(), 30, "the zip note")
     assert "Saved dataset.zip (" in zip_note.inner_text()
+    pipeline_checks(page, artifacts_dir)
+    assert not page.dialogs
+
+
+def _visible_count(locator) -> int:
+    return locator.evaluate_all("els => els.filter(e => e.offsetParent !== null).length")
+
+
+def pipeline_checks(page, artifacts_dir: Path) -> None:
+    """Points of the PipelineRunWidget, on the same notebook's last cell."""
+    widget = page.locator(".prw-root").first
+    widget.scroll_into_view_if_needed()
+    widget.get_by_test_id("prw-graph").wait_for(timeout=60_000)
+    _wait(lambda: "Failed" in widget.get_by_test_id("prw-status").inner_text(), 120, "the pipeline Failed")
+
+    # 4: the step pane says badge, name, clock, run id and error once
+    widget.locator("[data-testid^='prw-node-']", has_text="evaluate").first.click()
+    detail = widget.get_by_test_id("prw-detail")
+    detail.locator(".srw-root").wait_for(timeout=60_000)
+    _wait(lambda: "Failed" in detail.get_by_test_id("srw-status").inner_text(), 60, "the child view")
+    assert detail.get_by_test_id("prw-detail-name").inner_text().strip() == "evaluate"
+    assert _visible_count(detail.locator(".srw-badge, .prw-detail-badge")) == 1
+    assert _visible_count(detail.locator(".srw-elapsed")) == 1, "one clock"
+    assert _visible_count(detail.locator(".srw-run-id")) == 1
+    assert _visible_count(detail.locator(".srw-error")) == 1
+    assert _visible_count(detail.locator(".srw-name")) == 1
+    widget_shots(page, widget, artifacts_dir, "pipeline")
     assert not page.dialogs
