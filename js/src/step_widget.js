@@ -8,6 +8,7 @@ import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
 import { createFailureGuide } from "./failure.js";
 import { KernelSaves } from "./kernel_save.js";
+import { createLogExport } from "./log_export.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -19,6 +20,8 @@ export { Downloads, saveBlob } from "./downloads.js";
 export { createOutputsTable, formatBytes, outputExists } from "./outputs.js";
 export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
 export { KernelSaves } from "./kernel_save.js";
+export { createLogExport, logExportNote } from "./log_export.js";
+export { highlightMatches, jumpLabel, fitHeight } from "./highlight.js";
 export { failureStream, createFailureGuide } from "./failure.js";
 export { h, frameScheduler } from "./dom.js";
 
@@ -59,6 +62,8 @@ export function renderStepWidget({ model, el, options = {} }) {
     onRequestOlder: (stream, beforeLine, count) =>
       model.send({ type: "older_lines", stream, before_line: beforeLine, count }),
   });
+  const logExport = createLogExport({ send: (msg) => model.send(msg), currentStream: () => tabs?.selected });
+  view.tools.append(...logExport.buttons, logExport.note);
   const panel = h("div", { class: "srw-panel", role: "tabpanel", id: panelId }, view.el);
   const tabs = createTabs({
     names: STREAMS,
@@ -67,6 +72,7 @@ export function renderStepWidget({ model, el, options = {} }) {
       view.setBuffer(buffers[stream], stream);
       panel.setAttribute("aria-labelledby", tabs.tabId(stream));
       failure?.selected();
+      logExport.showStream(stream);
     },
   });
   const lineCounts = () => Object.fromEntries(STREAMS.map((s) => [s, buffers[s].shownLines]));
@@ -148,7 +154,7 @@ export function renderStepWidget({ model, el, options = {} }) {
       default:
         if (msg.type === "save_local_done" || msg.type === "save_local_error") saves.handle(msg);
         else if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
-          downloads.handle(msg, messageBuffers);
+          if (!logExport.handle(msg, messageBuffers)) downloads.handle(msg, messageBuffers);
         }
     }
   });
@@ -172,12 +178,14 @@ export function renderStepWidget({ model, el, options = {} }) {
     tabs,
     downloads,
     saves,
+    logExport,
     dispose() {
       for (const fn of cleanups) fn();
       counts.dispose();
       view.dispose();
       header.dispose();
       downloads.dispose();
+      logExport.dispose();
       root.remove();
     },
   };

@@ -171,8 +171,48 @@ def test_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
     zip_note = prep.locator("tr.srw-out-note").first
     _wait(lambda: "(the folder as a zip)" in zip_note.inner_text(), 30, "the zip note")
     assert "Saved dataset.zip (" in zip_note.inner_text()
+
+    log_checks(page, prep, evaluate, artifacts_dir)
     pipeline_checks(page, artifacts_dir)
     assert not page.dialogs
+
+
+def log_checks(page, prep, evaluate, artifacts_dir: Path) -> None:
+    """6: line numbers, highlighted matches, wrap, a fitted height, the whole log copied and saved."""
+    log = prep.get_by_test_id("srw-log")
+    _wait(lambda: "prep line 1999" in log.inner_text(), 60, "prep's last line")
+    last = log.locator(".srw-line").last
+    assert last.evaluate("el => getComputedStyle(el, '::before').content") == '"2000"'
+    assert "2000" not in last.inner_text(), "the number is not part of the line's text"
+    rows = log.locator(".srw-line")
+    row_height = rows.first.evaluate("el => el.getBoundingClientRect().height")
+    prep.get_by_test_id("srw-filter").fill("line 0250")
+    _wait(lambda: log.locator("mark.srw-match").count() == 1, 30, "one highlighted match")
+    assert log.locator("mark.srw-match").inner_text() == "line 0250"
+    prep.get_by_test_id("srw-wrap").click()
+    _wait(lambda: rows.first.evaluate("el => el.getBoundingClientRect().height") > 2 * row_height, 10,
+          "the long line wrapped")
+    assert log.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "no sideways scrolling when wrapped"
+    widget_shots(page, prep, artifacts_dir, "log-filter-wrap")
+    prep.get_by_test_id("srw-filter").fill("")
+    prep.get_by_test_id("srw-wrap").click()
+
+    stderr_height = evaluate.get_by_test_id("srw-log").evaluate("el => el.getBoundingClientRect().height")
+    assert stderr_height < 160, f"a 6-line log gets a fitted panel, not {stderr_height} px"
+    assert log.evaluate("el => el.getBoundingClientRect().height") > 300, "a long log keeps the full panel"
+
+    with page.expect_download(timeout=60_000) as info:
+        prep.get_by_test_id("srw-log-save").click()
+    assert info.value.suggested_filename == "prep-stdout.txt"
+    saved = Path(info.value.path()).read_text(encoding="utf-8")
+    assert saved.count("\n") == 2000 and "\x1b[31mprep line 0000" in saved
+    _wait(lambda: "Saved prep-stdout.txt (" in prep.get_by_test_id("srw-log-note").inner_text(), 30,
+          "the saved log's note")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    prep.get_by_test_id("srw-log-copy").click()
+    note = prep.get_by_test_id("srw-log-note")
+    _wait(lambda: "Copied the whole stdout log" in note.inner_text(), 30, f"the copy ({note.inner_text()})")
+    assert page.evaluate("navigator.clipboard.readText()") == saved
 
 
 def _visible_count(locator) -> int:

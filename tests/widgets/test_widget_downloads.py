@@ -201,3 +201,18 @@ def test_save_into_the_kernels_folder_names_a_missing_output(outputs_step, tmp_p
     widget, browser = watch_widget(outputs_step)
     answer = _save_local(widget, browser, "nope", "m1")
     assert answer["type"] == "save_local_error" and "'nope'" in answer["message"], answer
+
+
+def test_whole_log_downloads_byte_exact_and_names_a_missing_stream(outputs_step):
+    widget, browser = watch_widget(outputs_step)
+    widget._handle_message(widget, {"type": "download_log", "stream": "job", "request_id": "l1"}, [])
+    end = browser.wait_download("l1")
+    assert end["type"] == "download_end", end
+    data = b"".join(browser.chunks.get("l1", []))
+    assert data.decode("utf-8") == outputs_step.get_job_log() and data
+    start = browser.of("download_start", request_id="l1")[0]
+    assert start["filename"] == "maker-job.txt" and start["size"] == len(data)
+
+    widget._handle_message(widget, {"type": "download_log", "stream": "nope", "request_id": "l2"}, [])
+    end = browser.wait_download("l2")
+    assert end["type"] == "download_error" and "no log named 'nope'" in end["message"], end
