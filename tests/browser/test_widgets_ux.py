@@ -106,9 +106,17 @@ def ux_notebook(lab, experiment_name, tracking_uri):
 
 
 def test_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
-    run_all_cells(page, f"{lab.url}/lab/tree/{ux_notebook.name}")
     roots = page.locator(".srw-root")
-    _wait(lambda: roots.count() >= 1, 90, "the step widgets")
+    for attempt in range(3):
+        # On a loaded machine Lab sometimes replaces the kernel it started while the cells run
+        # (the cells then show "[ ]" again): open the notebook and run it once more.
+        run_all_cells(page, f"{lab.url}/lab/tree/{ux_notebook.name}")
+        try:
+            _wait(lambda: roots.count() >= 3, 90, "the step widgets")
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
 
     train, prep = roots.nth(1), roots.nth(2)
     # 2: a running step offers no download of an output it has not written
@@ -238,4 +246,31 @@ def pipeline_checks(page, artifacts_dir: Path) -> None:
     assert _visible_count(detail.locator(".srw-error")) == 1
     assert _visible_count(detail.locator(".srw-name")) == 1
     widget_shots(page, widget, artifacts_dir, "pipeline")
+    narrow_checks(page, widget)
+
+
+def narrow_checks(page, pipeline) -> None:
+    """5: at 330 px nothing sticks out of a widget: the graph and the tables scroll inside it."""
+    step = page.locator(".srw-root").nth(2)  # prep: a folder output
+    for root in (pipeline, step):
+        root.evaluate("el => { el.closest('.jp-OutputArea-output').style.maxWidth = '330px'; }")
+    try:
+        time.sleep(0.5)
+        for root in (pipeline, step):
+            assert root.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the widget overflows"
+        graph = pipeline.locator(".prw-graph-scroll")
+        assert graph.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+        if graph.evaluate("el => el.scrollWidth > el.clientWidth"):
+            graph.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+            report = pipeline.locator("[data-testid^='prw-node-']", has_text="report").first
+            box, area = report.bounding_box(), graph.bounding_box()
+            assert box["x"] + box["width"] <= area["x"] + area["width"] + 1, "the last node scrolls into view"
+        name = step.locator(".srw-out-name").first
+        assert name.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+        assert name.evaluate("el => el.querySelector('.srw-out-name-text').getClientRects().length") == 1, \
+            "the output name stays on one line"
+        assert step.locator(".srw-table-scroll").evaluate("el => getComputedStyle(el).overflowX") == "auto"
+    finally:
+        for root in (pipeline, step):
+            root.evaluate("el => { el.closest('.jp-OutputArea-output').style.maxWidth = ''; }")
     assert not page.dialogs
