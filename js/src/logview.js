@@ -309,7 +309,7 @@ export class LogView {
     const showPartial = partial !== null && (!re || re.test(lineText(partial)));
     const base = this._baseRows;
     const rows = base + (showPartial ? 1 : 0);
-    if (this.autoHeight && this.scroller.isConnected) {
+    if (this.autoHeight && this.scroller.isConnected && !this.wrap) {
       const want = fitHeight(rows, rowH, { max: this.defaultViewport });
       if (want !== this.autoHeightPx) {
         this.autoHeightPx = want;
@@ -356,6 +356,15 @@ export class LogView {
       let y = s;
       if (this.following) y = Math.max(0, s + viewH - this.layer.offsetHeight);
       this.layer.style.transform = `translateY(${Math.round(y)}px)`;
+      if (this.autoHeight && this.scroller.isConnected) {
+        // wrapped rows are taller than one row: fit the panel to what they measure
+        const want = Math.round(Math.min(this.defaultViewport, Math.max(60, this.layer.offsetHeight + 4)));
+        if (want !== this.autoHeightPx) {
+          this.autoHeightPx = want;
+          this.scroller.style.height = `${want}px`;
+          this.frame.schedule();
+        }
+      }
     } else {
       const start = Math.max(0, first - this.overscan);
       const end = Math.min(rows, first + viewRows + 1 + this.overscan);
