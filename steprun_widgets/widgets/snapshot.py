@@ -154,7 +154,7 @@ def pipeline_html(state: dict) -> str:
 
 # --- metrics --------------------------------------------------------------------------------------
 CHART_W, CHART_H = 320, 130
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 48, 8, 8, 22
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 58, 8, 8, 22
 SNAPSHOT_METRIC_COLUMNS = 40
 
 
@@ -169,8 +169,8 @@ def number(value: object) -> float | None:
     return None
 
 
-def fmt(value: object) -> str:
-    """A metric value for text: 4 significant digits; NaN and ±Infinity spelled out."""
+def fmt(value: object, digits: int = 4) -> str:
+    """A metric value for text: ``digits`` significant digits; NaN and ±Infinity spelled out."""
     number_ = number(value)
     if number_ is None:
         return str(value)
@@ -178,7 +178,7 @@ def fmt(value: object) -> str:
         return "NaN"
     if math.isinf(number_):
         return "Infinity" if number_ > 0 else "-Infinity"
-    return f"{number_:.4g}"
+    return f"{number_:.{digits}g}"
 
 
 def chart_svg(name: str, entry: dict) -> str:
@@ -202,7 +202,18 @@ def chart_svg(name: str, entry: dict) -> str:
     def sy(y: float) -> float:
         return _PAD_T + (0.5 if y1 == y0 else 1 - (y - y0) / (y1 - y0)) * inner_h
 
-    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in finite)
+    # A value that is not finite breaks the line (it has no place on the y axis).
+    segments: list[list[str]] = [[]]
+    for x, y in points:
+        if y is not None and math.isfinite(y):
+            segments[-1].append(f"{sx(x):.1f},{sy(y):.1f}")
+        elif segments[-1]:
+            segments.append([])
+    lines = "".join(
+        f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{" ".join(seg)}"/>'
+        if len(seg) > 1 else
+        f'<circle cx="{seg[0].split(",")[0]}" cy="{seg[0].split(",")[1]}" r="2" fill="#0969da"/>'
+        for seg in segments if seg)  # an isolated value is a dot
     last = points[-1][1] if points else None
     words = (f"{name}: {count} values, steps {fmt(x0)} to {fmt(x1)}, min {fmt(y0)}, max {fmt(y1)}, "
              f"last {fmt(last)}" + (f"; {odd} shown values are not finite" if odd else ""))
@@ -212,11 +223,11 @@ def chart_svg(name: str, entry: dict) -> str:
            f'<desc>{esc(words)}</desc>'
            f'<line x1="{_PAD_L}" y1="{_PAD_T}" x2="{_PAD_L}" y2="{bottom}" stroke="#8c959f"/>'
            f'<line x1="{_PAD_L}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#8c959f"/>'
-           f'<text x="{_PAD_L - 3}" y="{_PAD_T + 8}" text-anchor="end">{esc(fmt(y1))}</text>'
-           f'<text x="{_PAD_L - 3}" y="{bottom}" text-anchor="end">{esc(fmt(y0))}</text>'
+           f'<text x="{_PAD_L - 3}" y="{_PAD_T + 8}" text-anchor="end">{esc(fmt(y1, 3))}</text>'
+           f'<text x="{_PAD_L - 3}" y="{bottom}" text-anchor="end">{esc(fmt(y0, 3))}</text>'
            f'<text x="{_PAD_L}" y="{CHART_H - 6}">{esc(fmt(x0))}</text>'
            f'<text x="{right}" y="{CHART_H - 6}" text-anchor="end">{esc(fmt(x1))}</text>'
-           f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{line}"/></svg>')
+           f'{lines}</svg>')
     return f"<figure>{svg}<figcaption>{esc(words)}</figcaption></figure>"
 
 

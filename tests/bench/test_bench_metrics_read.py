@@ -84,8 +84,11 @@ class Counter:
 
 def full_read(workspace: Workspace, run_id: str, keys) -> dict:
     """Every metric's whole history, one unpaged get-history each (what the naive reader does)."""
-    return {k: workspace.transport.get_json("/api/2.0/mlflow/metrics/get-history",
-                                            {"run_id": run_id, "metric_key": k})["metrics"]
+    # A whole 100,000-value history is 12 MB of JSON: a loaded server takes longer than the
+    # transport's usual 30 s to send it.
+    return {k: workspace.transport.request("GET", "/api/2.0/mlflow/metrics/get-history",
+                                           params={"run_id": run_id, "metric_key": k},
+                                           timeout=(5.0, 300.0)).json()["metrics"]
             for k in keys}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -38,6 +39,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "PipelineRun " in out and ": Finished" in out
         assert "Output 'metrics' of step 'evaluate' downloaded to" in out
         assert "Metrics of step 'train' (train.get_metrics()):" in out
+        assert re.search(r"^  loss: (\d+\.\d{4}, ){9}\d+\.\d{4}$", out, re.M), out  # 10 epochs
         assert "Where to look next:" in out and "steprun-widgets watch " in out
         metrics = list((root / "downloads").glob("*/azureml/*/metrics/metrics.json"))  # Azure ML's layout
         assert len(metrics) == 1
