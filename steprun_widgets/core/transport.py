@@ -1,7 +1,8 @@
 """HTTP transport to a tracking server: one ``requests.Session`` per workspace.
 
 Retries come from urllib3's ``Retry`` (connection errors and 5xx answers on idempotent calls),
-every call has a timeout, a token travels only in the ``Authorization`` header, and every failure
+every call has a timeout, credentials (HTTP basic auth, else a bearer token) travel only in the
+``Authorization`` header, and every failure
 becomes a :class:`~steprun_widgets.errors.ServiceError` that names the URL and no secret.
 """
 
@@ -58,7 +59,8 @@ def display_url(url: str) -> str:
 class Transport:
     """Talks HTTP to one tracking server; owns its session, retries, timeouts and credentials."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, retries: int = 3,
+    def __init__(self, base_url: str, *, token: str | None = None, username: str | None = None,
+                 password: str | None = None, retries: int = 3,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -72,15 +74,21 @@ class Transport:
         self.retries = retries
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "steprun-widgets"
-        self._token = token
+        # HTTP basic auth when a user name and a password are known (arguments first, then the URL, then
+        # MLflow's environment variables), else the bearer token; basic auth wins when both are set.
+        if username is None:
+            username = parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME") or None
+        if password is None:
+            password = parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
         register_secret(token)
-        if token:
+        register_secret(password)
+        self._token = token
+        self._username = username if username and password else None
+        self._password = password if username and password else None
+        if self._username:
+            self.session.auth = (self._username, self._password)
+        elif token:
             self.session.headers["Authorization"] = f"Bearer {token}"
-        elif parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME"):
-            user = parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME", "")
-            password = parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
-            register_secret(password)
-            self.session.auth = (user, password)
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
         once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
                                              other=0, backoff_factor=0.25, raise_on_status=False))
@@ -93,6 +101,15 @@ class Transport:
     @property
     def token(self) -> str | None:
         return self._token
+
+    @property
+    def username(self) -> str | None:
+        """The user name sent with HTTP basic auth, or None when basic auth is not used."""
+        return self._username
+
+    @property
+    def password(self) -> str | None:
+        return self._password
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -190,7 +207,7 @@ def error_from_response(response: requests.Response, url: str) -> ServiceError:
     except ValueError:
         ctype = response.headers.get("Content-Type", "")
         detail = "an HTML error page" if "html" in ctype else f"a {ctype or 'non-JSON'} body"
-    hint = " (check the tracking token)" if response.status_code in (401, 403) else ""
+    hint = " (check the tracking credentials)" if response.status_code in (401, 403) else ""
     message = f"HTTP {response.status_code} from {display_url(url)}{hint}"
     if code:
         message += f" [{code}]"

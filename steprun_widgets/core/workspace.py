@@ -18,10 +18,13 @@ class Workspace:
     """A tracking server (any MLflow-compatible REST API) and the session used to talk to it.
 
     ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI``; ``token``
-    defaults to ``MLFLOW_TRACKING_TOKEN`` and is sent as ``Authorization: Bearer``.
+    defaults to ``MLFLOW_TRACKING_TOKEN`` and is sent as ``Authorization: Bearer``; ``username`` and
+    ``password`` default to ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` and are sent as
+    HTTP basic auth, which wins when a token is set too.
     """
 
     def __init__(self, tracking_uri: str | None = None, *, token: str | None = None,
+                 username: str | None = None, password: str | None = None,
                  retries: int = 3, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
         uri = tracking_uri or next((os.environ[k] for k in URI_ENV if os.environ.get(k)), None)
         if not uri:
@@ -29,7 +32,8 @@ class Workspace:
                                "STEPRUN_TRACKING_URI / MLFLOW_TRACKING_URI, or use Workspace.local()")
         if token is None:
             token = os.environ.get(TOKEN_ENV) or None
-        self.transport = Transport(uri, token=token, retries=retries, timeout=timeout)
+        self.transport = Transport(uri, token=token, username=username, password=password,
+                                   retries=retries, timeout=timeout)
         self.rest = MlflowRest(self.transport)
         #: Folder of the embedded server's artifact store when this workspace is ``Workspace.local``;
         #: the local runner writes live logs straight into it (see ``steprun_widgets.local``).
@@ -41,11 +45,16 @@ class Workspace:
 
     @classmethod
     def local(cls, root: str | os.PathLike = ".steprun") -> Workspace:
-        """Start (or reuse) the embedded MLflow server under ``root`` and return its workspace."""
-        from steprun_widgets.local.server import ensure_server
+        """Start (or reuse) the embedded MLflow server under ``root`` and return its workspace.
+
+        The server lets only its owner in: the workspace signs in with the secret of the root
+        (``<root>/basic_auth.ini``, readable by its owner only).
+        """
+        from steprun_widgets.local.server import ensure_server, read_credentials
 
         info = ensure_server(root)
-        workspace = cls(info.url, token=None)
+        credentials = read_credentials(info.root)
+        workspace = cls(info.url, token=None, username=credentials.username, password=credentials.password)
         workspace.local_root = Path(info.root).resolve()
         return workspace
 
@@ -53,7 +62,8 @@ class Workspace:
         """This workspace, or one for another endpoint with the same credentials."""
         if not endpoint or endpoint.rstrip("/") == self.tracking_uri:
             return self
-        other = Workspace(endpoint, token=self.transport.token, retries=self.transport.retries,
+        other = Workspace(endpoint, token=self.transport.token, username=self.transport.username,
+                          password=self.transport.password, retries=self.transport.retries,
                           timeout=self.transport.timeout)
         other.local_root = self.local_root
         return other
