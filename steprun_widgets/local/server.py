@@ -154,7 +154,7 @@ def ensure_server(root: str | os.PathLike = DEFAULT_ROOT, *, timeout: float = 12
         state = _read_state(root_path)
         preferred_port: int | None = None
         if state is not None:
-            info = _reuse(root_path, state, timeout, credentials)
+            info = _reuse(root_path, state, timeout, restart=generated)
             if info is not None:
                 return info
             preferred_port = state.get("port") if isinstance(state.get("port"), int) else None
@@ -570,15 +570,20 @@ def _log_tail(log_path: Path, offset: int, lines: int = _LOG_TAIL_LINES) -> str:
 # start / reuse
 
 
-def _reuse(root: Path, state: dict[str, Any], timeout: float,
-           credentials: LocalCredentials) -> ServerInfo | None:
+def _reuse(root: Path, state: dict[str, Any], timeout: float, *, restart: bool = False) -> ServerInfo | None:
     """The recorded server if it can be trusted and answers; otherwise clean up after it and return None.
 
     A server of ours that runs without authentication (started by an older version) is stopped, so that
     one with authentication replaces it; if runs are still going on it, a LocalServerError says what to do.
+    ``restart``: the root's secret was just made again, so a server of ours that knows only the old one is
+    stopped too.
     """
     info = _info_from_state(root, state)
     if info is None:
+        _remove_state(root)
+        return None
+    if restart and _is_alive_and_ours(info.pid, root, info.port) and _is_authenticated(info.pid):
+        _terminate_group(info.pid, grace=10.0)
         _remove_state(root)
         return None
     if _is_alive_and_ours(info.pid, root, info.port) and not _is_authenticated(info.pid):
