@@ -8,6 +8,7 @@ becomes a :class:`~steprun_widgets.errors.ServiceError` that names the URL and n
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -87,6 +88,8 @@ class Transport:
         self._password = password if username and password else None
         if self._username:
             self.session.auth = (self._username, self._password)
+            # what travels in the header: a server that echoes it must not put it in a message either
+            register_secret(base64.b64encode(f"{self._username}:{self._password}".encode()).decode())
         elif token:
             self.session.headers["Authorization"] = f"Bearer {token}"
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
