@@ -62,8 +62,9 @@ def ensure_credentials(root: Path) -> tuple[LocalCredentials, bool]:
         (root / AUTH_DB_FILE).unlink()
     config = configparser.ConfigParser(interpolation=None)
     config["mlflow"] = {
-        # Nobody but the admin exists; an authenticated user may read everything by default.
-        "default_permission": "READ",
+        # The only users are the owner (admin) and the runner's short-lived users of running steps
+        # (steprun_widgets.local.step_access), which may read and log, not delete.
+        "default_permission": "EDIT",
         "database_uri": f"sqlite:///{root / AUTH_DB_FILE}",
         "admin_username": USERNAME,
         "admin_password": secrets.token_urlsafe(24),

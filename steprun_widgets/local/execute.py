@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from steprun_widgets.local.plan import (
     RunnerCredentials,
     StepPlan,
 )
+from steprun_widgets.local.step_access import step_user
 
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
@@ -84,12 +86,15 @@ def needs_credentials(tracking_uri: str, credentials: RunnerCredentials | None) 
 
 
 def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan, channel: Path,
-                        credentials: RunnerCredentials | None) -> dict[str, str]:
+                        credentials: RunnerCredentials | None,
+                        sign_in: Mapping[str, str] | None = None) -> dict[str, str]:
     """Add what a step needs to log into its run: the channel of ``Run.get_context()`` and, when
-    the server needs no credentials, ``MLFLOW_RUN_ID``/``MLFLOW_TRACKING_URI`` for plain MLflow
+    the server needs no credentials or the step has a sign-in of its own (``sign_in``, the embedded
+    default: see ``step_access``), ``MLFLOW_RUN_ID``/``MLFLOW_TRACKING_URI`` for plain MLflow
     (with the sitecustomize that keeps MLflow from ending the run: the runner owns its status)."""
     env = {**env, CONTEXT_ENV: str(channel), RUN_ID_ENV: step.run_id}
-    if not needs_credentials(plan.tracking_uri, credentials):
+    if sign_in is not None or not needs_credentials(plan.tracking_uri, credentials):
+        env.update(sign_in or {})
         env["MLFLOW_TRACKING_URI"] = plan.tracking_uri
         env["MLFLOW_RUN_ID"] = step.run_id
         env["MLFLOW_EXPERIMENT_ID"] = plan.experiment_id
@@ -273,6 +278,7 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
 
     status, error = layout.FAILED, ""
     shipper: MetricShipper | None = None
+    signed_in = contextlib.ExitStack()  # the step's own user on the embedded server, deleted at the end
     heartbeat = Heartbeat(rest, step.run_id).start()
     try:
         rest.set_tags(step.run_id, {layout.TAG_NOT_STARTED: "false", layout.TAG_STARTED_AT: str(now_ms()),
@@ -285,7 +291,12 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
             f"{step.source_directory}: {' '.join(argv[1:])}")
         channel = MetricShipper.prepare(step_dir / "context")
         shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
-        env = context_environment(step_environment(credentials), plan, step, channel, credentials)
+        sign_in = None
+        if plan.embedded and credentials is not None and credentials.username:
+            sign_in = signed_in.enter_context(step_user(rest, step.run_id))
+            job(f"The step signs in to the embedded server as {sign_in['MLFLOW_TRACKING_USERNAME']!r} "
+                "(a user that is deleted when the step ends)")
+        env = context_environment(step_environment(credentials), plan, step, channel, credentials, sign_in)
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
         canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)
@@ -314,6 +325,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
     finally:
         if shipper is not None:  # the step ended through an error: still ship what it handed over
             _drain(shipper, job)
+        with contextlib.suppress(Exception):
+            signed_in.close()
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()

@@ -91,6 +91,9 @@ class PipelinePlan:
     dask_address: str | None = None
     max_parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
     python: str = ""
+    #: The embedded default (``Workspace.local``): each step gets a sign-in of its own for plain ``mlflow``
+    #: calls (see ``steprun_widgets.local.step_access``).
+    embedded: bool = False
 
     def step(self, name: str) -> StepPlan:
         return next(s for s in self.steps if s.name == name)

@@ -79,7 +79,7 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
         plan = PipelinePlan(tracking_uri=workspace.tracking_uri, experiment_id=experiment_id,
                             pipeline_run_id=pipeline_record.run_id, steps=plans, work_dir=str(work_dir),
                             local_artifacts=local_artifacts, dask_address=dask_address,
-                            python=sys.executable)
+                            python=sys.executable, embedded=workspace.local_root is not None)
         plan_path = work_dir / PLAN_FILE
         plan.save(plan_path)
         transport = workspace.transport
