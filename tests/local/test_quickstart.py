@@ -39,6 +39,11 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "Output 'metrics' of step 'evaluate' downloaded to" in out
         assert "Metrics of step 'train' (train.get_metrics()):" in out
         assert "Where to look next:" in out and "steprun-widgets watch " in out
+        # the UI link: only its owner gets in, told how to sign in; the password itself is never printed
+        assert "only you get in: sign in as" in out
+        assert "'steprun' with the admin_password of .steprun/basic_auth.ini" in out
+        password = server.read_credentials(root).password
+        assert password not in first.stdout + first.stderr
         metrics = list((root / "downloads").glob("*/metrics/metrics.json"))
         assert len(metrics) == 1
         # the embedded default appended the live logs in place: no spooled copies were uploaded
