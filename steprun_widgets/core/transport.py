@@ -210,7 +210,7 @@ def error_from_response(response: requests.Response, url: str) -> ServiceError:
     except ValueError:
         ctype = response.headers.get("Content-Type", "")
         detail = "an HTML error page" if "html" in ctype else f"a {ctype or 'non-JSON'} body"
-    hint = " (check the tracking credentials)" if response.status_code in (401, 403) else ""
+    hint = " (check the tracking token)" if response.status_code in (401, 403) else ""
     message = f"HTTP {response.status_code} from {display_url(url)}{hint}"
     if code:
         message += f" [{code}]"
