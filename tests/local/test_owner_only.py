@@ -303,10 +303,9 @@ def test_a_lost_secret_is_made_again_and_the_server_restarted_with_it(shared_par
 
 
 PLAIN_MLFLOW = """
-import os, sys
-from mlflow import MlflowClient
-tracking_uri, run_id = sys.argv[1], sys.argv[2]
-MlflowClient(tracking_uri).log_metric(run_id, "from_plain_mlflow", 3.0)
+import os
+import mlflow
+mlflow.log_metric("from_plain_mlflow", 3.0)
 print("user", os.environ["MLFLOW_TRACKING_USERNAME"], "password", os.environ["MLFLOW_TRACKING_PASSWORD"])
 """
 
@@ -317,19 +316,11 @@ def test_plain_mlflow_in_a_step_signs_in_with_a_user_that_dies_with_the_step(tmp
     try:
         ws = Workspace.local(root)
         experiment = Experiment(ws, "plain-mlflow")
-        target = ws.rest.create_run(experiment.ensure(), name="target", tags={})
-        source = tmp_path / "plain"
-        source.mkdir()
-        (source / "plain.py").write_text(PLAIN_MLFLOW, encoding="utf-8")
-        from steprun_widgets.local import PythonScriptStep
-
-        step_def = PythonScriptStep("plain.py", name="plain", source_directory=source, allow_reuse=False,
-                                    arguments=[ws.tracking_uri, target.run_id])
-        run = submit(experiment, [step_def])
-        assert run.wait_for_completion(show_output=False, timeout_seconds=240, raise_on_error=False) == \
-            layout.FINISHED, run.find_step_run("plain")[0].get_stderr_log()
+        run = submit(experiment, [script_step(tmp_path, "plain", PLAIN_MLFLOW)])
+        status = run.wait_for_completion(show_output=False, timeout_seconds=240, raise_on_error=False)
         step = run.find_step_run("plain")[0]
-        got = ws.transport.get_json("/api/2.0/mlflow/runs/get", {"run_id": target.run_id})["run"]["data"]
+        assert status == layout.FINISHED, step.get_stderr_log()
+        got = ws.transport.get_json("/api/2.0/mlflow/runs/get", {"run_id": step.id})["run"]["data"]
         assert {m["key"]: m["value"] for m in got.get("metrics", [])} == {"from_plain_mlflow": 3.0}
         user, password = step.get_stdout_log().split()[1::2]
         assert user == f"step-{step.id}" and user in step.get_job_log()
