@@ -322,7 +322,8 @@ def test_plain_mlflow_in_a_step_signs_in_with_a_user_that_dies_with_the_step(tmp
         assert status == layout.FINISHED, step.get_stderr_log()
         got = ws.transport.get_json("/api/2.0/mlflow/runs/get", {"run_id": step.id})["run"]["data"]
         assert {m["key"]: m["value"] for m in got.get("metrics", [])} == {"from_plain_mlflow": 3.0}
-        user, password = step.get_stdout_log().split()[1::2]
+        line = next(ln for ln in step.get_stdout_log().splitlines() if ln.startswith("user "))
+        user, password = line.split()[1::2]
         assert user == f"step-{step.id}" and user in step.get_job_log()
         creds = read_credentials(root)
         assert password != creds.password and creds.password not in step.get_stdout_log()
