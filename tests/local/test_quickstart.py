@@ -14,11 +14,12 @@ from tests.local.helpers import REPO
 from tests.metrics_rest import history
 
 
-def _step_record(out: str, name: str):
+def _step_record(out: str, name: str, root):
     """(workspace, run id) of the step ``name`` the quickstart ran, found on its server."""
     url = next(line.split("Tracking server:")[1].split()[0] for line in out.splitlines()
                if "Tracking server:" in line)
-    ws = Workspace(url)
+    ws = Workspace.local(root)  # the owner's way in: the server lets no one in without the root's secret
+    assert ws.tracking_uri == url
     ids = [e["experiment_id"] for e in ws.rest.transport.post_json(
         f"{API}/experiments/search", {"max_results": 100}).get("experiments", [])]
     runs = ws.rest.search_runs(ids, f"tags.`{layout.TAG_RUN_NAME}` = '{name}'")
@@ -49,7 +50,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         # the embedded default appended the live logs in place: no spooled copies were uploaded
         assert not list((root / "work").glob("*/*/spool/*"))
         # the train step logged its loss per epoch (Run.get_context()), and its r2 once
-        train = _step_record(out, "train")
+        train = _step_record(out, "train", root)
         assert [v for _, v, _ in history(train[0], train[1], "loss")][-1] < 1.0
         assert len(history(train[0], train[1], "loss")) == 10 and len(history(train[0], train[1], "r2")) == 1
 
