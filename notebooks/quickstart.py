@@ -6,8 +6,9 @@
 Starts (or reuses) a local MLflow tracking server with its store under ``./.steprun``, submits the
 three-step sample pipeline of ``notebooks/sample`` (prep -> train -> evaluate, data flowing from
 each step to the next), streams the steps' logs while they run, downloads the evaluation metrics,
-prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it again: every step is reused. Edit
-``notebooks/sample/train/train.py`` and run it again: train and evaluate run, prep is reused.
+prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it
+again: every step is reused. Edit ``notebooks/sample/train/train.py`` and run it again: train and
+evaluate run, prep is reused.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(evaluate.get_output_data("metrics").download(local_path=downloads, overwrite=True,
                                                                show_progress=False))
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    reused = [s.name for s in run.get_steps() if s.is_reused]
+    reused = [s.name for s in run.steps_in_graph_order() if s.is_reused]
 
     print(f"\nOutput 'metrics' of step 'evaluate' downloaded to {folder}:")
     print(f"  fitted y = {metrics['a']:.3f} * x + {metrics['b']:.3f}, "

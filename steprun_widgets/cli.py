@@ -3,6 +3,8 @@
     steprun-widgets server start  [--root DIR]   start (or reuse) the embedded tracking server, print its URL
     steprun-widgets server status [--root DIR]   exit 0 and print URL and pid when running, else exit 1
     steprun-widgets server stop   [--root DIR]   stop it
+    steprun-widgets clean [--root DIR | --temp] [--tracking-uri URL] [--dry-run] [--all]
+                                                 remove the work folders of runs that are over
     steprun-widgets watch RUN_ID [--root DIR | --tracking-uri URL] [--timeout S]
                                                  stream a run's status and logs until it ends
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from steprun_widgets.errors import StepRunError
 
@@ -55,13 +58,12 @@ def cmd_server_stop(args: argparse.Namespace) -> int:
 def cmd_server_status(args: argparse.Namespace) -> int:
     """Print URL and pid and return 0 when the server under ``--root`` runs, else "not running" and 1."""
     from steprun_widgets.local.server import server_status
+    from steprun_widgets.local.workarea import summary, work_area
 
     info = server_status(args.root)
-    if info is None:
-        print("not running")
-        return 1
-    print(f"{info.url} pid {info.pid} root {info.root}")
-    return 0
+    print("not running" if info is None else f"{info.url} pid {info.pid} root {info.root}")
+    print(summary(work_area(Path(args.root).resolve())))
+    return 1 if info is None else 0
 
 
 def _add_root_option(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +90,67 @@ def _add_server_command(subparsers: argparse._SubParsersAction) -> None:
     status = actions.add_parser("status", help="exit 0 and print URL and pid if running, else exit 1")
     _add_root_option(status)
     status.set_defaults(func=cmd_server_status)
+
+
+# --------------------------------------------------------------------------------------------------
+# clean
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Remove the work folders of pipelines that are over; print what goes and what stays, and why."""
+    from steprun_widgets.local import workarea
+
+    if args.temp or args.tracking_uri:
+        base = workarea.work_area(None if args.temp else Path(args.root).resolve())
+        lookup = workarea.server_lookup(args.tracking_uri)
+    else:
+        from steprun_widgets.local.server import server_status
+
+        root = Path(args.root).resolve()
+        info = server_status(root)
+        base, lookup = workarea.work_area(root), workarea.server_lookup(info.url) if info else None
+        if info is None:
+            print(f"note: the server for {root} is not running, so no run's status can be learnt: "
+                  "start it (steprun-widgets server start) to clean its work area")
+    decisions = workarea.plan_clean(base, lookup or (lambda folder: None), workarea.Retention.from_env(),
+                                    include_kept=args.all)
+    left = [] if args.dry_run else workarea.apply_clean(decisions)
+    verb = "would remove" if args.dry_run else "removed"
+    freed = 0
+    for decision in decisions:
+        folder = decision.folder
+        if decision.remove and decision not in left:
+            freed += folder.size
+            print(f"{verb} {folder.path} ({workarea.format_size(folder.size)}): {decision.reason}")
+        else:
+            reason = "taken by a process meanwhile" if decision in left else decision.reason
+            print(f"kept {folder.path} ({workarea.format_size(folder.size)}): {reason}")
+    count = sum(1 for d in decisions if d.remove and d not in left)
+    print(f"{base}: {verb} {count} folder(s), {workarea.format_size(freed)}; "
+          f"kept {len(decisions) - count}")
+    return 0
+
+
+def _add_clean_command(subparsers: argparse._SubParsersAction) -> None:
+    clean = subparsers.add_parser(
+        "clean", help="remove the work folders of runs that are over",
+        description="Remove the runner's work folders of pipelines that are no longer running (their "
+                    "logs and outputs are on the tracking server). Never removes a folder a live runner "
+                    "or step holds, or whose pipeline the server reports Running; keeps failed runs' "
+                    "folders within STEPRUN_KEEP_FAILED / STEPRUN_KEEP_FAILED_DAYS unless --all.")
+    where = clean.add_mutually_exclusive_group()
+    where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
+                       help=f"the embedded default's work area, DIR/work (default: {DEFAULT_ROOT})")
+    where.add_argument("--temp", action="store_true",
+                       help="the temp work area ($TMPDIR/steprun-widgets/work) of runs on other servers "
+                            "and of Dask workers (credentials from the MLFLOW_TRACKING_* variables)")
+    clean.add_argument("--tracking-uri", metavar="URL",
+                       help="ask this tracking server about every folder's run (default: the embedded "
+                            "server of --root; with --temp, the server each run was submitted to)")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    clean.add_argument("--all", action="store_true",
+                       help="also remove the folders of failed runs kept for debugging")
+    clean.set_defaults(func=cmd_clean)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_server_command(subparsers)
     _add_watch_command(subparsers)
+    _add_clean_command(subparsers)
     return parser
 
 

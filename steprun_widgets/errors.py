@@ -11,6 +11,7 @@ import re
 __all__ = [
     "StepRunError",
     "ServiceError",
+    "ArtifactStoreError",
     "RunNotFoundError",
     "OutputNotFoundError",
     "ActivityFailedException",
@@ -61,6 +62,15 @@ class ServiceError(StepRunError):
         #: True when trying again later may work: the server could not be reached, did not answer
         #: in time, or answered 5xx/429 (a restart, an overloaded proxy). Waiting loops ride it out.
         self.transient = transient
+        #: What the server itself said (MLflow's ``message``, or a page's title), short; "" if none.
+        self.server_message = ""
+
+
+class ArtifactStoreError(ServiceError):
+    """The tracking server answered, but could not read a run's artifact store (logs, outputs).
+
+    Status, details and widgets still work; only reading logs and outputs fails, with this error.
+    """
 
 
 class RunNotFoundError(StepRunError):

@@ -28,10 +28,11 @@ export function createDetail({ host, onClose = () => {} } = {}) {
     "data-lm-suppress-shortcuts": "true",
     onclick: () => onClose(),
   });
+  const badge = h("span", { class: "prw-detail-badge" }, icon, status);
   const head = h(
     "div",
     { class: "prw-detail-head", hidden: true },
-    h("span", { class: "prw-detail-badge" }, icon, status),
+    badge,
     name,
     duration,
     reuse,
@@ -51,8 +52,42 @@ export function createDetail({ host, onClose = () => {} } = {}) {
   let controller = null;
   let shownRef = null;
   let renders = 0;
+  let lastView = null;
+  // While the step's own view is shown it has the badge, the clock, the run id and the error:
+  // the head then keeps only the name and the close button, so nothing is said twice and one
+  // clock ticks (the child's, from the step run's own times).
+  let childShown = false;
 
-  const message = (text, cls = "") => body.replaceChildren(h("div", { class: `prw-detail-message ${cls}`, text }));
+  function setChildShown(on) {
+    childShown = on;
+    el.toggleAttribute("data-child", on);
+    paintHead();
+  }
+
+  function paintHead() {
+    const view = lastView;
+    head.hidden = !view;
+    error.hidden = !view?.error || childShown;
+    if (!view) return;
+    badge.hidden = childShown;
+    duration.hidden = childShown;
+    runId.hidden = childShown;
+    icon.textContent = view.icon;
+    status.textContent = view.label;
+    head.className = `prw-detail-head prw-tone-${view.tone}`;
+    head.setAttribute("data-status", view.status);
+    name.textContent = view.name;
+    duration.textContent = view.duration;
+    reuse.hidden = !view.reused || childShown;
+    reuse.textContent = view.reused ? `♻ Reused${view.reusedFrom ? ` results of run ${view.reusedFrom}` : ""}` : "";
+    runId.textContent = view.runId ? `run ${view.runId}` : "";
+    error.textContent = view.error;
+  }
+
+  const message = (text, cls = "") => {
+    if (childShown) setChildShown(false);
+    body.replaceChildren(h("div", { class: `prw-detail-message ${cls}`, text }));
+  };
 
   function abortChild() {
     if (controller) controller.abort();
@@ -79,6 +114,7 @@ export function createDetail({ host, onClose = () => {} } = {}) {
       if (ctl.signal.aborted) return;
       const target = h("div", { class: "prw-child" });
       body.replaceChildren(target);
+      setChildShown(true);
       await child.render({ el: target, signal: ctl.signal });
     } catch (err) {
       if (ctl.signal.aborted) return;
@@ -99,19 +135,11 @@ export function createDetail({ host, onClose = () => {} } = {}) {
     },
     // Header of the selected step; `view` from pipeline_steps.nodeView, or null for none.
     setHead(view) {
-      head.hidden = !view;
-      error.hidden = !view?.error;
-      if (!view) return;
-      icon.textContent = view.icon;
-      status.textContent = view.label;
-      head.className = `prw-detail-head prw-tone-${view.tone}`;
-      head.setAttribute("data-status", view.status);
-      name.textContent = view.name;
-      duration.textContent = view.duration;
-      reuse.hidden = !view.reused;
-      reuse.textContent = view.reused ? `♻ Reused${view.reusedFrom ? ` results of run ${view.reusedFrom}` : ""}` : "";
-      runId.textContent = view.runId ? `run ${view.runId}` : "";
-      error.textContent = view.error;
+      lastView = view ?? null;
+      paintHead();
+    },
+    get childShown() {
+      return childShown;
     },
     // What the body shows: nothing selected, a child view, or why there is none yet.
     showNothing() {

@@ -46,7 +46,9 @@ export class Downloads {
     save = saveBlob,
     revokeDelayMs = REVOKE_DELAY_MS,
     idleTimeoutMs = IDLE_TIMEOUT_MS,
+    request = (name, id) => ({ type: "download", output: name, request_id: id }),
   }) {
+    this.request = request;
     this.send = send;
     this.onChange = onChange;
     this.container = container;
@@ -85,7 +87,7 @@ export class Downloads {
     this.requests.set(id, req);
     this.byName.set(name, req);
     this._touch(req);
-    this.send({ type: "download", output: name, request_id: id });
+    this.send(this.request(name, id));
     this.onChange(name);
     return id;
   }
@@ -171,7 +173,7 @@ export class Downloads {
     this._close(req);
     req.status = "done";
     req.size = req.received;
-    const url = this.save(blob, req.filename, this.container ?? document.body);
+    const url = this.save(blob, req.filename, this.container ?? document.body, req.name);
     if (typeof url === "string") {
       this.urls ??= new Set();
       this.urls.add(url);

@@ -1,5 +1,6 @@
 import { h, frameScheduler } from "./dom.js";
 import { lineText, renderLine } from "./ansi.js";
+import { fitHeight, highlightMatches, jumpLabel } from "./highlight.js";
 
 // Browsers cap element heights (Firefox near 17.9M px); past this the scrollbar is scaled.
 const MAX_SCROLL_PX = 8_000_000;
@@ -52,6 +53,11 @@ export class LogView {
     this.rowEls = [];
     this.rowLines = [];
     this.rowAbs = [];
+    this.rowFilter = [];
+    this.newLines = 0; // lines that arrived while scrolled up (the "Jump to end" button says so)
+    this.wrap = false;
+    this.autoHeight = true; // until the user resizes the panel
+    this.autoHeightPx = null;
     this.lastScrollTop = 0;
     this.geom = { rows: 0, viewRows: 1, maxS: 0, scaled: false, height: -1, topSpan: 0 };
 
@@ -66,6 +72,16 @@ export class LogView {
       oninput: () => this.setFilter(this.filter.value),
     });
     this.matchInfo = h("span", { class: "srw-filter-info", hidden: true });
+    this.wrapToggle = h("button", {
+      type: "button",
+      class: "srw-button srw-wrap-toggle",
+      "data-testid": "srw-wrap",
+      "aria-pressed": "false",
+      title: "Wrap long lines instead of scrolling sideways",
+      text: "Wrap lines",
+      onclick: () => this.setWrap(!this.wrap),
+    });
+    this.tools = h("span", { class: "srw-log-tools" });
     this.older = h("button", {
       type: "button",
       class: "srw-button srw-older",
@@ -103,7 +119,7 @@ export class LogView {
     this.el = h(
       "div",
       { class: "srw-logview" },
-      h("div", { class: "srw-log-toolbar" }, this.filter, this.matchInfo, this.older),
+      h("div", { class: "srw-log-toolbar" }, this.filter, this.matchInfo, this.wrapToggle, this.tools, this.older),
       h("div", { class: "srw-log-wrap" }, this.scroller, this.jump),
     );
     this.frame = frameScheduler(() => this._render());
@@ -137,7 +153,15 @@ export class LogView {
     this.frame.schedule();
   }
 
+  setWrap(on) {
+    this.wrap = Boolean(on);
+    this.wrapToggle.setAttribute("aria-pressed", String(this.wrap));
+    this.scroller.classList.toggle("srw-wrap", this.wrap);
+    this.frame.schedule();
+  }
+
   jumpToEnd() {
+    this.newLines = 0;
     this.following = true;
     this.anchor = null;
     this.frame.flush();
@@ -179,7 +203,9 @@ export class LogView {
     if (event.type === "reset") {
       this.following = true;
       this.anchor = null;
+      this.newLines = 0;
     }
+    if (event.type === "append" && !this.following) this.newLines += Math.max(0, event.to - event.from);
     if (event.type === "reset" || (event.type === "prepend" && event.added > 0)) this.matchesDirty = true;
     this.frame.schedule();
   }
@@ -192,6 +218,7 @@ export class LogView {
     if (s >= maxS - Math.max(2, this.rowHeight / 2)) {
       this.following = true;
       this.anchor = null;
+      this.newLines = 0;
     } else {
       this.following = false;
       const t = this._rowForScroll(s);
@@ -202,6 +229,9 @@ export class LogView {
   }
 
   _measure() {
+    if (this.autoHeightPx != null && this.scroller.style.height !== `${this.autoHeightPx}px`) {
+      this.autoHeight = false; // the user dragged the panel's size: keep theirs
+    }
     const view = this.scroller.clientHeight;
     this.viewportHeight = view > 0 ? view : this.defaultViewport;
     if (this.rowMeasured || !this.scroller.isConnected || view <= 0) return;
@@ -279,6 +309,20 @@ export class LogView {
     const showPartial = partial !== null && (!re || re.test(lineText(partial)));
     const base = this._baseRows;
     const rows = base + (showPartial ? 1 : 0);
+    if (this.autoHeight && this.scroller.isConnected && !this.wrap) {
+      const want = fitHeight(rows, rowH, { max: this.defaultViewport });
+      if (want !== this.autoHeightPx) {
+        this.autoHeightPx = want;
+        this.scroller.style.height = `${want}px`;
+        const view = this.scroller.clientHeight;
+        this.viewportHeight = view > 0 ? view : want;
+      }
+    }
+    const digits = String(Math.max(1, buf.endLine + 1)).length;
+    if (digits !== this.gutterDigits) {
+      this.gutterDigits = digits;
+      this.scroller.style.setProperty("--srw-ln-w", `${digits}ch`);
+    }
     const viewH = this.viewportHeight;
     const viewRows = Math.max(1, Math.ceil(viewH / rowH));
     const total = rows * rowH;
@@ -303,17 +347,40 @@ export class LogView {
 
     const t = this._rowForScroll(s);
     const first = Math.max(0, Math.min(Math.floor(t), rows - 1));
-    const start = Math.max(0, first - this.overscan);
-    const end = Math.min(rows, first + viewRows + 1 + this.overscan);
-    let y = start * rowH;
-    if (this.geom.scaled) {
-      y = s - (t - first) * rowH - (first - start) * rowH;
-      y = Math.max(0, Math.min(height - (end - start) * rowH, y));
+    if (this.wrap) {
+      // Wrapped rows have their own heights: the scroll position picks the top line (one row
+      // height of scrolling per line), and at the end the last line sits on the bottom edge.
+      const start = this.following ? Math.max(0, rows - viewRows - 1) : first;
+      const end = Math.min(rows, start + viewRows + 1);
+      this._paintRows(start, end, base, partial);
+      let y = s;
+      if (this.following) y = Math.max(0, s + viewH - this.layer.offsetHeight);
+      this.layer.style.transform = `translateY(${Math.round(y)}px)`;
+      if (this.autoHeight && this.scroller.isConnected) {
+        // wrapped rows are taller than one row: fit the panel to what they measure
+        const want = Math.round(Math.min(this.defaultViewport, Math.max(60, this.layer.offsetHeight + 4)));
+        if (want !== this.autoHeightPx) {
+          this.autoHeightPx = want;
+          this.scroller.style.height = `${want}px`;
+          this.frame.schedule();
+        }
+      }
+    } else {
+      const start = Math.max(0, first - this.overscan);
+      const end = Math.min(rows, first + viewRows + 1 + this.overscan);
+      let y = start * rowH;
+      if (this.geom.scaled) {
+        y = s - (t - first) * rowH - (first - start) * rowH;
+        y = Math.max(0, Math.min(height - (end - start) * rowH, y));
+      }
+      this.layer.style.transform = `translateY(${Math.round(y)}px)`;
+      this._paintRows(start, end, base, partial);
     }
-    this.layer.style.transform = `translateY(${Math.round(y)}px)`;
-    this._paintRows(start, end, base, partial);
 
+    if (this.following) this.newLines = 0;
     this.jump.hidden = this.following;
+    const label = jumpLabel(this.newLines);
+    if (this.jump.textContent !== label) this.jump.textContent = label;
     this.older.hidden = buf.firstLine <= 0;
     this.older.disabled = this.pendingOlder.has(buf);
     if (rows === 0) this.scroller.dataset.empty = re ? "No matching lines" : "No output yet";
@@ -330,24 +397,30 @@ export class LogView {
       this.rowEls.push(row);
       this.rowLines.push(undefined);
       this.rowAbs.push(-1);
+      this.rowFilter.push(null);
     }
     while (this.rowEls.length > n) {
       this.rowEls.pop().remove();
       this.rowLines.pop();
       this.rowAbs.pop();
+      this.rowFilter.pop();
     }
     const buf = this.buffer;
+    const re = this.filterRe;
     for (let k = 0; k < n; k++) {
       const row = start + k;
       const abs = this._lineOfRow(row);
       const line = (row >= base ? partial : buf.line(abs)) ?? "";
       const el = this.rowEls[k];
-      if (this.rowLines[k] !== line) {
+      if (this.rowLines[k] !== line || this.rowFilter[k] !== re) {
         renderLine(el, line);
+        highlightMatches(el, re);
         this.rowLines[k] = line;
+        this.rowFilter[k] = re;
       }
       if (this.rowAbs[k] !== abs) {
         el.dataset.line = String(abs);
+        el.dataset.ln = String(abs + 1); // the gutter's number (CSS ::before: not in the text)
         this.rowAbs[k] = abs;
       }
     }

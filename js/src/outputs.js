@@ -1,27 +1,35 @@
 import { h } from "./dom.js";
+import { formatBytes } from "./bytes.js";
+import { downloadNote, kernelSaveNote } from "./download_text.js";
 
-// 0 -> "0 B", 1536 -> "1.5 KiB", 5_000_000 -> "4.8 MiB".
-export function formatBytes(n) {
-  if (typeof n !== "number" || !Number.isFinite(n) || n < 0) return "—";
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1024;
-    i += 1;
-  } while (v >= 1024 && i < units.length - 1);
-  return `${v < 10 ? v.toFixed(1) : String(Math.round(v))} ${units[i]}`;
-}
+export { formatBytes };
 
-// Table of outputs: name, size, file count and a download button with progress and errors.
-export function createOutputsTable({ downloads }) {
+const TERMINAL = new Set(["Finished", "Failed", "Canceled"]);
+const SAVE_TITLE = "Save into the kernel's working folder (beside the notebook on JupyterHub)";
+
+// True once an output exists on the server (the kernel lists declared outputs with a null size
+// while the step runs): only then is it offered for download.
+export const outputExists = (out) => typeof out?.size === "number" && Number.isFinite(out.size);
+
+// Table of outputs: name, size, file count, the download and save-in-kernel buttons; under each
+// row a line for progress, the result or an error, so the columns never move and a long message
+// wraps inside the widget. `saves` (kernel_save.js) is optional.
+export function createOutputsTable({ downloads, saves = null }) {
   const body = h("tbody");
-  const empty = h("tr", { class: "srw-out-empty" }, h("td", { colspan: "4", text: "No outputs yet" }));
+  const emptyCell = h("td", { colspan: "4", text: "No outputs yet" });
+  const empty = h("tr", { class: "srw-out-empty" }, emptyCell);
   const table = h(
     "table",
     { class: "srw-outputs", "data-testid": "srw-outputs" },
     h("caption", { class: "srw-caption", text: "Outputs" }),
+    h(
+      "colgroup",
+      {},
+      h("col", { class: "srw-col-name" }),
+      h("col", { class: "srw-col-size" }),
+      h("col", { class: "srw-col-files" }),
+      h("col", { class: "srw-col-action" }),
+    ),
     h(
       "thead",
       {},
@@ -36,6 +44,7 @@ export function createOutputsTable({ downloads }) {
     ),
     body,
   );
+  const el = h("div", { class: "srw-table-scroll" }, table);
   const rows = new Map();
 
   function makeRow(name) {
@@ -50,6 +59,17 @@ export function createOutputsTable({ downloads }) {
       text: "Download",
       onclick: () => downloads.start(name),
     });
+    const save = h("button", {
+      type: "button",
+      class: "srw-button srw-save-local",
+      "data-testid": `srw-save-local-${name}`,
+      text: "Save to kernel",
+      title: SAVE_TITLE,
+      "aria-label": `Save ${name} into the kernel's working folder`,
+      onclick: () => saves?.start(name),
+    });
+    const pending = h("span", { class: "srw-out-pending", text: "when the step ends" });
+    const actions = h("td", { class: "srw-out-action" });
     // Present only while this output downloads, so the srw-progress hook finds the live one.
     const progress = h("progress", {
       class: "srw-progress",
@@ -65,15 +85,19 @@ export function createOutputsTable({ downloads }) {
       onclick: () => downloads.cancel(name),
     });
     const message = h("span", { class: "srw-dl-message", role: "status" });
+    const saveMessage = h("span", { class: "srw-dl-message srw-save-message", role: "status" });
+    const noteCell = h("td", { colspan: "4" }, message, saveMessage);
+    const note = h("tr", { class: "srw-out-note", hidden: true }, noteCell);
     const tr = h(
       "tr",
       { class: "srw-out-row" },
       h("td", { class: "srw-out-name" }, nameText, kind),
       size,
       files,
-      h("td", { class: "srw-out-action" }, button, message),
+      actions,
     );
-    return { tr, nameText, kind, size, files, button, progress, cancel, message };
+    return { tr, note, noteCell, nameText, kind, size, files, actions, button, save, pending, progress, cancel,
+      message, saveMessage, exists: null, isDir: false };
   }
 
   function refresh(name) {
@@ -87,10 +111,10 @@ export function createOutputsTable({ downloads }) {
       const hadFocus = row.cancel === document.activeElement;
       row.progress.remove();
       row.cancel.remove();
-      if (hadFocus) row.button.focus(); // do not drop keyboard focus with the removed button
+      if (hadFocus && row.button.isConnected) row.button.focus(); // keep keyboard focus in the row
     } else {
-      if (!row.progress.parentNode) row.button.after(row.progress);
-      if (!row.cancel.parentNode) row.progress.after(row.cancel);
+      if (!row.progress.parentNode) row.noteCell.prepend(row.progress);
+      if (!row.cancel.parentNode) row.message.after(row.cancel);
       if (st.size != null && st.size > 0) {
         row.progress.max = st.size;
         row.progress.value = Math.min(st.received, st.size);
@@ -102,11 +126,27 @@ export function createOutputsTable({ downloads }) {
     row.message.classList.toggle("srw-dl-error", failed);
     if (failed) row.message.setAttribute("data-testid", "srw-download-error");
     else row.message.removeAttribute("data-testid");
-    const note = st?.status === "done" ? "Saved" : st?.status === "canceled" ? "Canceled" : "";
-    row.message.textContent = failed ? st.error : note;
+    row.message.textContent = downloadNote(st, row.isDir);
+    row.message.hidden = !row.message.textContent;
+
+    const sv = saves?.state(name) ?? null;
+    row.save.disabled = sv?.status === "saving";
+    row.saveMessage.classList.toggle("srw-dl-error", sv?.status === "error");
+    row.saveMessage.setAttribute("data-testid", `srw-save-local-message-${name}`);
+    row.saveMessage.textContent = kernelSaveNote(sv);
+    row.saveMessage.hidden = !row.saveMessage.textContent;
+    row.note.hidden = row.message.hidden && row.saveMessage.hidden && !active;
   }
 
-  function update(outputs) {
+  function paintActions(row, name, exists) {
+    if (row.exists === exists) return;
+    row.exists = exists;
+    if (exists) row.actions.replaceChildren(row.button, ...(saves ? [row.save] : []));
+    else row.actions.replaceChildren(row.pending);
+    row.pending.title = exists ? "" : `${name} is offered for download once the step has written it`;
+  }
+
+  function update(outputs, status) {
     const list = Array.isArray(outputs) ? outputs : [];
     const seen = new Set();
     for (const out of list) {
@@ -118,26 +158,33 @@ export function createOutputsTable({ downloads }) {
         row = makeRow(name);
         rows.set(name, row);
         row.nameText.textContent = name;
-        refresh(name);
       }
       const isDir = Boolean(out.is_dir);
+      const exists = outputExists(out);
+      row.isDir = isDir;
       row.kind.textContent = isDir ? "/" : "";
       row.kind.title = isDir ? "folder" : "";
+      row.nameText.title = isDir ? `${name}/ (a folder: downloads as ${name}.zip)` : name;
       row.size.textContent = formatBytes(out.size);
-      row.size.title = Number.isFinite(out.size) ? `${out.size} bytes` : "";
+      row.size.title = exists ? `${out.size} bytes` : "not written yet";
       row.files.textContent = Number.isFinite(out.file_count) ? String(out.file_count) : "—";
+      row.button.textContent = isDir ? "Download .zip" : "Download";
       row.button.setAttribute("aria-label", isDir ? `Download ${name} as zip` : `Download ${name}`);
-      body.append(row.tr); // re-appending keeps the server's order
+      paintActions(row, name, exists);
+      refresh(name);
+      body.append(row.tr, row.note); // re-appending keeps the server's order
     }
     for (const [name, row] of rows) {
       if (!seen.has(name)) {
         row.tr.remove();
+        row.note.remove();
         rows.delete(name);
       }
     }
+    emptyCell.textContent = TERMINAL.has(status) ? "No outputs" : "No outputs yet";
     if (rows.size === 0) body.append(empty);
     else empty.remove();
   }
 
-  return { el: table, update, refresh };
+  return { el, table, update, refresh };
 }

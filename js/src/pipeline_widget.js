@@ -3,6 +3,7 @@ import { createRunHeader } from "./header.js";
 import { GraphView } from "./dag.js";
 import { createTimeline } from "./timeline.js";
 import { createDetail } from "./detail.js";
+import { createMetricsTable } from "./metrics_table.js";
 import {
   normalizeGraph,
   nodeView,
@@ -16,6 +17,7 @@ import {
 export { GraphView, layoutGraph, edgePath, shortName } from "./dag.js";
 export { createTimeline, timeRange, stepBars, axisTicks } from "./timeline.js";
 export { createDetail, NO_HOST_HINT } from "./detail.js";
+export { createMetricsTable, tableRows, sortRows } from "./metrics_table.js";
 export * from "./pipeline_steps.js";
 
 // Builds a PipelineRunWidget view into `el` (docs/widget-protocol.md, "PipelineRunWidget synced
@@ -42,6 +44,7 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
   const graphView = new GraphView({ onSelect: select });
   const timeline = createTimeline({ onSelect: select });
   const detail = createDetail({ host, onClose: () => select("") });
+  const metricsTable = createMetricsTable();
 
   const root = h(
     "div",
@@ -53,6 +56,7 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
     graphView.el,
     detail.el,
     timeline.el,
+    metricsTable.el,
   );
 
   let graph = normalizeGraph(null);
@@ -184,12 +188,16 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
     },
     graph: paintGraph,
     steps: paintSteps,
+    metrics() {
+      metricsTable.update(model.get("metrics_table"), new Map(graph.nodes.map((n) => [n.id, n.name])));
+    },
   };
   header.bind(model, listen);
   const traits = {
     error: ["error"],
     graph: ["graph"],
     steps: ["steps"],
+    metrics: ["graph", "metrics_table"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();

@@ -6,6 +6,11 @@ import { LogSync } from "./logsync.js";
 import { createTabs } from "./tabs.js";
 import { Downloads } from "./downloads.js";
 import { createOutputsTable } from "./outputs.js";
+import { MetricsStore } from "./metrics_data.js";
+import { createMetricsArea } from "./metrics_area.js";
+import { createFailureGuide } from "./failure.js";
+import { KernelSaves } from "./kernel_save.js";
+import { createLogExport } from "./log_export.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -14,8 +19,14 @@ export { LogSync } from "./logsync.js";
 export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
-export { createOutputsTable, formatBytes } from "./outputs.js";
+export { createOutputsTable, formatBytes, outputExists } from "./outputs.js";
+export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
+export { KernelSaves } from "./kernel_save.js";
+export { createLogExport, logExportNote } from "./log_export.js";
+export { highlightMatches, jumpLabel, fitHeight } from "./highlight.js";
+export { failureStream, createFailureGuide } from "./failure.js";
 export { h, frameScheduler } from "./dom.js";
+export { MetricsStore, Series } from "./metrics_data.js";
 
 export const STREAMS = ["stdout", "stderr", "job"];
 
@@ -30,6 +41,8 @@ let instances = 0;
 // trait already holds is skipped and a gap (the trait is refreshed only every few seconds) is
 // filled by asking for a snapshot (`sync`); see logsync.js. Later changes of the trait are
 // ignored. Once rendered, the view sends `sync` so it catches up with what the trait missed.
+// Metrics follow the same scheme (the `metrics` trait, `metric` / `metric_snapshot` messages,
+// metrics_data.js); one `sync` serves both.
 export function renderStepWidget({ model, el, options = {} }) {
   instances += 1;
   const panelId = `srw-${instances}-${Math.random().toString(36).slice(2, 8)}-log`;
@@ -47,7 +60,6 @@ export function renderStepWidget({ model, el, options = {} }) {
     reuseText,
   );
   const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse] });
-  const error = h("div", { class: "srw-error", "data-testid": "srw-error", role: "alert", hidden: true });
 
   const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
   const view = new LogView({
@@ -55,6 +67,8 @@ export function renderStepWidget({ model, el, options = {} }) {
     onRequestOlder: (stream, beforeLine, count) =>
       model.send({ type: "older_lines", stream, before_line: beforeLine, count }),
   });
+  const logExport = createLogExport({ send: (msg) => model.send(msg), currentStream: () => tabs?.selected });
+  view.tools.append(...logExport.buttons, logExport.note);
   const panel = h("div", { class: "srw-panel", role: "tabpanel", id: panelId }, view.el);
   const tabs = createTabs({
     names: STREAMS,
@@ -62,10 +76,16 @@ export function renderStepWidget({ model, el, options = {} }) {
     onSelect: (stream) => {
       view.setBuffer(buffers[stream], stream);
       panel.setAttribute("aria-labelledby", tabs.tabId(stream));
+      failure?.selected();
+      logExport.showStream(stream);
     },
   });
+  const lineCounts = () => Object.fromEntries(STREAMS.map((s) => [s, buffers[s].shownLines]));
+  const failure = createFailureGuide({ tabs, counts: lineCounts, onShow: () => view.scroller.focus() });
+  const error = failure.el;
   const counts = frameScheduler(() => {
     for (const s of STREAMS) tabs.setCount(s, buffers[s].shownLines);
+    failure.refresh();
   });
   for (const s of STREAMS) cleanups.push(buffers[s].subscribe(() => counts.schedule()));
 
@@ -75,12 +95,20 @@ export function renderStepWidget({ model, el, options = {} }) {
     onChange: (outputName) => outputsTable.refresh(outputName),
     container: root,
   });
-  const outputsTable = createOutputsTable({ downloads });
+  const saves = new KernelSaves({
+    send: (msg) => model.send(msg),
+    onChange: (outputName) => outputsTable.refresh(outputName),
+  });
+  const outputsTable = createOutputsTable({ downloads, saves });
+  const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
+  const metrics = new MetricsStore({ sync: () => logSync.sync() });
+  const metricsArea = createMetricsArea({ store: metrics, themeRoot: root });
 
   root.append(
     header.el,
     error,
     header.connection,
+    metricsArea.el,
     h("div", { class: "srw-logs" }, tabs.el, panel),
     outputsTable.el,
   );
@@ -96,27 +124,37 @@ export function renderStepWidget({ model, el, options = {} }) {
         : "";
     },
     error() {
-      const text = model.get("error");
-      error.hidden = !text;
-      error.textContent = text ? String(text) : "";
+      failure.update({ status: model.get("status"), error: model.get("error") });
     },
     outputs() {
-      outputsTable.update(model.get("outputs"));
+      outputsTable.update(model.get("outputs"), model.get("status"));
+    },
+    params() {
+      metricsArea.setParams(model.get("params"));
+    },
+    images() {
+      metricsArea.setImages(model.get("images"));
     },
   };
   header.bind(model, listen);
   const traits = {
     reuse: ["reuse"],
-    error: ["error"],
-    outputs: ["outputs"],
+    error: ["error", "status"],
+    outputs: ["outputs", "status"],
+    params: ["params"],
+    images: ["images"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();
     for (const trait of names) listen(`change:${trait}`, paint[part]);
   }
 
-  const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
   logSync.load(model.get("logs"));
+  metrics.load(model.get("metrics"));
+  listen("change:metrics", () => {
+    metrics.load(model.get("metrics"), false);
+    metricsArea.changed(); // descriptions may be new even where the points are not
+  });
 
   listen("msg:custom", (msg, messageBuffers) => {
     if (!msg || typeof msg !== "object") return;
@@ -131,21 +169,30 @@ export function renderStepWidget({ model, el, options = {} }) {
       case "log_reset":
         logSync.reset(msg.stream, msg.seq);
         break;
+      case "metric":
+        if (metrics.metric(msg.name, msg.points, msg.seq)) metricsArea.changed();
+        break;
+      case "metric_snapshot":
+        if (metrics.snapshot(msg.name, msg.points, msg.count, msg.seq)) metricsArea.changed();
+        break;
       case "older_lines":
         buffer?.prepend(msg.start_line, msg.lines);
         break;
       default:
-        if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
-          downloads.handle(msg, messageBuffers);
+        if (msg.type === "save_local_done" || msg.type === "save_local_error") saves.handle(msg);
+        else if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
+          if (!logExport.handle(msg, messageBuffers)) downloads.handle(msg, messageBuffers);
         }
     }
   });
 
-  tabs.select("stdout");
+  failure.start("stdout");
   counts.flush();
   el.append(root);
   view.flush();
+  metricsArea.flush();
   logSync.sync();
+  metrics.expectSnapshots();
 
   return {
     root,
@@ -153,18 +200,25 @@ export function renderStepWidget({ model, el, options = {} }) {
     flush() {
       counts.flush();
       view.flush();
+      metricsArea.flush();
     },
     view,
     buffers,
     logSync,
     tabs,
     downloads,
+    metrics,
+    metricsArea,
+    saves,
+    logExport,
     dispose() {
       for (const fn of cleanups) fn();
       counts.dispose();
       view.dispose();
       header.dispose();
       downloads.dispose();
+      metricsArea.dispose();
+      logExport.dispose();
       root.remove();
     },
   };

@@ -10,6 +10,7 @@ export function createTabs({ names, panelId, onSelect }) {
   const list = h("div", { class: "srw-tabs", role: "tablist", "aria-label": "Log streams" });
   for (const name of names) {
     const count = h("span", { class: "srw-tab-count", text: "0" });
+    const mark = h("span", { class: "srw-tab-mark", "aria-hidden": "true", text: "!", hidden: true });
     const button = h(
       "button",
       {
@@ -25,9 +26,10 @@ export function createTabs({ names, panelId, onSelect }) {
         onclick: () => select(name),
       },
       h("span", { class: "srw-tab-name", text: name }),
+      mark,
       count,
     );
-    tabs.set(name, { button, count, value: -1 });
+    tabs.set(name, { button, count, mark, note: "", value: -1 });
     list.append(button);
   }
 
@@ -57,6 +59,9 @@ export function createTabs({ names, panelId, onSelect }) {
     onSelect?.(name);
   }
 
+  const label = (name, t) =>
+    `${name}, ${t.value} ${t.value === 1 ? "line" : "lines"}${t.note ? `, ${t.note}` : ""}`;
+
   return {
     el: list,
     select,
@@ -69,7 +74,17 @@ export function createTabs({ names, panelId, onSelect }) {
       if (!t || t.value === n) return;
       t.value = n;
       t.count.textContent = formatCount(n);
-      t.button.setAttribute("aria-label", `${name}, ${n} ${n === 1 ? "line" : "lines"}`);
+      t.button.setAttribute("aria-label", label(name, t));
+    },
+    // Marks a tab (a "!" and `note` in its label and title), or clears the mark with "".
+    mark(name, note) {
+      const t = tabs.get(name);
+      if (!t) return;
+      t.note = note ? String(note) : "";
+      t.mark.hidden = !t.note;
+      t.button.classList.toggle("srw-tab-marked", Boolean(t.note));
+      t.button.title = t.note ? `${name} ${t.note}` : "";
+      if (t.value >= 0) t.button.setAttribute("aria-label", label(name, t));
     },
   };
 }

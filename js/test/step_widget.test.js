@@ -312,7 +312,7 @@ describe("StepRunWidget", () => {
         { name: "plots", size: 5 * 1024 * 1024, file_count: 12, is_dir: true },
       ],
     });
-    const rows = [...get("srw-outputs").querySelectorAll("tbody tr")];
+    const rows = [...get("srw-outputs").querySelectorAll("tbody tr.srw-out-row")];
     expect(rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent))).toEqual([
       ["model", "1.5 KiB", "1"],
       ["plots/", "5.0 MiB", "12"],

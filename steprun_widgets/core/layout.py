@@ -13,6 +13,8 @@ from collections.abc import Mapping
 # --- tags ---------------------------------------------------------------------------------------
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
+#: MLflow's description of a run (shown in its UI): a Pipeline's ``description``.
+TAG_DESCRIPTION = "mlflow.note.content"
 TAG_RUN_SOURCE = "azureml.runsource"
 RUN_SOURCE_PIPELINE = "azureml.PipelineRun"
 RUN_SOURCE_STEP = "azureml.StepRun"
@@ -37,6 +39,9 @@ TAG_STARTED_AT = "steprun.startedat"
 TAG_LOG_SIZES = "steprun.logsizes"
 #: Names of the step's outputs, JSON list, so a widget can show them before they are uploaded.
 TAG_OUTPUT_NAMES = "steprun.outputs"
+#: JSON {pipeline output name: [node id, output name]} on a pipeline run: the step outputs that
+#: ``PipelineData(pipeline_output_name=...)`` promoted to the pipeline (``get_pipeline_output``).
+TAG_PIPELINE_OUTPUTS = "steprun.pipelineoutputs"
 
 # --- artifacts ----------------------------------------------------------------------------------
 LOGS_DIR = "logs"
@@ -99,6 +104,30 @@ RESERVED_TAG_PREFIXES: tuple[str, ...] = ("mlflow.", "azureml.", "steprun.")
 def table_column_metric(table: str, column: str) -> str:
     """The MLflow metric that holds one column of a table logged with ``log_row``."""
     return f"{table}/{column}"
+
+
+#: The name a PortDataReference reports as its datastore: the tracking server's artifact store.
+DATASTORE_NAME = "mlflow-artifacts"
+
+
+def datastore_path(run_id: str, output_name: str) -> str:
+    """An output's ``path_on_datastore``, in Azure ML's form ``azureml/<step run id>/<output name>``.
+
+    ``PortDataReference.download(local_path)`` lays files out under ``<local_path>/<this>/``, as
+    Azure ML does, so code that joins ``local_path`` and ``path_on_datastore`` finds them.
+    """
+    return f"azureml/{run_id}/{output_name}"
+
+
+#: Prefix of the params that record a pipeline run's PipelineParameter values (prefixed like the
+#: step params, so a parameter named ``script`` never collides with them).
+PIPELINE_PARAMETER_PREFIX = "steprun.pipeline_parameter."
+
+
+def param_pipeline_parameter(name: str) -> str:
+    """The MLflow param of a pipeline run that holds the value of PipelineParameter ``name``."""
+    return f"{PIPELINE_PARAMETER_PREFIX}{name}"
+
 
 # --- statuses -----------------------------------------------------------------------------------
 NOT_STARTED = "NotStarted"
@@ -197,6 +226,18 @@ def decode_graph(value: str | None) -> dict:
     edges = [tuple(e) for e in (raw_edges if isinstance(raw_edges, list) else [])
              if isinstance(e, list) and len(e) == 2]
     return {"nodes": nodes, "edges": edges}
+
+
+def decode_pipeline_outputs(value: str | None) -> dict[str, tuple[str, str]]:
+    """Read the pipeline-outputs tag back: name -> (node id, output name); malformed gives {}."""
+    try:
+        raw = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {k: (v[0], v[1]) for k, v in raw.items()
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)}
 
 
 def is_step_run(tags: Mapping[str, str]) -> bool:

@@ -110,6 +110,17 @@ class PortDataReference:
 
     @property
     def path_on_datastore(self) -> str:
+        """Where the output is in the datastore, in Azure ML's form ``azureml/<run id>/<output>``."""
+        return layout.datastore_path(self.step_run.id, self.name)
+
+    @property
+    def datastore_name(self) -> str:
+        """The datastore that holds the output: the tracking server's artifact store."""
+        return layout.DATASTORE_NAME
+
+    @property
+    def artifact_path(self) -> str:
+        """The output's folder among the step run's MLflow artifacts (``outputs/<name>``)."""
         return layout.output_path(self.name)
 
     def iter_files(self) -> Iterator[tuple[PurePosixPath, FileInfo]]:
@@ -118,18 +129,26 @@ class PortDataReference:
             yield relative_output_path(self.name, info.path), info
 
     def download(self, local_path: str | os.PathLike = ".", overwrite: bool = False,
-                 show_progress: bool = True) -> str:
-        """Download every file of the output into ``<local_path>/<output name>/``.
+                 show_progress: bool = True, *, flat: bool = False) -> str:
+        """Download every file of the output into ``<local_path>/<path_on_datastore>/``.
 
-        An output that is a single file right under ``outputs/`` (runs of other tools) is written as
-        ``<local_path>/<output name>``.
+        That is Azure ML's layout (``<local_path>/azureml/<step run id>/<output name>/...``), so
+        code that reads ``os.path.join(local_path, ref.path_on_datastore, file)`` after a download
+        works unchanged, and outputs of different runs never land on each other. ``flat=True``
+        writes ``<local_path>/<output name>/...`` instead (what this method did before 0.2).
+        An output that is a single file right under ``outputs/`` (runs of other tools) is written
+        as a file of that name in the same folder.
 
         Files are streamed in chunks to a temporary name and renamed once complete, so no
-        half-written file is ever left under its real name. Returns the folder written.
+        half-written file is ever left under its real name. Returns the path of what was written
+        (the folder, or that single file); Azure ML returned a file count, which no sample reads.
         """
         files = self._output.files
         single = len(files) == 1 and files[0].path == layout.output_path(self.name)
-        dest = Path(local_path) if single else Path(local_path) / self.name
+        base = Path(local_path)
+        if not flat:
+            base = base.joinpath(*PurePosixPath(self.path_on_datastore).parent.parts)
+        dest = base if single else base / self.name
         download_output(self.step_run._rest, self.step_run._record(), self.name, dest,
                         files=files, overwrite=overwrite, show_progress=show_progress)
         return str(dest / self.name) if single else str(dest)

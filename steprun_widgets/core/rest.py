@@ -17,10 +17,12 @@ import requests
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.transport import API, Transport, check_run_id
-from steprun_widgets.errors import RunNotFoundError, ServiceError, StepRunError
+from steprun_widgets.errors import ArtifactStoreError, RunNotFoundError, ServiceError, StepRunError
 
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+#: How MLflow 2.x says "no such artifact": HTTP 500 INTERNAL_ERROR with the OS error in the message.
+_NO_SUCH_FILE = ("No such file or directory", "FileNotFoundError")
 SEARCH_PAGE = 1000
 
 
@@ -92,6 +94,8 @@ class MlflowRest:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        #: Runs asked for per ``runs/search`` page (MLflow's own maximum is larger; tests lower it).
+        self.search_page = SEARCH_PAGE
 
     # --- experiments ----------------------------------------------------------------------------
     def get_experiment_by_name(self, name: str) -> dict | None:
@@ -124,6 +128,20 @@ class MlflowRest:
             raise ServiceError(f"Malformed answer for experiment id {experiment_id!r} from "
                                f"{self.transport.display_url}", url=self.transport.base_url)
         return experiment
+
+    def search_experiments(self) -> list[dict]:
+        """Every active experiment on the server (all pages)."""
+        found: list[dict] = []
+        token = None
+        while True:
+            body: dict[str, Any] = {"max_results": SEARCH_PAGE, "view_type": "ACTIVE_ONLY"}
+            if token:
+                body["page_token"] = token
+            answer = self.transport.post_json(f"{API}/experiments/search", body)
+            found.extend(e for e in answer.get("experiments", []) if isinstance(e, dict))
+            token = answer.get("next_page_token")
+            if not token:
+                return found
 
     def get_or_create_experiment(self, name: str) -> str:
         """The id of the experiment with this name, creating it when missing."""
@@ -163,7 +181,8 @@ class MlflowRest:
         runs: list[RunRecord] = []
         token = None
         while True:
-            page = SEARCH_PAGE if max_results is None else min(SEARCH_PAGE, max_results - len(runs))
+            size = self.search_page
+            page = size if max_results is None else min(size, max_results - len(runs))
             body: dict[str, Any] = {"experiment_ids": list(experiment_ids),
                                     "filter": filter_string, "max_results": page,
                                     "order_by": list(order_by), "run_view_type": "ACTIVE_ONLY"}
@@ -242,11 +261,26 @@ class MlflowRest:
         try:
             body = self.transport.get_json(f"{API}/artifacts/list", params)
         except ServiceError as exc:
-            if exc.error_code in _NOT_FOUND or exc.status_code == 404:
+            if is_missing_artifact(exc):
                 return []
-            raise
+            raise self._store_error(exc, run_id, path) from None
         return [FileInfo(f.get("path", ""), bool(f.get("is_dir")), _int_or_none(f.get("file_size")))
                 for f in body.get("files", []) if isinstance(f, dict)]
+
+    def _store_error(self, exc: ServiceError, run_id: str, path: str,
+                     artifact_uri: str = "") -> ServiceError:
+        """A 500 from an artifact endpoint is the server failing to read its artifact store: say so,
+        in the server's words; anything else (a proxy's 502, a refused login) stays as it was."""
+        if exc.status_code != 500 or isinstance(exc, ArtifactStoreError):
+            return exc
+        store = f" ({artifact_uri})" if artifact_uri else ""
+        said = exc.server_message or "no reason given"
+        error = ArtifactStoreError(
+            f"The tracking server at {self.transport.display_url} could not read the artifact "
+            f"store of run {run_id!r}{store} for {path or 'its artifact list'!r}: HTTP 500: {said}",
+            url=exc.url, status_code=exc.status_code, error_code=exc.error_code)
+        error.server_message = exc.server_message
+        return error
 
     def walk_artifacts(self, run_id: str, path: str) -> list[FileInfo]:
         """Every file (not folder) under ``path``, recursively."""
@@ -286,9 +320,9 @@ class MlflowRest:
                                               headers={"Range": f"bytes={start}-{end}"},
                                               ok_statuses=(416,))
         except ServiceError as exc:
-            if exc.status_code == 404 or exc.error_code in _NOT_FOUND:
+            if is_missing_artifact(exc):
                 return None
-            raise
+            raise self._store_error(exc, run.run_id, path, run.artifact_uri) from None
         if response.status_code == 416:
             return b"", _total_from_content_range(response.headers.get("Content-Range"))
         if response.status_code == 206:
@@ -304,9 +338,9 @@ class MlflowRest:
             response = self.transport.request("GET", endpoint, params=params,
                                               headers={"Range": f"bytes=-{nbytes}"}, ok_statuses=(416,))
         except ServiceError as exc:
-            if exc.status_code == 404 or exc.error_code in _NOT_FOUND:
+            if is_missing_artifact(exc):
                 return b""
-            raise
+            raise self._store_error(exc, run.run_id, path, run.artifact_uri) from None
         if response.status_code == 416:
             return b""
         return response.content[-nbytes:]
@@ -315,7 +349,10 @@ class MlflowRest:
     def open_artifact(self, run: RunRecord, path: str) -> Iterator[requests.Response]:
         """A streamed download of one artifact; read it with ``iter_content``."""
         endpoint, params = self.artifact_request(run, path)
-        response = self.transport.request("GET", endpoint, params=params, stream=True)
+        try:
+            response = self.transport.request("GET", endpoint, params=params, stream=True)
+        except ServiceError as exc:
+            raise self._store_error(exc, run.run_id, path, run.artifact_uri) from None
         try:
             yield response
         finally:
@@ -332,6 +369,18 @@ class MlflowRest:
         endpoint, _ = self.artifact_request(run, path)
         self.transport.request("PUT", endpoint, data=data,
                                headers={"Content-Type": "application/octet-stream"})
+
+
+def is_missing_artifact(exc: ServiceError) -> bool:
+    """True when an artifact endpoint answered "no such artifact" (3.x: 404; 2.x: 500 with
+    ``No such file or directory``): an absent log or output, not an outage."""
+    if isinstance(exc, ArtifactStoreError):
+        return False
+    if exc.error_code in _NOT_FOUND or (exc.status_code == 404 and exc.error_code):
+        return True
+    if exc.status_code == 404:  # a bare 404: MLflow's JSON 404 always carries an error code
+        return exc.url is not None and ARTIFACTS_API in exc.url
+    return exc.status_code == 500 and any(s in exc.server_message for s in _NO_SUCH_FILE)
 
 
 def check_artifact_path(path: str) -> str:

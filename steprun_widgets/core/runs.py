@@ -14,7 +14,12 @@ from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
 from steprun_widgets.core.workspace import Workspace
-from steprun_widgets.errors import OutputNotFoundError, RunNotFoundError, StepRunError
+from steprun_widgets.errors import (
+    ArtifactStoreError,
+    OutputNotFoundError,
+    RunNotFoundError,
+    StepRunError,
+)
 
 
 def iso_utc(ms: int | None) -> str | None:
@@ -72,8 +77,16 @@ class _Run:
         return read_metrics(self._rest, self._id, record.metrics, record.tags, name)
 
     def get_details(self) -> dict[str, Any]:
-        """The run's details: ids, status, times, tags, parameters, log files and error line."""
+        """The run's details: ids, status, times, tags, parameters, log files and error line.
+
+        When the server cannot read the run's artifact store, ``logFiles`` is empty and
+        ``artifactsError`` says why (the details themselves come from the tracking store).
+        """
         record = self._record(refresh=True)
+        try:
+            log_files, artifacts_error = self._log_files(record), None
+        except ArtifactStoreError as exc:
+            log_files, artifacts_error = {}, str(exc)
         return {
             "runId": record.run_id,
             "experimentId": record.experiment_id,
@@ -85,8 +98,9 @@ class _Run:
             "tags": dict(record.tags),
             "properties": dict(record.params),
             "parameters": dict(record.params),
-            "logFiles": self._log_files(record),
+            "logFiles": log_files,
             "error": record.tags.get(layout.TAG_ERROR) or None,
+            "artifactsError": artifacts_error,
             "target": self.workspace.transport.display_url,
         }
 
@@ -126,6 +140,10 @@ class StepRun(_Run):
         self._step_name: str | None = kwargs.pop("_step_name", None)
         #: Log name -> artifact path, for runs written by other tools (default: SPEC §4 names).
         self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
+        #: True once the log names cannot change any more (given, the runner's, or listed at the end).
+        self._log_paths_final = self._log_paths is not None
+        #: Folders at the top of an ended run's artifacts, once listed (see ``top_folders``).
+        self._top_folders: frozenset[str] | None = None
         if kwargs:
             raise TypeError(f"StepRun() got unexpected keyword arguments: {sorted(kwargs)}")
 
@@ -152,21 +170,42 @@ class StepRun(_Run):
                                   "pipeline runner")
 
     # --- logs -----------------------------------------------------------------------------------
-    def log_paths(self) -> dict[str, str]:
-        """Log name -> artifact path of this run's logs."""
-        if self._log_paths is None:
+    def log_paths(self, refresh: bool = False) -> dict[str, str]:
+        """Log name -> artifact path of this run's logs.
+
+        A step of the runner has the names of SPEC §4. A run written by another tool has what it
+        keeps under ``logs/`` (one listing; no default names are guessed): listed once when the
+        run has ended, and again on ``refresh=True`` while it goes on (new logs may appear).
+        """
+        if self._log_paths is None or (refresh and not self._log_paths_final):
             record = self._record()
             if layout.is_step_run(record.tags):
-                self._log_paths = dict(layout.LOG_FILES)
-            else:  # a run written by another tool: whatever it keeps under logs/
-                found = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
+                paths, final = dict(layout.LOG_FILES), True
+            elif self._top_folders is not None and layout.LOGS_DIR not in self._top_folders:
+                paths, final = {}, True
+            else:
+                paths = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
                          for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
                          if not f.is_dir}
-                self._log_paths = found or dict(layout.LOG_FILES)
+                final = layout.is_terminal(record.seed_status())
+            self._log_paths, self._log_paths_final = paths, final
         return self._log_paths
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:
         return self.log_paths()
+
+    def top_folders(self) -> frozenset[str]:
+        """The folders at the top of an ended run's artifacts (one listing, kept).
+
+        Who needs both ``logs/`` and ``outputs/`` of a run of another tool (a step's widget) asks
+        this first: a folder that is not there costs no listing of its own.
+        """
+        if self._top_folders is None:
+            found = frozenset(e.path for e in self._rest.list_artifacts(self.id) if e.is_dir)
+            if not layout.is_terminal(self._record().seed_status()):
+                return found  # still going: more may come
+            self._top_folders = found
+        return self._top_folders
 
     def log_reader(self, log_name: str) -> LogReader:
         """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
@@ -214,7 +253,9 @@ class StepRun(_Run):
     # --- outputs --------------------------------------------------------------------------------
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
-        outputs = {}
+        outputs: dict[str, StepRunOutput] = {}
+        if self._top_folders is not None and layout.OUTPUTS_DIR not in self._top_folders:
+            return outputs
         for entry in self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).
@@ -282,19 +323,68 @@ class PipelineRun(_Run):
         return StepRun(self.experiment, record.run_id, self.id, tags.get(layout.TAG_NODE_ID),
                        _service_endpoint=self.workspace.tracking_uri, _record=record)
 
-    def get_steps(self) -> list[StepRun]:
-        """The pipeline's step runs, in graph order; reused steps are their original runs."""
+    def steps_in_graph_order(self) -> list[StepRun]:
+        """The pipeline's step runs in graph order (upstream first); reused steps are their
+        original runs. What the widgets and ``wait_for_completion`` show."""
         return [self.step_run_for(r) for r in self.step_records()]
+
+    def get_steps(self) -> list[StepRun]:
+        """The pipeline's step runs in Azure ML v1's order: the newest-created first.
+
+        In v1, ``get_steps()`` is ``get_children()``, whose runs come newest first; the runner
+        creates a pipeline's step runs upstream first, so this is the reverse of graph order
+        (``steps_in_graph_order()``). Reused steps are their original runs.
+        """
+        records = sorted(self.step_records(), key=lambda r: r.start_time or 0)  # stable: graph order
+        return [self.step_run_for(r) for r in reversed(records)]
+
+    def get_children(self, recursive: bool = False, tags: str | dict[str, str] | None = None,
+                     properties: Any = None, type: str | None = None, status: str | None = None,
+                     _rehydrate_runs: bool = True) -> list[StepRun]:
+        """The step runs of the pipeline, as ``get_steps()`` orders them (Azure ML v1's form).
+
+        ``tags`` keeps the runs that have a tag (a name) or tags with these values (a dict);
+        ``status`` the runs with that status. Step runs have no children, so ``recursive``
+        changes nothing. ``properties`` and ``type`` do not map (MLflow runs have neither) and
+        are an error.
+        """
+        if properties is not None or type is not None:
+            raise StepRunError(f"Pipeline run {self.id!r}: get_children(properties=, type=) is not "
+                               "supported: filter with tags= or status=")
+        steps = self.get_steps()
+        if isinstance(tags, str):
+            steps = [s for s in steps if tags in s.tags]
+        elif isinstance(tags, dict):
+            steps = [s for s in steps if all(s.tags.get(k) == v for k, v in tags.items())]
+        elif tags is not None:
+            raise StepRunError(f"get_children(tags=...) takes a tag name or a dict, got {tags!r}")
+        if status is not None:
+            steps = [s for s in steps if s.get_status() == status]
+        return steps
+
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        """The data of a step output promoted with ``PipelineData(pipeline_output_name=...)``."""
+        promoted = layout.decode_pipeline_outputs(self._record().tags.get(layout.TAG_PIPELINE_OUTPUTS))
+        if pipeline_output_name not in promoted:
+            known = ", ".join(sorted(promoted)) or "none"
+            raise OutputNotFoundError(f"Pipeline run {self.id!r} has no pipeline output named "
+                                      f"{pipeline_output_name!r} (pipeline outputs: {known})")
+        node_id, output_name = promoted[pipeline_output_name]
+        for record in self.step_records():
+            if record.tags.get(layout.TAG_NODE_ID) == node_id:
+                return self.step_run_for(record).get_output_data(output_name)
+        raise OutputNotFoundError(f"Pipeline run {self.id!r}: the step that produces pipeline output "
+                                  f"{pipeline_output_name!r} has no run")
 
     def find_step_run(self, name: str) -> list[StepRun]:
         """The step runs whose step name is ``name`` (a list, as in the seed)."""
-        return [s for s in self.get_steps() if s.name == name]
+        return [s for s in self.steps_in_graph_order() if s.name == name]
 
     def get_step(self, name: str) -> StepRun:
         """The one step run named ``name``; RunNotFoundError naming the step and the pipeline."""
         found = self.find_step_run(name)
         if not found:
-            names = ", ".join(s.name for s in self.get_steps()) or "none"
+            names = ", ".join(s.name for s in self.steps_in_graph_order()) or "none"
             raise RunNotFoundError(f"Pipeline run {self.id!r} has no step named {name!r} "
                                    f"(steps: {names})")
         return found[0]

@@ -1,16 +1,14 @@
 """HTTP transport to a tracking server: one ``requests.Session`` per workspace.
 
 Retries come from urllib3's ``Retry`` (connection errors and 5xx answers on idempotent calls),
-every call has a timeout, credentials (HTTP basic auth, else a bearer token) travel only in the
-``Authorization`` header, and every failure
-becomes a :class:`~steprun_widgets.errors.ServiceError` that names the URL and no secret.
+every call has a timeout, credentials (:mod:`~steprun_widgets.core.credentials`) travel only in the
+``Authorization`` header, and every failure becomes a :class:`~steprun_widgets.errors.ServiceError`
+that names the URL and no secret.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,9 +19,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from steprun_widgets.errors import RunNotFoundError, ServiceError, redact, register_secret
+from steprun_widgets.core import credentials as creds
+from steprun_widgets.errors import RunNotFoundError, ServiceError, redact
 
 API = "/api/2.0/mlflow"
+#: Artifact endpoints: a GET answered 500 there is how MLflow 2.x says "no such file" (or that the
+#: store cannot be read), never worth three retries; 502/503/504 (a proxy, a restart) still are.
+ARTIFACT_READ_PATHS = ("/api/2.0/mlflow-artifacts/artifacts", "/get-artifact", f"{API}/artifacts/list")
 #: Endpoints that create something: a retried request could create it twice, so 5xx answers and
 #: read errors are not retried for them (connection errors still are: nothing was sent).
 NON_IDEMPOTENT = (f"{API}/runs/create", f"{API}/experiments/create")
@@ -32,9 +34,9 @@ _RETRY_STATUSES = (500, 502, 503, 504)
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
-def make_retry(total: int) -> Retry:
+def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
     """The retry policy for idempotent calls (all of MLflow's reads, tags, updates and uploads)."""
-    return Retry(
+    return kind(
         total=total,
         connect=total,
         read=total,
@@ -48,13 +50,37 @@ def make_retry(total: int) -> Retry:
     )
 
 
+class ArtifactRetry(Retry):
+    """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method == "GET" and status_code == 500:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+
 def display_url(url: str) -> str:
-    """A URL fit for a message: without credentials or query string."""
+    """A URL fit for a message: without credentials or query string (IPv6 hosts keep brackets)."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return redact(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+
+
+def server_base(path: str) -> str:
+    """The server's base path, from the path of a tracking URI.
+
+    A URI copied from an API call (``https://host/mlflow/api/2.0/mlflow``) names the same server as
+    ``https://host/mlflow``: the API suffix is dropped so it is not doubled.
+    """
+    path = path.rstrip("/")
+    for suffix in (API, "/ajax-api/2.0/mlflow"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 class Transport:
@@ -69,33 +95,31 @@ class Transport:
                 f"Tracking URI {display_url(base_url)!r} is not an http(s) URL of a tracking server",
                 url=base_url,
             )
-        self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.credentials = creds.resolve(token=token, username=username, password=password,
+                                         url_username=parts.username, url_password=parts.password)
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        # Credentials in the URL go in the Authorization header, never in the URL we keep.
+        self.base_url = urlunsplit((parts.scheme, netloc, server_base(parts.path), "", ""))
         self.display_url = display_url(self.base_url)
         self.timeout = timeout
         self.retries = retries
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "steprun-widgets"
-        # HTTP basic auth when a user name and a password are known (arguments first, then the URL, then
-        # MLflow's environment variables), else the bearer token; basic auth wins when both are set.
-        if username is None:
-            username = parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME") or None
-        if password is None:
-            password = parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
-        register_secret(token)
-        register_secret(password)
-        self._token = token
-        self._username = username if username and password else None
-        self._password = password if username and password else None
-        if self._username:
-            self.session.auth = (self._username, self._password)
-            # what travels in the header: a server that echoes it must not put it in a message either
-            register_secret(base64.b64encode(f"{self._username}:{self._password}".encode()).decode())
-        elif token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.verify = self.credentials.verify
+        if self.credentials.client_cert:
+            self.session.cert = self.credentials.client_cert
+        if self.credentials.kind == creds.BASIC:  # MLflow prefers basic auth over a token
+            self.session.auth = (self.credentials.username, self.credentials.password)
+        elif self.credentials.kind == creds.BEARER:
+            self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
+        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry), pool_maxsize=16)
         once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
                                              other=0, backoff_factor=0.25, raise_on_status=False))
         self.session.mount(self.base_url, idempotent)
+        for path in ARTIFACT_READ_PATHS:
+            self.session.mount(self.base_url + path, reads)
         for path in NON_IDEMPOTENT:
             self.session.mount(self.base_url + path, once)
         #: Count of HTTP requests sent (retries excluded); benchmarks and tests read it.
@@ -103,16 +127,15 @@ class Transport:
 
     @property
     def token(self) -> str | None:
-        return self._token
+        return self.credentials.token
 
     @property
     def username(self) -> str | None:
-        """The user name sent with HTTP basic auth, or None when basic auth is not used."""
-        return self._username
+        return self.credentials.username
 
     @property
     def password(self) -> str | None:
-        return self._password
+        return self.credentials.password
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -125,9 +148,11 @@ class Transport:
         url = self.url(path)
         self.request_count += 1
         try:
+            # verify/cert per request: on the session, REQUESTS_CA_BUNDLE would override them.
             response = self.session.request(
                 method, url, params=params, json=json_body, data=data, headers=headers,
-                stream=stream, timeout=timeout or self.timeout,
+                stream=stream, timeout=timeout or self.timeout, verify=self.credentials.verify,
+                cert=self.credentials.client_cert,
             )
         except requests.exceptions.Timeout as exc:
             raise ServiceError(
@@ -138,6 +163,12 @@ class Transport:
             raise ServiceError(f"The tracking server at {display_url(url)} kept failing after "
                                f"{self.retries} retries: {_reason(exc)}", url=url,
                                transient=True) from None
+        except requests.exceptions.SSLError as exc:
+            raise ServiceError(
+                f"TLS with the tracking server at {display_url(url)} failed: {_reason(exc)} (set "
+                f"{creds.SERVER_CERT_ENV} to the CA bundle that signed its certificate, "
+                f"{creds.CLIENT_CERT_ENV} if it asks for a client certificate, or "
+                f"{creds.INSECURE_TLS_ENV}=true to skip the check)", url=url) from None
         except requests.exceptions.ConnectionError as exc:
             if _is_read_timeout(exc):  # retried read timeouts arrive as a ConnectionError
                 raise ServiceError(
@@ -152,7 +183,7 @@ class Transport:
                                url=url, transient=True) from None
         if response.ok or response.status_code in ok_statuses:
             return response
-        raise error_from_response(response, url)
+        raise error_from_response(response, url, self.credentials)
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
         return parse_json(self.request("GET", path, params=params), self.url(path))
@@ -198,10 +229,17 @@ def parse_json(response: requests.Response, url: str) -> dict:
     return body
 
 
-def error_from_response(response: requests.Response, url: str) -> ServiceError:
-    """Turn a non-2xx answer into a ServiceError carrying MLflow's error code when there is one."""
+def error_from_response(response: requests.Response, url: str,
+                        credentials: creds.Credentials | None = None) -> ServiceError:
+    """Turn a non-2xx answer into a ServiceError carrying MLflow's error code when there is one.
+
+    401/403 say which kind of credential was sent (never its value); a 404 HTML page (not MLflow's
+    JSON) hints at a wrong URL or a missing path prefix. The server's own words come last, short.
+    """
+    status = response.status_code
     code = None
     detail = ""
+    html = False
     try:
         body = response.json()
         if isinstance(body, dict):
@@ -209,15 +247,37 @@ def error_from_response(response: requests.Response, url: str) -> ServiceError:
             detail = str(body.get("message", ""))
     except ValueError:
         ctype = response.headers.get("Content-Type", "")
-        detail = "an HTML error page" if "html" in ctype else f"a {ctype or 'non-JSON'} body"
-    hint = " (check the tracking token)" if response.status_code in (401, 403) else ""
-    message = f"HTTP {response.status_code} from {display_url(url)}{hint}"
+        html = "html" in ctype
+        said = server_words(response.text, html)
+        kind = "an HTML error page" if html else f"a {ctype or 'non-JSON'} body"
+        detail = f"{kind}: {said!r}" if said else kind
+    message = f"HTTP {status} from {display_url(url)}"
+    if status in (401, 403):
+        sent = (credentials or creds.Credentials()).describe()
+        what = "refused the credentials" if status == 401 else "denied access with these credentials"
+        message += f" (the server {what}; {sent})"
+    elif status == 404 and not code:
+        message += (" (not an MLflow API answer: is the tracking URI right? A server behind a "
+                    "path prefix needs the prefix in the URI, e.g. https://host/mlflow)")
     if code:
         message += f" [{code}]"
     if detail:
         message += f": {detail[:500]}"
-    return ServiceError(message, url=url, status_code=response.status_code, error_code=code,
-                        transient=response.status_code >= 500 or response.status_code == 429)
+    error = ServiceError(message, url=url, status_code=status, error_code=code,
+                         transient=status >= 500 or status == 429)
+    error.server_message = redact(detail)
+    return error
+
+
+def server_words(text: str, html: bool, limit: int = 200) -> str:
+    """The short thing a server said in a non-JSON body: an HTML page's title (else its heading,
+    else its text), or the plain text itself."""
+    if html:
+        title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+        heading = re.search(r"(?is)<h1[^>]*>(.*?)</h1>", text)
+        text = (title or heading).group(1) if (title or heading) else re.sub(r"(?s)<[^>]*>", " ", text)
+    words = " ".join(text.split())
+    return redact(words[:limit])
 
 
 def check_run_id(run_id: str) -> str:

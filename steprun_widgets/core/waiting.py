@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.logs import LogReader
-from steprun_widgets.errors import ActivityFailedException, ServiceError
+from steprun_widgets.errors import ActivityFailedException, ArtifactStoreError, ServiceError
 
 if TYPE_CHECKING:
     from steprun_widgets.core.rest import RunRecord
@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 POLL_SECONDS = 1.0
 #: While the server cannot be reached, it is asked again this often (seconds).
 RECONNECT_MAX_SECONDS = 5.0
-#: The logs streamed while waiting, and where their lines go.
+#: The logs streamed while waiting, and where their lines go. Runs of other tools stream every
+#: log they keep under ``logs/`` except these.
 STREAMED_LOGS = ("stdout", "stderr")
+UNSTREAMED_LOGS = ("job",)
 STDERR_TAIL_BYTES = 4096
 STDERR_TAIL_LINES = 20
 
@@ -60,11 +62,17 @@ class _Watch:
         self.status: str | None = None
         self.readers: dict[str, LogReader] = {}
         self.done = False
+        #: The artifact store problem already told about (said once, not every second).
+        self.store_error: str = ""
 
     def readers_for(self) -> dict[str, LogReader]:
-        if not self.readers:
-            paths = self.step.log_paths()
-            self.readers = {name: self.step.log_reader(name) for name in STREAMED_LOGS if name in paths}
+        """The readers of the logs to stream; logs that appeared since last time get one too."""
+        paths = self.step.log_paths(refresh=True)  # free once the names are final
+        mine = layout.is_step_run(self.step._record().tags)
+        for name in paths:
+            wanted = name in STREAMED_LOGS if mine else name not in UNSTREAMED_LOGS
+            if wanted and name not in self.readers:
+                self.readers[name] = self.step.log_reader(name)
         return self.readers
 
 
@@ -132,7 +140,7 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
 
 
 def _pipeline_steps(pipeline: PipelineRun) -> list[StepRun]:
-    return pipeline.get_steps()
+    return pipeline.steps_in_graph_order()  # the log reads in the order the steps run
 
 
 def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
@@ -150,16 +158,27 @@ def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
         printer.say(announce)
     watch.status = status
     if show_output and (status not in (layout.QUEUED, layout.NOT_STARTED) or terminal):
-        for name, reader in watch.readers_for().items():
-            chunk = reader.read_new(final=terminal)
-            if chunk.reset:
-                printer.say(f"[log {name} of {step.name} was replaced on the server; reading it "
-                            "again from the start]")
-            if chunk.text or terminal:
-                printer.write(step.name, step.id, name, chunk.text, final=terminal)
+        try:
+            _print_logs(watch, printer, terminal)
+        except ArtifactStoreError as exc:
+            # The run's status is known; only its logs cannot be read: say so once, go on.
+            if str(exc) != watch.store_error:
+                printer.say(f"[logs of {step.name} cannot be read: {exc}]")
+            watch.store_error = str(exc)
     if changed and terminal:  # after the step's last lines, not before them
         printer.say(announce)
     watch.done = terminal
+
+
+def _print_logs(watch: _Watch, printer: _Printer, terminal: bool) -> None:
+    step = watch.step
+    for name, reader in watch.readers_for().items():
+        chunk = reader.read_new(final=terminal)
+        if chunk.reset:
+            printer.say(f"[log {name} of {step.name} was replaced on the server; reading it "
+                        "again from the start]")
+        if chunk.text or terminal:
+            printer.write(step.name, step.id, name, chunk.text, final=terminal)
 
 
 def _summary(owner: _Run, watches: dict[str, _Watch], status: str, printer: _Printer,
@@ -177,10 +196,13 @@ def _summary(owner: _Run, watches: dict[str, _Watch], status: str, printer: _Pri
 
 def stderr_tail(step: StepRun) -> str:
     """The last lines of a step's stderr (a suffix Range request, not the whole log)."""
-    path = step.log_paths().get("stderr")
-    if not path:
-        return ""
-    data = step._rest.read_tail(step._record(), path, STDERR_TAIL_BYTES)
+    try:
+        path = step.log_paths().get("stderr")
+        if not path:
+            return ""
+        data = step._rest.read_tail(step._record(), path, STDERR_TAIL_BYTES)
+    except ArtifactStoreError:
+        return ""  # the failure is still reported; only its stderr cannot be shown
     text = data.decode("utf-8", errors="replace")
     lines = text.splitlines()
     if len(data) >= STDERR_TAIL_BYTES and lines:

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.transport import Transport
 from steprun_widgets.errors import StepRunError
 
+if TYPE_CHECKING:
+    from steprun_widgets.core.experiment import Experiment
+
 #: Environment variables that name the tracking server, in the order they are looked at.
 URI_ENV = ("STEPRUN_TRACKING_URI", "MLFLOW_TRACKING_URI")
-TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
+
 
 
 class Workspace:
     """A tracking server (any MLflow-compatible REST API) and the session used to talk to it.
 
-    ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI``; ``token``
-    defaults to ``MLFLOW_TRACKING_TOKEN`` and is sent as ``Authorization: Bearer``; ``username`` and
-    ``password`` default to ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` and are sent as
-    HTTP basic auth, which wins when a token is set too.
+    ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI`` (a URI
+    ending in ``/api/2.0/mlflow`` is understood). Credentials follow MLflow's client: HTTP basic
+    auth when a username and a password are known (``username=``/``password=``, else
+    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``), else a bearer token (``token=``,
+    else ``MLFLOW_TRACKING_TOKEN``); TLS from ``MLFLOW_TRACKING_INSECURE_TLS``,
+    ``MLFLOW_TRACKING_SERVER_CERT_PATH`` and ``MLFLOW_TRACKING_CLIENT_CERT_PATH``.
     """
 
     def __init__(self, tracking_uri: str | None = None, *, token: str | None = None,
@@ -30,8 +36,6 @@ class Workspace:
         if not uri:
             raise StepRunError("No tracking URI: pass Workspace(tracking_uri) or set "
                                "STEPRUN_TRACKING_URI / MLFLOW_TRACKING_URI, or use Workspace.local()")
-        if token is None:
-            token = os.environ.get(TOKEN_ENV) or None
         self.transport = Transport(uri, token=token, username=username, password=password,
                                    retries=retries, timeout=timeout)
         self.rest = MlflowRest(self.transport)
@@ -58,13 +62,28 @@ class Workspace:
         workspace.local_root = Path(info.root).resolve()
         return workspace
 
+    @property
+    def experiments(self) -> dict[str, Experiment]:
+        """Experiment name -> Experiment, for every active experiment on the server (as in Azure
+        ML's ``Workspace.experiments``)."""
+        from steprun_widgets.core.experiment import Experiment
+
+        found = {}
+        for record in self.rest.search_experiments():
+            name = record.get("name")
+            if isinstance(name, str) and name.strip():
+                experiment = Experiment(self, name)
+                experiment._id = str(record.get("experiment_id"))
+                found[name] = experiment
+        return found
+
     def with_endpoint(self, endpoint: str | None) -> Workspace:
         """This workspace, or one for another endpoint with the same credentials."""
         if not endpoint or endpoint.rstrip("/") == self.tracking_uri:
             return self
-        other = Workspace(endpoint, token=self.transport.token, username=self.transport.username,
-                          password=self.transport.password, retries=self.transport.retries,
-                          timeout=self.transport.timeout)
+        t = self.transport
+        other = Workspace(endpoint, token=t.token, username=t.username, password=t.password,
+                          retries=t.retries, timeout=t.timeout)
         other.local_root = self.local_root
         return other
 

@@ -1,9 +1,35 @@
 """The embedded default engine: a local pipeline runner and an embedded MLflow server.
 
-``Pipeline``, ``PythonScriptStep`` and ``PipelineData`` define a pipeline; ``Experiment.submit``
-runs it. Only the embedded server (``steprun_widgets.local.server``) needs the ``local`` extra.
+``Pipeline``, ``PythonScriptStep``, ``CommandStep``, ``PipelineData`` and ``PipelineParameter``
+define a pipeline; ``Experiment.submit`` runs it. ``RunConfiguration`` / ``CondaDependencies``
+and ``register_compute`` map Azure ML v1's ``runconfig=`` and ``compute_target=``
+(docs/migration-from-azureml-v1.md). Only the embedded server (``steprun_widgets.local.server``)
+needs the ``local`` extra.
 """
 
-from steprun_widgets.local.pipeline import Pipeline, PipelineData, PipelineDefinitionError, PythonScriptStep
+from steprun_widgets.local.command_step import CommandStep
+from steprun_widgets.local.compute import ComputeTargetError, register_compute, unregister_compute
+from steprun_widgets.local.parameters import PipelineParameter, PipelineParameterError
+from steprun_widgets.local.pipeline import (
+    Pipeline,
+    PipelineData,
+    PipelineDefinitionError,
+    PipelineStep,
+    PythonScriptStep,
+)
+from steprun_widgets.local.runconfig import (
+    DEFAULT_CPU_IMAGE,
+    DEFAULT_GPU_IMAGE,
+    CondaDependencies,
+    RunConfigError,
+    RunConfiguration,
+    RunConfigWarning,
+)
 
-__all__ = ["Pipeline", "PythonScriptStep", "PipelineData", "PipelineDefinitionError"]
+__all__ = [
+    "Pipeline", "PythonScriptStep", "CommandStep", "PipelineStep", "PipelineData",
+    "PipelineParameter", "PipelineDefinitionError", "PipelineParameterError",
+    "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
+    "RunConfigError", "RunConfigWarning", "register_compute", "unregister_compute",
+    "ComputeTargetError",
+]

@@ -36,6 +36,7 @@ from steprun_widgets.local.plan import (
     StepPlan,
 )
 from steprun_widgets.local.step_access import step_user
+from steprun_widgets.local.workarea import StepArea, work_area
 
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
@@ -81,8 +82,12 @@ def needs_credentials(tracking_uri: str, credentials: RunnerCredentials | None) 
     """True when the runner talks to the server with credentials (a token, a user name)."""
     from urllib.parse import urlsplit
 
+    from steprun_widgets.core.credentials import TOKEN_ENV as MLFLOW_TOKEN_ENV
+    from steprun_widgets.core.credentials import USERNAME_ENV
+
     return bool((credentials is not None and (credentials.token or credentials.username))
-                or urlsplit(tracking_uri).username or os.environ.get("MLFLOW_TRACKING_USERNAME"))
+                or urlsplit(tracking_uri).username or os.environ.get(USERNAME_ENV)
+                or os.environ.get(MLFLOW_TOKEN_ENV))
 
 
 def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan, channel: Path,
@@ -265,9 +270,14 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
     rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
     work = Path(plan.work_dir)
-    if not work.is_dir():  # a worker on another machine
-        work = Path(os.environ.get("TMPDIR", "/tmp")) / "steprun-widgets" / "work" / plan.pipeline_run_id
-    step_dir = work / step.name
+    here = work.is_dir()
+    if not here:  # a worker on another machine
+        work = work_area(None) / plan.pipeline_run_id
+    # Locked while the step works in it; removed (or kept if it fails) once its status is final.
+    # Outputs that later steps read on this machine stay until the runner releases them.
+    area = StepArea(work, step.name, plan.retention, keep_outputs=here and bool(plan.dependents(step.name)),
+                    record={"tracking_uri": plan.tracking_uri, "pipeline_run_id": plan.pipeline_run_id})
+    step_dir = area.path
     spool = step_dir / "spool"
     sinks = {name: make_sink(rest, run, path, plan.local_artifacts, spool)
              for name, path in layout.LOG_FILES.items()}
@@ -285,10 +295,11 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
-        argv = [plan.python or sys.executable, step.script_name,
-                *[folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]]
+        python = step.python or plan.python or sys.executable
+        resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
+        argv = resolved if step.command else [python, step.script_name, *resolved]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
-            f"{step.source_directory}: {' '.join(argv[1:])}")
+            f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")
         channel = MetricShipper.prepare(step_dir / "context")
         shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
         sign_in = None
@@ -296,7 +307,11 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
             sign_in = signed_in.enter_context(step_user(rest, step.run_id))
             job(f"The step signs in to the embedded server as {sign_in['MLFLOW_TRACKING_USERNAME']!r} "
                 "(a user that is deleted when the step ends)")
-        env = context_environment(step_environment(credentials), plan, step, channel, credentials, sign_in)
+        # the run configuration's variables first: the step context's own may not be overridden
+        env = context_environment({**step_environment(credentials), **step.environment}, plan, step,
+                                  channel, credentials, sign_in)
+        if step.command:  # ``python`` in a command is the step's Python
+            env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
         canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)
@@ -327,6 +342,9 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
             _drain(shipper, job)
         with contextlib.suppress(Exception):
             signed_in.close()
+        if note := area.kept_note(status):
+            with contextlib.suppress(Exception):
+                job(note)
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
@@ -335,8 +353,12 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                 layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}
         if error:
             tags[layout.TAG_ERROR] = error.replace("\n", " ")[:1000]
-        rest.set_tags(step.run_id, tags)
-        rest.update_run(step.run_id, layout.MLFLOW_STATUS[status], now_ms())
+        try:
+            rest.set_tags(step.run_id, tags)
+            rest.update_run(step.run_id, layout.MLFLOW_STATUS[status], now_ms())
+            area.settle(status)
+        finally:
+            area.release()  # unsettled (the server never took the status): `clean` decides later
     return {"status": status, "error": error}
 
 
@@ -392,14 +414,14 @@ def _prepare_data(rest: MlflowRest, plan: PipelinePlan, step: StepPlan, step_dir
     folders: dict[str, str] = {}
     for inp in step.inputs:
         producer = plan.step(inp.producer)
-        local = Path(plan.work_dir) / producer.name / "outputs" / inp.data
+        local = Path(plan.work_dir) / producer.name / "outputs" / inp.artifact_name
         if not producer.reused and local.is_dir():
             folders[inp.data] = str(local)
             continue
         dest = step_dir / "inputs" / inp.data
         if dest.exists():
             shutil.rmtree(dest)
-        files = download_output(rest, rest.get_run(inp.producer_run_id), inp.data, dest)
+        files = download_output(rest, rest.get_run(inp.producer_run_id), inp.artifact_name, dest)
         job(f"Input {inp.data!r}: {len(files)} file(s) downloaded from run {inp.producer_run_id}")
         folders[inp.data] = str(dest)
     for name in step.outputs:

@@ -10,7 +10,11 @@ Exactly once: a record leaves the pending queue only when the server acknowledge
 and the runner's requests are retried (``RUNNER_RETRIES``). A request the server applied but whose
 answer was lost is sent again identically: MLflow's SQL store keeps one row per (key, timestamp,
 step, value) of a run (a primary key; ``_log_metrics`` drops rows it already has), tags are
-overwritten with the same value, files re-uploaded whole, so a replay changes nothing.
+overwritten with the same value, files re-uploaded whole, so a replay changes nothing. (MLflow
+2.x answers a replayed batch that holds NaN/±inf with a 400 integrity error instead: the values
+are then sent one by one, and a duplicate-row refusal counts as already stored.) A store without
+that key (MLflow's file store) would keep a replayed value twice; replays happen only when an
+answer is lost.
 
 Descriptions, tables and lists arrive as records and are kept here as the layout tags
 ``TAG_METRIC_DESCRIPTIONS``/``TAG_METRIC_TABLES``/``TAG_METRIC_LISTS``, sent when they change.
@@ -21,6 +25,7 @@ not fit are left out (first logged first kept) and the step's job log says which
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections import deque
@@ -38,6 +43,11 @@ SHIP_EVERY = 1.0
 MAX_REQUESTS_PER_TICK = 10
 #: Pending records kept in memory at most (the rest waits in the channel file).
 PENDING_MAX = 20 * limits.MAX_METRICS_PER_BATCH
+#: How SQL stores refuse a row they already have. MLflow 2.x drops replayed rows itself except
+#: NaN/±inf ones (its dedup compares NaN != NaN) and answers the whole batch 400 with the
+#: database's integrity error; sent alone, such a value is recognised here as already stored.
+_ALREADY_STORED = re.compile(r"IntegrityError|UniqueViolation|UNIQUE constraint|Duplicate entry|"
+                             r"duplicate key", re.I)
 #: Margin under MLflow's request size limit for the JSON around the entries.
 _BODY_BUDGET = limits.MAX_BATCH_REQUEST_BYTES - 10_000
 
@@ -173,9 +183,21 @@ class MetricShipper:
         self.rest.transport.post_json("/api/2.0/mlflow/runs/log-batch", body)
 
     def _one_by_one(self, metrics: list[dict], tags: dict[str, str], exc: ServiceError) -> None:
-        """A batch the server refused (validated in the step, so rare: a stricter server): send
-        each entity alone so only the bad ones are lost, and say which in the job log."""
-        self._job(f"The server refused a batch of logged values ({exc}); sending them one by one")
+        """A batch the server refused (validated in the step, so rare: a stricter server, or a
+        2.x replay holding NaN): send each entity alone so only the bad ones are lost, and say
+        which in the job log."""
+        if _ALREADY_STORED.search(str(exc)):  # a 2.x replay: only NaN/±inf rows need sending alone
+            odd = [m for m in metrics if isinstance(m["value"], str)]
+            finite = [m for m in metrics if not isinstance(m["value"], str)]
+            try:
+                self._post(finite, tags)
+                metrics, tags = odd, {}
+            except ServiceError as again:
+                if again.transient:
+                    raise
+        else:
+            self._job(f"The server refused a batch of logged values ({str(exc)[:300]}); sending "
+                      "them one by one")
         for metric in metrics:
             self._send_alone([metric], {}, f"metric {metric['key']!r} step {metric['step']}")
         for key, value in tags.items():
@@ -187,6 +209,8 @@ class MetricShipper:
         except ServiceError as exc:
             if exc.transient:
                 raise
+            if _ALREADY_STORED.search(str(exc)):
+                return  # a replay the store refused as a duplicate row: the value is there
             self.refused += 1
             if self.refused <= 20:
                 self._job(f"The server refused {what}: {exc}")

@@ -9,6 +9,8 @@ from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from steprun_widgets.local.workarea import Retention
+
 #: Environment variables through which the runner receives the tracking server's credentials (never a
 #: file or its command line, which other users of the machine can read).
 TOKEN_ENV = "STEPRUN_RUNNER_TOKEN"
@@ -57,6 +59,12 @@ class InputPlan:
     #: run when that step was reused).
     producer: str
     producer_run_id: str
+    #: The output's name on the producer's run (``PipelineData.output_name``) when not ``data``.
+    output: str | None = None
+
+    @property
+    def artifact_name(self) -> str:
+        return self.output or self.data
 
 
 @dataclass
@@ -72,10 +80,17 @@ class StepPlan:
     source_directory: str
     reused: bool = False
     reuse_key: str | None = None
+    #: Steps this one runs after without data between them (``step.run_after(other)``).
+    after: list[str] = field(default_factory=list)
+    #: True for a CommandStep: ``arguments`` are the whole argv (no ``python script`` before them).
+    command: bool = False
+    #: Environment variables the step's run configuration sets, and the Python it runs with.
+    environment: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
 
     @property
     def depends_on(self) -> set[str]:
-        return {i.producer for i in self.inputs}
+        return {i.producer for i in self.inputs} | set(self.after)
 
 
 @dataclass
@@ -94,6 +109,15 @@ class PipelinePlan:
     #: The embedded default (``Workspace.local``): each step gets a sign-in of its own for plain ``mlflow``
     #: calls (see ``steprun_widgets.local.step_access``).
     embedded: bool = False
+    #: How many failed runs' folders are kept for debugging, and for how many days at most: read
+    #: from the submitter's environment (``STEPRUN_KEEP_FAILED[_DAYS]``) when the plan is made, so
+    #: that the runner and every Dask worker apply the same bound.
+    keep_failed: int = field(default_factory=lambda: Retention.from_env().count)
+    keep_failed_days: float = field(default_factory=lambda: Retention.from_env().days)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.keep_failed, self.keep_failed_days)
 
     def step(self, name: str) -> StepPlan:
         return next(s for s in self.steps if s.name == name)

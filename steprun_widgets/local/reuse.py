@@ -27,12 +27,18 @@ def source_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def reuse_key(source: str, script_name: str, arguments: list, inputs: list[tuple[str, str]]) -> str:
+def reuse_key(source: str, script_name: str, arguments: list, inputs: list[tuple[str, str]],
+              extra: dict | None = None) -> str:
     """The key of a step: its source digest, script, arguments and the identity of its inputs.
 
     ``inputs`` are (data name, run id that produced it): a re-run producer has a new run id, so
     everything downstream of it runs again, while reused producers keep their original id.
+    ``extra`` is what else decides the result (a CommandStep's command, a step's ``version``, the
+    environment variables and Python its run configuration sets); left out when empty, so keys of
+    steps without any stay what they were.
     """
-    payload = json.dumps({"source": source, "script": script_name, "arguments": arguments,
-                          "inputs": sorted(inputs)}, sort_keys=True)
+    body = {"source": source, "script": script_name, "arguments": arguments, "inputs": sorted(inputs)}
+    if extra:
+        body["extra"] = extra
+    payload = json.dumps(body, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -18,6 +18,7 @@ from typing import Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.errors import redact
+from steprun_widgets.local import workarea
 from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
 from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials
 
@@ -39,6 +40,12 @@ class PipelineDriver:
 
     def run(self) -> str:
         """Drive the pipeline; whatever happens, the pipeline and its steps end in a final status."""
+        folder = Path(self.plan.work_dir)
+        try:  # held while this runner lives: `clean` never touches the folder meanwhile
+            lock = workarea.hold_pipeline(folder)
+        except (OSError, workarea.WorkAreaError) as exc:  # then `clean` goes by the server's status
+            lock = None
+            print(f"warning: no lock on the work folder {folder}: {exc}", file=sys.stderr, flush=True)
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="steprun-heartbeat")
         beat.start()
         try:
@@ -53,7 +60,12 @@ class PipelineDriver:
         if error:
             tags[layout.TAG_ERROR] = error
         self.rest.set_tags(self.plan.pipeline_run_id, tags)
-        self.rest.update_run(self.plan.pipeline_run_id, layout.MLFLOW_STATUS[status], now_ms())
+        try:
+            self.rest.update_run(self.plan.pipeline_run_id, layout.MLFLOW_STATUS[status], now_ms())
+            workarea.settle_pipeline(folder, status, self.plan.retention, lock)
+        finally:
+            if lock is not None:
+                lock.release()
         return status
 
     def _executor_and_submit(self):
@@ -114,6 +126,7 @@ class PipelineDriver:
                         skipped.add(name)
                     else:
                         failed[name] = result["error"]
+                    self._release_inputs(name, set(pending) | set(running))
                 if not ended:  # a step that ended may have made others ready: start them now
                     time.sleep(LOOP)
         finally:
@@ -126,6 +139,13 @@ class PipelineDriver:
             name, reason = next(iter(failed.items()))
             return layout.FAILED, f"step {name!r} failed: {reason}"[:1000]
         return layout.FINISHED, ""
+
+    def _release_inputs(self, name: str, open_steps: set[str]) -> None:
+        """Free the local outputs of producers of ``name`` that no open step reads any more."""
+        for producer in self.plan.step(name).depends_on:
+            readers = {s.name for s in self.plan.steps if producer in s.depends_on}
+            if not readers & open_steps:
+                workarea.release_outputs(Path(self.plan.work_dir), producer)
 
     def _mark(self, name: str, status: str, error: str, only_if_open: bool = False) -> None:
         run_id = self.plan.step(name).run_id

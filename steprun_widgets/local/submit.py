@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +16,14 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import ServiceError, StepRunError
 from steprun_widgets.local import limits
+from steprun_widgets.local.command_step import CommandStep
+from steprun_widgets.local.compute import pipeline_executor
+from steprun_widgets.local.parameters import PipelineParameter, as_argument, resolve_values
 from steprun_widgets.local.pipeline import (
     Pipeline,
     PipelineData,
     PipelineDefinitionError,
+    PipelineStep,
     PythonScriptStep,
 )
 from steprun_widgets.local.plan import (
@@ -30,48 +35,69 @@ from steprun_widgets.local.plan import (
 )
 from steprun_widgets.local.private import UMASK, open_private, private_dir
 from steprun_widgets.local.reuse import reuse_key, source_digest
+from steprun_widgets.local.runconfig import check_environment
+from steprun_widgets.local.workarea import PLAN_FILE, RUNNER_LOG, work_area
 
 if TYPE_CHECKING:
     from steprun_widgets.core.experiment import Experiment
     from steprun_widgets.core.runs import PipelineRun
-
-PLAN_FILE = "plan.json"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
 def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any = None,
-                    pipeline_name: str | None = None) -> PipelineRun:
+                    pipeline_name: str | None = None,
+                    pipeline_parameters: Mapping[str, Any] | None = None,
+                    regenerate_outputs: bool = False,
+                    tags: Mapping[str, str] | None = None) -> PipelineRun:
     """Create the pipeline's runs on the server and start driving it; returns at once.
 
     ``executor`` None runs the steps as processes of a detached runner (the run goes on if this
     process exits); a Dask ``distributed.Client`` or a scheduler address runs them as Dask tasks
     (also from a detached runner); any other ``concurrent.futures.Executor`` runs them from a
-    thread of this process.
+    thread of this process; otherwise the steps' ``compute_target`` decides (local/compute.py).
+    ``pipeline_parameters`` override PipelineParameter defaults (params of the pipeline run, part
+    of each step's reuse key); ``regenerate_outputs`` runs every step again; ``tags`` are set on
+    the pipeline run.
     """
     from steprun_widgets.core.runs import PipelineRun
 
     if not isinstance(pipeline, Pipeline):
         raise PipelineDefinitionError(f"submit() takes a steprun_widgets.local.Pipeline, got {pipeline!r}")
     pipeline.validate()
+    order = pipeline.topological_order()
+    executor = pipeline_executor({s.name: s.compute_target for s in order}, executor)
+    values = resolve_values(pipeline.parameters(), pipeline_parameters)
+    user_tags = _check_tags(tags)
+    for step in order:
+        check_environment(step.environment, f"Step {step.name!r}")
     dask_address = _dask_address(executor)
     workspace = experiment.workspace
     rest = workspace.rest
     experiment_id = experiment.ensure()
-    order = pipeline.topological_order()
     digests = {s.name: source_digest(s.source_directory) for s in order}
     name = pipeline_name or "pipeline: " + ", ".join(s.name for s in order)[:200]
-    pipeline_record = rest.create_run(experiment_id, name=name, tags={
+    run_tags = {
+        **user_tags,
         layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
         layout.TAG_GRAPH: layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
                                               pipeline.edges()),
         layout.TAG_HEARTBEAT: layout.heartbeat_value(),
-    })
+    }
+    if pipeline.description:
+        run_tags[layout.TAG_DESCRIPTION] = pipeline.description
+    promoted = pipeline.pipeline_outputs()
+    if promoted:
+        run_tags[layout.TAG_PIPELINE_OUTPUTS] = json.dumps({k: list(v) for k, v in promoted.items()})
+    pipeline_record = rest.create_run(experiment_id, name=name, tags=run_tags)
     created: list[str] = [pipeline_record.run_id]
     try:
-        plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created)
+        if values:
+            rest.log_params(pipeline_record.run_id, {layout.param_pipeline_parameter(k): as_argument(v)
+                                                     for k, v in values.items()})
+        plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created,
+                                  values, reuse=not regenerate_outputs)
         work_dir = _work_dir(workspace, pipeline_record.run_id)
         local_artifacts = None
         if workspace.local_root is not None and (workspace.local_root / "artifacts").is_dir():
@@ -95,27 +121,46 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     return PipelineRun(experiment, pipeline_record.run_id, _record=pipeline_record)
 
 
+def _argument(arg: Any, step: PipelineStep, values: Mapping[str, Any]) -> Any:
+    """A step argument as the plan holds it: ``{"data": folder key}``, or a string."""
+    if isinstance(arg, PipelineData):
+        own = any(arg is d for d in step.outputs)
+        return {"data": arg.output_name if own else arg.name}
+    if isinstance(arg, PipelineParameter):
+        return as_argument(values[arg.name])
+    return str(arg)
+
+
 def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: RunRecord,
-                      order: list[PythonScriptStep], digests: dict[str, str],
-                      created: list[str]) -> list[StepPlan]:
-    """One run per step, in topological order; reused steps are marked Finished at once."""
+                      order: list[PipelineStep], digests: dict[str, str],
+                      created: list[str], values: Mapping[str, Any] | None = None,
+                      reuse: bool = True) -> list[StepPlan]:
+    """One run per step, in topological order; reused steps are marked Finished at once.
+
+    ``reuse`` False (``regenerate_outputs=True``) runs every step; their results are still
+    recorded as reusable by later submissions.
+    """
     pid = pipeline_record.run_id
+    values = values or {}
     producer_of = {d.name: s.name for s in order for d in s.outputs}
     plans: dict[str, StepPlan] = {}
     for step in order:
-        inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id)
+        inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id,
+                            None if d.output_name == d.name else d.output_name)
                   for d in step.inputs]
-        arguments = [{"data": a.name} if isinstance(a, PipelineData) else str(a) for a in step.arguments]
-        key = reuse_key(digests[step.name], step.script_name, arguments,
-                        [(i.data, i.producer_run_id) for i in inputs])
+        template = step.argv_template() if isinstance(step, CommandStep) else step.arguments
+        arguments = [_argument(a, step, values) for a in template]
+        script = step.script_name if isinstance(step, PythonScriptStep) else ""
+        key = reuse_key(digests[step.name], script, arguments,
+                        [(i.artifact_name, i.producer_run_id) for i in inputs], step.reuse_identity())
         tags = {
             layout.TAG_PARENT_RUN_ID: pid,
             layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_STEP,
             layout.TAG_NODE_ID: step.node_id,
             layout.TAG_PIPELINE: pid,
-            layout.TAG_OUTPUT_NAMES: ",".join(d.name for d in step.outputs),
+            layout.TAG_OUTPUT_NAMES: ",".join(d.output_name for d in step.outputs),
         }
-        original = _find_reusable(rest, experiment_id, key) if step.allow_reuse else None
+        original = _find_reusable(rest, experiment_id, key) if step.allow_reuse and reuse else None
         if original is not None:
             tags.update({
                 layout.TAG_REUSED_RUN_ID: original.run_id,
@@ -128,7 +173,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             run_id = original.run_id
         else:
             tags[layout.TAG_REUSE_KEY] = key
-            if inputs:
+            if inputs or step._run_after:  # waits for upstream steps
                 tags[layout.TAG_NOT_STARTED] = "true"
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
@@ -136,19 +181,40 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.QUEUED])
             run_id = record.run_id
         plans[step.name] = StepPlan(
-            name=step.name, node_id=step.node_id, run_id=run_id, script_name=step.script_name,
-            arguments=arguments, inputs=inputs, outputs=[d.name for d in step.outputs],
+            name=step.name, node_id=step.node_id, run_id=run_id, script_name=script,
+            arguments=arguments, inputs=inputs, outputs=[d.output_name for d in step.outputs],
             source_directory=str(step.source_directory.resolve()), reused=original is not None,
-            reuse_key=key)
+            reuse_key=key, after=[o.name for o in step._run_after],
+            command=isinstance(step, CommandStep), environment=dict(step.environment.environment),
+            python=step.environment.python)
     return [plans[s.name] for s in order]
 
 
-def step_params(step: PythonScriptStep, arguments: list) -> dict[str, str]:
+def step_params(step: PipelineStep, arguments: list) -> dict[str, str]:
     """What the step was, as MLflow params; a value over MLflow's limit (6,000 characters) is cut,
-    ending with a note of its full length (a reused step's original run already has them)."""
-    params = layout.encode_step_params(step.script_name, arguments, [d.name for d in step.inputs],
-                                       [d.name for d in step.outputs], step.allow_reuse)
+    ending with a note of its full length (a reused step's original run already has them).
+    A CommandStep has no script: its command is in the arguments."""
+    script = step.script_name if isinstance(step, PythonScriptStep) else ""
+    params = layout.encode_step_params(script, arguments, [d.name for d in step.inputs],
+                                       [d.output_name for d in step.outputs], step.allow_reuse)
     return {k: limits.bounded(v, limits.MAX_PARAM_VALUE_LENGTH) for k, v in params.items()}
+
+
+def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    """``submit(tags=...)``: string names and values, none in the layout's own namespaces."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise StepRunError(f"submit(tags=...) takes a dict of names to strings, got {tags!r}")
+    checked = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str | int | float | bool):
+            raise StepRunError(f"submit(tags=...): tag {key!r}: {value!r} must map a name to a string")
+        if key.startswith(layout.RESERVED_TAG_PREFIXES):
+            raise StepRunError(f"submit(tags=...): tag {key!r} is in a namespace the pipeline layout "
+                               f"owns ({', '.join(layout.RESERVED_TAG_PREFIXES)}); choose another name")
+        checked[key] = str(value)
+    return checked
 
 
 def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord | None:
@@ -162,9 +228,9 @@ def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord 
 
 def _work_dir(workspace, run_id: str) -> Path:
     if workspace.local_root is not None:  # the embedded default: inside its owner-only root
-        return private_dir(private_dir(workspace.local_root / "work", what="work area") / run_id,
+        return private_dir(private_dir(work_area(workspace.local_root), what="work area") / run_id,
                            what="work area")
-    folder = Path(tempfile.gettempdir()) / "steprun-widgets" / "work" / run_id
+    folder = work_area(workspace.local_root) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -198,7 +264,7 @@ def _spawn_runner(plan_path: Path, work_dir: Path, credentials: RunnerCredential
     if private:
         umask = UMASK
         env[STEP_UMASK_ENV] = f"{_current_umask():03o}"
-    with os.fdopen(open_private(work_dir / "runner.log"), "ab") as log:
+    with os.fdopen(open_private(work_dir / RUNNER_LOG), "ab") as log:
         subprocess.Popen([sys.executable, "-m", "steprun_widgets.local.runner", str(plan_path)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True, close_fds=True, env=env, cwd=work_dir, umask=umask)

@@ -9,6 +9,7 @@ its memory stays bounded whatever the size of the output.
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 import zipfile
@@ -128,4 +129,47 @@ def stream_output(step_run: StepRun, output_name: str, request_id: str, send: Se
         return sender.sent
 
 
-__all__ = ["ChunkSender", "stream_output", "plan_download"]
+def log_filename(step_run: StepRun, stream: str) -> str:
+    """``<step name>-<stream>.txt``, with characters a file name cannot hold replaced."""
+    base = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", step_run.name or step_run.id).strip(". ") or "step"
+    return f"{base[:100]}-{stream}.txt"
+
+
+def stream_log(step_run: StepRun, stream: str, request_id: str, send: Send, sender: ChunkSender) -> int:
+    """Send a whole log (the view holds only a bounded tail) with the download messages.
+
+    Reads in ranges of ``CHUNK`` up to the size the first read reported, so a log that grows
+    meanwhile still arrives as one consistent prefix. An absent log is an empty file.
+    """
+    try:
+        paths = step_run.log_paths()
+        if stream not in paths:
+            raise StepRunError(f"Step run {step_run.id!r} has no log named {stream!r} "
+                               f"(logs: {', '.join(sorted(paths)) or 'none'})")
+        rest = step_run._rest
+        run = step_run._record()
+        first = rest.read_range(run, paths[stream], 0, CHUNK)
+        data, total = first if first is not None else (b"", 0)
+        total = len(data) if total is None else total
+        send({"type": "download_start", "request_id": request_id, "filename": log_filename(step_run, stream),
+              "size": total, "mime": "text/plain; charset=utf-8"}, None)
+        pos = 0
+        while data and pos < total:
+            data = data[: total - pos]
+            sender.write(data)
+            pos += len(data)
+            if pos >= total:
+                break
+            more = rest.read_range(run, paths[stream], pos, CHUNK)
+            data = more[0] if more is not None else b""
+        sender.flush()
+        send({"type": "download_end", "request_id": request_id, "bytes": sender.sent}, None)
+        return sender.sent
+    except Exception as exc:  # the widget says why; nothing else breaks
+        reason = str(exc) if isinstance(exc, (StepRunError, Canceled)) else f"{type(exc).__name__}: {exc}"
+        send({"type": "download_error", "request_id": request_id,
+              "message": redact(f"Reading the whole {stream} log failed: {reason}")[:500]}, None)
+        return sender.sent
+
+
+__all__ = ["ChunkSender", "stream_output", "plan_download", "stream_log", "log_filename"]

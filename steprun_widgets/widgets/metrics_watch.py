@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import math
 
 from steprun_widgets.core import layout
@@ -21,6 +22,7 @@ from steprun_widgets.core.metrics import (
     sort_key,
 )
 from steprun_widgets.core.rest import MlflowRest, RunRecord
+from steprun_widgets.errors import ArtifactStoreError
 from steprun_widgets.widgets.downsample import lttb, minmax
 
 #: Points of each metric in the saved ``metrics`` trait (LTTB-downsampled beyond).
@@ -136,7 +138,9 @@ class MetricsWatch:
                 moved and now - self._images_at >= IMAGES_EVERY):
             self._images_at = now
             self._images_final = final
-            self.images = self._list_images(record)
+            # An unreadable store keeps the images shown; StepWatch's error line says why.
+            with contextlib.suppress(ArtifactStoreError):
+                self.images = self._list_images(record)
 
     def state(self) -> dict[str, dict]:
         """The ``metrics`` trait: every metric read so far, downsampled to the trait bound."""

@@ -13,8 +13,9 @@ from steprun_widgets.core.runs import StepRun
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
-from steprun_widgets.widgets.downloads import ChunkSender, stream_output
+from steprun_widgets.widgets.downloads import ChunkSender, stream_log, stream_output
 from steprun_widgets.widgets.poller import get_poller
+from steprun_widgets.widgets.save_local import save_output_locally
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.watch import StepWatch
 
@@ -105,6 +106,9 @@ class StepRunWidget(RunWidget):
                     self.send(message)
         elif kind == "download":
             self._start_download(str(content.get("output", "")), str(content.get("request_id", "")))
+        elif kind == "download_log":
+            self._start_download(str(content.get("stream", "")), str(content.get("request_id", "")),
+                                 log=True)
         elif kind == "download_ack":
             sender = self._downloads.get(str(content.get("request_id", "")))
             if sender is not None:
@@ -113,20 +117,27 @@ class StepRunWidget(RunWidget):
             sender = self._downloads.get(str(content.get("request_id", "")))
             if sender is not None:
                 sender.cancel()
+        elif kind == "save_local":
+            threading.Thread(target=self._save_local, args=(content,), daemon=True).start()
         elif kind == "older_lines":
             threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
 
-    def _start_download(self, output: str, request_id: str) -> None:
+    def _start_download(self, output: str, request_id: str, log: bool = False) -> None:
         sender = ChunkSender(self.send, request_id)
         self._downloads[request_id] = sender
 
         def run() -> None:
             try:
-                stream_output(self.step_run, output, request_id, self.send, sender)
+                (stream_log if log else stream_output)(self.step_run, output, request_id, self.send, sender)
             finally:
                 self._downloads.pop(request_id, None)
 
         threading.Thread(target=run, name=f"steprun-download-{output}", daemon=True).start()
+
+    def _save_local(self, content: dict) -> None:
+        message = save_output_locally(self.step_run, str(content.get("output", "")),
+                                      content.get("path") or "")
+        self.send({**message, "request_id": str(content.get("request_id", ""))})
 
     def _send_older(self, content: dict) -> None:
         stream = str(content.get("stream", ""))

@@ -13,6 +13,7 @@ from typing import Any
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
+from steprun_widgets.errors import ArtifactStoreError, redact
 from steprun_widgets.widgets.logtail import LogTail
 from steprun_widgets.widgets.metrics_watch import MetricsWatch
 
@@ -33,6 +34,8 @@ class StepWatch:
         self.final = False
         #: Messages of a refresh that broke off half-way, sent with the next one.
         self._unsent: list[dict] = []
+        #: Why the logs and outputs cannot be read (the server's artifact store), "" when they can.
+        self.artifacts_error = ""
 
     @property
     def run_id(self) -> str:
@@ -47,8 +50,14 @@ class StepWatch:
         return self.step_run._rest
 
     def start(self) -> tuple[dict, list[dict]]:
-        """First look: fetch the run and read its logs so far. Returns (traits, messages)."""
-        return self.apply(self.step_run._record(refresh=True), initial=True)
+        """First look: fetch the run and read its logs so far. Returns (traits, messages).
+
+        A run already known to have ended (from the pipeline's step search) is not fetched again:
+        an ended run never changes.
+        """
+        cached = self.step_run._cached
+        fresh = cached is not None and layout.is_terminal(cached.seed_status())
+        return self.apply(cached if fresh else self.step_run._record(refresh=True), initial=True)
 
     def apply(self, record: RunRecord, initial: bool = False) -> tuple[dict, list[dict]]:
         """Take a fresh record; read the logs that grew. Returns changed traits and messages."""
@@ -57,31 +66,17 @@ class StepWatch:
             self.step_run._set_record(record)
             status = record.seed_status()
             terminal = layout.is_terminal(status)
-            if not self.logs:
-                self.logs = {name: LogTail(self.step_run.log_reader(name), self.tail_lines)
-                             for name in self.step_run.log_paths()}
-            sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
-            # A step that has not started yet has no logs: no request for them until it runs.
-            # A published size only lags behind what was read (a read takes the whole file, the
-            # runner publishes about twice a second), so only a larger one means new bytes.
-            # A step of the runner that publishes none yet has just started: its first sizes
-            # come within a second. Runs of other tools publish none: their logs are read.
-            waiting = status in (layout.QUEUED, layout.NOT_STARTED) or (
-                sizes is None and layout.is_step_run(record.tags))
             messages, self._unsent = self._unsent, []
             try:
-                for name, tail in self.logs.items():
-                    known = None if sizes is None else sizes.get(name)
-                    if terminal or initial or (known is None and not waiting) or (
-                            known is not None and known > tail.total_bytes):
-                        messages.extend(tail.pull(final=terminal))
+                try:
+                    self._read_artifacts(record, status, initial, messages)
+                    self.artifacts_error = ""
+                except ArtifactStoreError as exc:
+                    # Status, times and errors come from the tracking store and still work: the
+                    # widget shows them, and why its logs and outputs cannot be read.
+                    self.artifacts_error = redact(str(exc))
                 # Histories are read only for metrics whose latest value moved in this record.
                 self.metrics.update(record, messages, final=terminal, now=time.monotonic())
-                if terminal and not self.outputs_final:
-                    self.outputs = self._list_outputs()
-                    self.outputs_final = True
-                elif not self.outputs:
-                    self.outputs = self._declared_outputs(record)
             except Exception:
                 # The tails already took the text read before the failure: it must still reach
                 # the browser, so it goes with the next refresh.
@@ -90,6 +85,37 @@ class StepWatch:
             # A run with metrics still to read gets more refreshes, even once it ended.
             self.final = terminal and not self.metrics.pending
             return self.traits(), messages
+
+    def _read_artifacts(self, record: RunRecord, status: str, initial: bool,
+                        messages: list[dict]) -> None:
+        """Read the logs that grew and, once the run ended, list its outputs."""
+        terminal = layout.is_terminal(status)
+        if initial and terminal and not layout.is_step_run(record.tags):
+            # An ended run of another tool: one listing of its top says whether it has logs/ and
+            # outputs/ at all, so a run without them costs no listing of each.
+            self.step_run.top_folders()
+        # Runs of other tools may gain logs while they go on: their logs/ is listed again then.
+        for name in self.step_run.log_paths(refresh=not self.final):
+            if name not in self.logs:
+                self.logs[name] = LogTail(self.step_run.log_reader(name), self.tail_lines)
+        sizes = layout.decode_log_sizes(record.tags.get(layout.TAG_LOG_SIZES))
+        # A step that has not started yet has no logs: no request for them until it runs.
+        # A published size only lags behind what was read (a read takes the whole file, the
+        # runner publishes about twice a second), so only a larger one means new bytes.
+        # A step of the runner that publishes none yet has just started: its first sizes
+        # come within a second. Runs of other tools publish none: their logs are read.
+        waiting = status in (layout.QUEUED, layout.NOT_STARTED) or (
+            sizes is None and layout.is_step_run(record.tags))
+        for name, tail in self.logs.items():
+            known = None if sizes is None else sizes.get(name)
+            if terminal or initial or (known is None and not waiting) or (
+                    known is not None and known > tail.total_bytes):
+                messages.extend(tail.pull(final=terminal))
+        if terminal and not self.outputs_final:
+            self.outputs = self._list_outputs()
+            self.outputs_final = True
+        elif not self.outputs:
+            self.outputs = self._declared_outputs(record)
 
     def traits(self) -> dict[str, Any]:
         """The widget's synced state, except the logs (see ``logs_state``)."""
@@ -110,7 +136,8 @@ class StepWatch:
             "status": status,
             "start_time": float(started) if started else None,
             "end_time": float(record.end_time) if record.end_time else None,
-            "error": record.tags.get(layout.TAG_ERROR, ""),
+            "error": "\n".join(e for e in (record.tags.get(layout.TAG_ERROR, ""),
+                                             self.artifacts_error) if e),
             "reuse": reuse,
             "outputs": list(self.outputs),
             "params": dict(self.metrics.params),

@@ -8,31 +8,17 @@ largest DOM of the log view, beside the naive panel that appends one element per
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from pathlib import Path
-
 import pytest
 
 from tests.bench.report import publish, table
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.static_pages import serve_repository
 
 
 @pytest.fixture(scope="module")
 def page_url():
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(ROOT)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/js/bench/log_stream.html"
-    server.shutdown()
-    server.server_close()
+    with serve_repository() as base:
+        yield f"{base}/js/bench/log_stream.html"
 
 
 def _measure(url: str) -> dict:

@@ -118,7 +118,9 @@ def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
         settle = time.monotonic() + 10
         while time.monotonic() < settle:
             accept_kernel_dialog(page)
-            if all("[ ]" not in text for text in prompts.all_inner_texts()):
+            texts = prompts.all_inner_texts()
+            # no prompts found (the notebook still rendering) is not "all ran": all([]) is True
+            if texts and all("[ ]" not in text for text in texts):
                 return
             time.sleep(0.3)
     raise AssertionError(f"cells did not run: prompts {prompts.all_inner_texts()}")

@@ -160,7 +160,8 @@ def _all_text(exc: BaseException) -> str:
 
 @pytest.mark.parametrize(("mode", "expected"), [
     ("401", r"HTTP 401 from http://127\.0\.0\.1:\d+/401/api/2\.0/mlflow/runs/get "
-            r"\(check the tracking token\)"),
+            r"\(the server refused the credentials; a bearer-token credential was sent "
+            r"\(token= or MLFLOW_TRACKING_TOKEN\)\)"),
     ("500", r"HTTP 500 from .*/500/api/2\.0/mlflow/runs/get.*an HTML error page"),
     ("html", r"answered HTTP 200 with 'text/html' content that is not MLflow JSON: is this an MLflow"),
     ("badjson", r"answered HTTP 200 with 'application/json' content that is not MLflow JSON"),

@@ -42,7 +42,9 @@ def model_step(experiment, runs):
 def test_download_nested_folders(model_step, tmp_path):
     ref = model_step.get_output_data("model")
     folder = ref.download(local_path=tmp_path / "dl", show_progress=False)
-    assert folder == str(tmp_path / "dl" / "model")
+    # Azure ML's layout: <local_path>/<path_on_datastore>/...
+    assert ref.path_on_datastore == f"azureml/{model_step.id}/model"
+    assert folder == str(tmp_path / "dl" / "azureml" / model_step.id / "model")
     assert _files_under(Path(folder)) == _as_bytes(NESTED)
     assert not list(tmp_path.rglob("*.part"))  # temp names were all renamed
 
@@ -67,9 +69,10 @@ def test_download_overwrite_false_refuses_and_writes_nothing(model_step, tmp_pat
 
 def test_download_into_a_fresh_folder_with_overwrite_false(model_step, tmp_path):
     # overwrite=False is no obstacle when nothing is there yet, even if the folder exists.
-    (tmp_path / "model").mkdir()
-    model_step.get_output_data("model").download(local_path=tmp_path, show_progress=False)
-    assert (tmp_path / "model" / "top.txt").read_text() == "top\n"
+    ref = model_step.get_output_data("model")
+    (tmp_path / ref.path_on_datastore).mkdir(parents=True)
+    ref.download(local_path=tmp_path, show_progress=False)
+    assert (tmp_path / ref.path_on_datastore / "top.txt").read_text() == "top\n"
 
 
 def test_download_shows_a_progress_bar(model_step, tmp_path, capsys):
@@ -185,7 +188,7 @@ def test_download_interrupted_by_the_server_dying_mid_stream(tmp_path):
         ws.transport.session.hooks["response"].append(kill_on_big_download)
         dest = tmp_path / "dl"
         with pytest.raises(ServiceError) as info:
-            ref.download(local_path=dest, show_progress=False)
+            ref.download(local_path=dest, show_progress=False, flat=True)  # <dest>/<output name>/
         message = str(info.value)
         assert "blob" in message and "z-big.bin" in message
         assert (dest / "blob" / "a-small.txt").read_text() == "small\n"  # completed before: kept

@@ -4,6 +4,7 @@ reused steps and runs written by other tools."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -16,6 +17,9 @@ from steprun_widgets import (
     Workspace,
 )
 from steprun_widgets.core import layout
+
+#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
+pytestmark = pytest.mark.servers
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 DETAIL_KEYS = {"runId", "status", "startTimeUtc", "endTimeUtc", "tags", "logFiles", "error"}
@@ -36,24 +40,28 @@ def test_seed_usage_snippet_works_as_written(workspace, runs, tmp_path, monkeypa
     step_run.get_output_data("prepared").download(local_path="path")
 
     assert [type(s) for s in step_runs] == [StepRun, StepRun]
-    assert [s.name for s in step_runs] == ["prepare", "train"]
+    assert [s.name for s in step_runs] == ["train", "prepare"]  # Azure ML's order: newest first
     assert step_run.id == prepare.run_id
-    got = tmp_path / "path" / "prepared"
+    got = tmp_path / "path" / "azureml" / prepare.run_id / "prepared"  # Azure ML's download layout
     assert (got / "data.csv").read_text() == "a,b\n1,2\n"
     assert (got / "meta" / "info.json").read_text() == '{"rows": 1}'
 
 
 def test_pipeline_run_basics(experiment, runs):
     pipe = runs.pipeline(name="nightly", steps=["c", "a", "b"], edges=[("c", "a"), ("a", "b")])
-    # Created out of graph order: get_steps() follows the graph.
-    for name in ("b", "a", "c"):
+    # Created out of graph order: get_steps() is Azure ML's order (newest-created first),
+    # steps_in_graph_order() follows the graph.
+    for name in ("a", "c", "b"):
         runs.step(pipe, name, status=layout.QUEUED)
+        time.sleep(0.01)  # distinct creation times
     pipeline_run = PipelineRun(experiment, pipe.run_id)
 
     assert pipeline_run.id == pipe.run_id
     assert pipeline_run.name == "nightly"
     assert pipeline_run.get_status() == layout.RUNNING
-    steps = pipeline_run.get_steps()
+    assert [s.name for s in pipeline_run.get_steps()] == ["b", "c", "a"]
+    assert [s.name for s in pipeline_run.get_children()] == ["b", "c", "a"]
+    steps = pipeline_run.steps_in_graph_order()
     assert [s.name for s in steps] == ["c", "a", "b"]
     assert all(s.pipeline_run_id == pipe.run_id for s in steps)
     assert [s.node_id for s in steps] == [runs.node_id(n) for n in ("c", "a", "b")]
@@ -258,8 +266,8 @@ def test_runs_from_other_tools_without_layout_tags(experiment, runs, tmp_path):
     assert step.get_details_with_logs()["logFiles"][f"{layout.LOGS_DIR}/driver.txt"] == "driver says hi\n"
     assert list(step.get_outputs()) == ["model"]
     folder = step.get_output_data("model").download(local_path=tmp_path, show_progress=False)
-    assert (tmp_path / "model" / "sub" / "cfg.yaml").read_text() == "a: 1\n"
-    assert folder == str(tmp_path / "model")
+    assert (tmp_path / "azureml" / step.id / "model" / "sub" / "cfg.yaml").read_text() == "a: 1\n"
+    assert folder == str(tmp_path / "azureml" / step.id / "model")
 
     empty = pipeline_run.find_step_run("bare")[0]
     assert empty.get_status() == layout.FINISHED
@@ -300,5 +308,8 @@ def test_a_foreign_file_directly_under_outputs_is_an_output(experiment, runs, tm
     output = step.get_output("metrics.json")
     assert (output.file_count, output.size) == (1, len('{"acc": 1}'))
     saved = step.get_output_data("metrics.json").download(local_path=tmp_path, show_progress=False)
-    assert saved == str(tmp_path / "metrics.json")
-    assert (tmp_path / "metrics.json").read_text() == '{"acc": 1}'
+    assert saved == str(tmp_path / "azureml" / step.id / "metrics.json")
+    assert (tmp_path / "azureml" / step.id / "metrics.json").read_text() == '{"acc": 1}'
+    flat = step.get_output_data("metrics.json").download(local_path=tmp_path, show_progress=False,
+                                                         flat=True)
+    assert flat == str(tmp_path / "metrics.json") and (tmp_path / "metrics.json").is_file()

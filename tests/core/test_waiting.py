@@ -12,6 +12,9 @@ from steprun_widgets import PipelineRun
 from steprun_widgets.core import layout
 from steprun_widgets.errors import ActivityFailedException
 
+#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
+pytestmark = pytest.mark.servers
+
 
 class _Runner(threading.Thread):
     """Plays the runner in the background: each action after a pause, errors kept for the test."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from steprun_widgets.core import layout
 from steprun_widgets.local import Pipeline, PipelineData, PythonScriptStep
-from tests.local.helpers import wait_until, write_script
+from tests.local.helpers import wait_until, work_folder, write_script
 
 distributed = pytest.importorskip("distributed")
 
@@ -75,9 +76,14 @@ def test_pipeline_runs_on_dask_workers(experiment, dask_client, sink, how, tmp_p
     assert steps["square"].get_stdout_log().startswith("power 2: done; parent process ")
     assert steps["cube"].get_stderr_log() == "power 3 ✓\n"
     assert "starting on" in steps["total"].get_job_log()
-    steps["total"].get_output_data("result").download(local_path=tmp_path / "dl", show_progress=False)
-    got = json.loads((tmp_path / "dl" / "result" / "total.json").read_text())
+    folder = steps["total"].get_output_data("result").download(local_path=tmp_path / "dl",
+                                                               show_progress=False)
+    got = json.loads((Path(folder) / "total.json").read_text())
     assert got == {"squares": sum(n ** 2 for n in range(1, 11)), "cubes": sum(n ** 3 for n in range(1, 11))}
+    # the workers removed the steps' folders, the runner the pipeline's (issue 14)
+    folder = work_folder(experiment.workspace, run.id)
+    assert not any((folder / name).exists() for name in steps)
+    wait_until(lambda: not folder.exists(), 30, "the runner to remove the pipeline's folder")
 
     # each script was started by a Dask worker process, not by the runner
     worker_pids = set(dask_client.run(os.getpid).values())

@@ -18,6 +18,7 @@ from tests.local.helpers import (
     copy_sample,
     sample_module,
     wait_terminal,
+    wait_until,
     work_folder,
     write_script,
 )
@@ -57,32 +58,41 @@ def test_step_environment_does_not_gain_the_token(mlflow_server, sink, experimen
     monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
     secret = "tok-0123456789-very-secret"
     ws = make_workspace(mlflow_server, sink, token=secret)  # the test server ignores auth
-    src = write_script(tmp_path / "src", "env.py", """
-        import os
+    gate = tmp_path / "gate"
+    src = write_script(tmp_path / "src", "env.py", f"""
+        import os, time
         for name in ("STEPRUN_RUNNER_TOKEN", "MLFLOW_TRACKING_TOKEN"):
             print(name, os.environ.get(name))
-        print("secret anywhere:", any("very-secret" in v for v in os.environ.values()))
+        print("secret anywhere:", any("very-secret" in v for v in os.environ.values()), flush=True)
+        deadline = time.time() + 60
+        while not os.path.exists({str(gate)!r}) and time.time() < deadline:
+            time.sleep(0.05)
     """)
     experiment = Experiment(ws, experiment_name)
     run = experiment.submit(Pipeline(ws, [PythonScriptStep("env.py", name="env", source_directory=src)]))
+    step = wait_until(lambda: run.find_step_run("env"), 30, "the step")[0]
+    wait_until(lambda: "secret anywhere" in step.get_stdout_log(), 60, "the step to print")
+    # nor is it written anywhere the runner keeps files (looked at while they exist: the runner
+    # removes them once the run is over)
+    files = [p for p in work_folder(ws, run.id).rglob("*") if p.is_file()]
+    assert any(p.name == "plan.json" for p in files), files
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
+    gate.touch()
     assert run.wait_for_completion(show_output=False, timeout_seconds=60) == layout.FINISHED
-    step = run.find_step_run("env")[0]
     assert step.get_stdout_log() == ("STEPRUN_RUNNER_TOKEN None\nMLFLOW_TRACKING_TOKEN None\n"
                                      "secret anywhere: False\n")
-    # nor is it written anywhere the runner keeps files
-    for path in work_folder(ws, run.id).rglob("*"):
-        if path.is_file():
-            assert secret.encode() not in path.read_bytes(), path
     for log in ("stdout", "stderr", "job"):
         assert secret not in step._read_log(log)
     stop_leftovers(experiment)
 
 
 def test_sample_pipeline_is_importable_standalone():
-    """The sample scripts use the standard library only (they run wherever the step runs)."""
+    """The sample scripts use the standard library and ``steprun_widgets`` only (``Run.get_context()``:
+    the runner that starts a step is steprun_widgets, so it is there wherever the step runs)."""
     import ast
 
-    allowed = set(sys.stdlib_module_names)
+    allowed = set(sys.stdlib_module_names) | {"steprun_widgets"}
     for script in SAMPLE.glob("*/*.py"):
         tree = ast.parse(script.read_text())
         for node in ast.walk(tree):

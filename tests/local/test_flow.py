@@ -42,7 +42,8 @@ def test_data_flows_through_three_steps(experiment, tmp_path, capsys):
     # a step's last lines come before the line that says it ended
     assert shown.index("[train] train: wrote ") < shown.index("StepRun(train) Status: Finished")
 
-    steps = run.get_steps()
+    assert [s.name for s in run.get_steps()] == ["evaluate", "train", "prep"]  # Azure ML's order
+    steps = run.steps_in_graph_order()
     assert [s.name for s in steps] == ["prep", "train", "evaluate"]
     assert all(isinstance(s, StepRun) and not s._is_reused for s in steps)
     assert [s.get_status() for s in steps] == [layout.FINISHED] * 3
@@ -53,15 +54,16 @@ def test_data_flows_through_three_steps(experiment, tmp_path, capsys):
     assert run.find_step_run("nope") == []
     assert set(evaluate.get_outputs()) == {"metrics"}
 
-    target = evaluate.get_output_data("metrics").download(local_path=tmp_path / "dl", show_progress=False)
-    got = json.loads((tmp_path / "dl" / "metrics" / "metrics.json").read_text())
+    metrics = evaluate.get_output_data("metrics")
+    target = metrics.download(local_path=tmp_path / "dl", show_progress=False)
+    got = json.loads((tmp_path / "dl" / metrics.path_on_datastore / "metrics.json").read_text())
     assert target.endswith("metrics")
     assert got == expected_metrics(tmp_path / "sample")
     assert got["rows"] == 60 and 0.9 < got["r2"] <= 1
 
     # the upstream outputs are on the server too, byte for byte what downstream steps read
     prep = run.find_step_run("prep")[0]
-    prep.get_output_data("dataset").download(local_path=tmp_path / "dl", show_progress=False)
+    prep.get_output_data("dataset").download(local_path=tmp_path / "dl", show_progress=False, flat=True)
     expected_csv = (tmp_path / "sample" / "expected" / "dataset" / "data.csv").read_bytes()
     assert (tmp_path / "dl" / "dataset" / "data.csv").read_bytes() == expected_csv
     assert "train: 60 rows" in run.find_step_run("train")[0].get_stdout_log()
@@ -71,4 +73,4 @@ def test_data_flows_through_three_steps(experiment, tmp_path, capsys):
 
     again = PipelineRun(Experiment(experiment.workspace, experiment.name), run.id)
     assert again.get_status() == layout.FINISHED
-    assert [s.id for s in again.get_steps()] == [s.id for s in steps]
+    assert [s.id for s in again.steps_in_graph_order()] == [s.id for s in steps]

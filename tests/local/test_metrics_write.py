@@ -56,6 +56,12 @@ run.log("back", 10, step=5); run.log("back", 20, step=2); run.log("back", 30)
 run.tag("purpose", "test"); run.tag("flagonly")
 Path("pic.png").write_bytes(bytes.fromhex(sys.argv[1]))
 run.log_image("curve", path="pic.png")
+
+class Figure:  # what log_image needs of a matplotlib figure (or pyplot): savefig(path, format=)
+    def savefig(self, path, format=None):
+        assert format == "png"
+        Path(path).write_bytes(bytes.fromhex(sys.argv[1]))
+run.log_image("figure", plot=Figure())
 Path("notes.txt").write_text("hello ✓", encoding="utf-8")
 run.upload_file("extra/notes.txt", "notes.txt")
 run.upload_file("extra/stream.bin", io.BytesIO(b"\x00\x01\x02"))
@@ -76,6 +82,7 @@ for bad in (lambda: run.log("text", "abc"), lambda: run.log("y" * 300, 1),
 '''
 
 
+@pytest.mark.servers
 def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sink):
     src = write_script(tmp_path / "s", "everything.py", EVERYTHING)
     run = submit(experiment, [PythonScriptStep("everything.py", name="log",
@@ -110,6 +117,7 @@ def test_a_step_logs_every_kind_and_it_reaches_its_run(experiment, tmp_path, sin
     assert json.loads(tags[layout.TAG_METRIC_LISTS]) == ["lr", "single"]
     record = ws.rest.get_run(rid)
     assert ws.rest.read_range(record, layout.image_path("curve"), 0)[0] == tiny_png()
+    assert ws.rest.read_range(record, layout.image_path("figure"), 0)[0] == tiny_png()
     assert ws.rest.read_range(record, "extra/notes.txt", 0)[0] == "hello ✓".encode()
     assert ws.rest.read_range(record, "extra/stream.bin", 0)[0] == b"\x00\x01\x02"
     stdout = ws.rest.read_range(record, layout.LOG_FILES["stdout"], 0)[0].decode()
@@ -263,6 +271,7 @@ def test_the_offline_run_prints_and_never_raises(capsys, monkeypatch):
         context.Run.get_context(allow_offline=False)
 
 
+@pytest.mark.servers
 def test_layout_tags_stay_within_the_tag_limit(mlflow_server, tmp_path, experiment_name):
     """Descriptions beyond MLflow's tag value limit: the first ones are kept, the job log says so."""
     from steprun_widgets import Experiment, Workspace

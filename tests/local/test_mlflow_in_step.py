@@ -90,7 +90,9 @@ def test_mlflow_in_a_step_logs_into_its_run_and_never_ends_it(experiment, tmp_pa
         assert "exit code 3" in record.tags.get("steprun.error", "")
 
 
-def test_no_mlflow_run_id_when_the_server_needs_credentials(tmp_path):
+def test_no_mlflow_run_id_when_the_server_needs_credentials(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     from steprun_widgets.local.execute import context_environment
     from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials, StepPlan
 
@@ -104,6 +106,8 @@ def test_no_mlflow_run_id_when_the_server_needs_credentials(tmp_path):
     assert "MLFLOW_RUN_ID" not in locked and "MLFLOW_TRACKING_URI" not in locked
     assert locked["STEPRUN_CONTEXT"] == str(tmp_path / "c")  # Run.get_context() still works
     assert "s3cret-token" not in repr(locked)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")  # basic auth from MLflow's variables
+    assert "MLFLOW_RUN_ID" not in context_environment({}, plan, step, tmp_path / "c", None)
 
 
 def _logs(ws, record) -> str:

@@ -101,7 +101,7 @@ def test_quickstart_notebook_runs_and_keeps_its_widgets(tmp_path_factory, tracki
     # The seed's examples ran: the steps listed, the metrics downloaded where the notebook said.
     streams = "".join(text(o.get("text")) for o in outputs(nb, "stream"))
     assert re.search(r"prep +Finished", streams) and "[train] train: epoch 10/10" in streams
-    metrics = list(path.parent.glob(".steprun/downloads/*/metrics/metrics.json"))
+    metrics = list(path.parent.glob(".steprun/downloads/*/azureml/*/metrics/metrics.json"))  # Azure ML layout
     assert len(metrics) == 1 and json.loads(metrics[0].read_text())["rows"] == 200
 
 

@@ -89,6 +89,7 @@ def test_every_value_once_in_order_across_a_server_restart(own_server, tmp_path,
     assert f"Run.get_context(): {n} metric values" in job
 
 
+@pytest.mark.servers
 def test_a_replayed_shipment_changes_nothing(mlflow_server, tmp_path, experiment_name):
     """What a runner sends again after a lost answer (the same records) leaves the run as it was."""
     ws = Workspace(mlflow_server.url)
@@ -102,10 +103,14 @@ def test_a_replayed_shipment_changes_nothing(mlflow_server, tmp_path, experiment
     writer.send(encode({"m": "x", "v": float("nan"), "t": 1_700_000_000_000, "s": 2500})
                 + encode({"tag": "note", "v": "once"}) + encode({"desc": "x", "d": "a series"}))
     jobs: list[str] = []
-    for _ in range(2):  # the second shipper starts from offset 0: a replay of everything
+    for replay in (False, True):  # the second shipper starts from offset 0: a replay of everything
         shipper = MetricShipper(ws.rest, record, folder, None, jobs.append)
         shipper.drain()
-        assert shipper.metrics == 2501 and shipper.requests == 3
+        assert shipper.metrics == 2501 and shipper.refused == 0
+        # 3.x takes the replay as it is; 2.x refuses the batch with the NaN as a duplicate, so its
+        # finite rows go again together and the NaN alone
+        assert shipper.requests == 3 if not replay else shipper.requests in (3, 5)
+    assert not any("refused" in j for j in jobs), jobs
     points = history(ws, record.run_id, "x")
     assert [s for s, _, _ in points] == list(range(2501))
     assert [v for _, v, _ in points[:2500]] == [i / 3 for i in range(2500)]

@@ -134,4 +134,5 @@ def test_lone_hostile_file_output_from_another_tool_is_refused(fake_server, tmp_
     runs.artifact(foreign, "outputs/..hidden", b"fine")
     step = StepRun(Experiment(workspace, experiment_name), foreign.run_id, foreign.run_id, None)
     target = step.get_output_data("..hidden").download(local_path=tmp_path, show_progress=False)
-    assert Path(target).read_bytes() == b"fine" and Path(target).parent == tmp_path
+    assert Path(target).read_bytes() == b"fine"
+    assert Path(target).parent == tmp_path / "azureml" / foreign.run_id  # Azure ML's layout

@@ -145,3 +145,74 @@ def test_sender_blocks_at_the_window_until_acked_and_stops_on_cancel(monkeypatch
     thread.join(5)
     assert not thread.is_alive() and isinstance(outcome[0], Canceled)
     assert sender.sent == 3000
+
+
+# --- save into the kernel's working folder (the download(local_path=...) path) ------------------
+
+def _save_local(widget, browser, output: str, request_id: str, path: str = "") -> dict:
+    widget._handle_message(widget, {"type": "save_local", "output": output, "request_id": request_id,
+                                    "path": path}, [])
+    wait_until(lambda: browser.of("save_local_done", request_id=request_id)
+               or browser.of("save_local_error", request_id=request_id), 60, "the save's answer")
+    return (browser.of("save_local_done", request_id=request_id)
+            or browser.of("save_local_error", request_id=request_id))[0]
+
+
+def test_save_into_the_kernels_folder_writes_the_files_and_says_where(outputs_step, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    widget, browser = watch_widget(outputs_step)
+    done = _save_local(widget, browser, "model", "s1")
+    assert done["type"] == "save_local_done", done
+    assert done["path"] == "model/model.bin"
+    expected = server_files(outputs_step, "model")["model.bin"]
+    assert (tmp_path / "model" / "model.bin").read_bytes() == expected
+    assert done["bytes"] == len(expected)
+
+    done = _save_local(widget, browser, "report", "s2", path="results")
+    assert done["path"] == "results/report/", done
+    assert {p.relative_to(tmp_path / "results" / "report").as_posix(): p.read_bytes()
+            for p in (tmp_path / "results" / "report").rglob("*") if p.is_file()} == \
+        server_files(outputs_step, "report")
+    assert not [p for p in tmp_path.rglob("*.part")], "no half-written file left"
+
+    again = _save_local(widget, browser, "model", "s3")
+    assert again["type"] == "save_local_error", again
+    assert "'model' is already in the kernel's working folder" in again["message"], again
+    assert (tmp_path / "model" / "model.bin").read_bytes() == expected, "nothing overwritten"
+
+
+@pytest.mark.parametrize("path", ["..", "../elsewhere", "/tmp", "sub/../../x"])
+def test_save_into_the_kernels_folder_refuses_a_place_outside_it(outputs_step, tmp_path, monkeypatch,
+                                                                 path):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    widget, browser = watch_widget(outputs_step)
+    answer = _save_local(widget, browser, "model", "out", path=path)
+    assert answer["type"] == "save_local_error", answer
+    assert "outside the kernel's working folder" in answer["message"]
+    assert repr(path) in answer["message"]
+    assert not [p for p in tmp_path.rglob("model.bin")], "nothing written anywhere"
+
+
+def test_save_into_the_kernels_folder_names_a_missing_output(outputs_step, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    widget, browser = watch_widget(outputs_step)
+    answer = _save_local(widget, browser, "nope", "m1")
+    assert answer["type"] == "save_local_error" and "'nope'" in answer["message"], answer
+
+
+def test_whole_log_downloads_byte_exact_and_names_a_missing_stream(outputs_step):
+    widget, browser = watch_widget(outputs_step)
+    widget._handle_message(widget, {"type": "download_log", "stream": "job", "request_id": "l1"}, [])
+    end = browser.wait_download("l1")
+    assert end["type"] == "download_end", end
+    data = b"".join(browser.chunks.get("l1", []))
+    assert data.decode("utf-8") == outputs_step.get_job_log() and data
+    start = browser.of("download_start", request_id="l1")[0]
+    assert start["filename"] == "maker-job.txt" and start["size"] == len(data)
+
+    widget._handle_message(widget, {"type": "download_log", "stream": "nope", "request_id": "l2"}, [])
+    end = browser.wait_download("l2")
+    assert end["type"] == "download_error" and "no log named 'nope'" in end["message"], end

@@ -142,7 +142,7 @@ def test_closed_and_collected_widgets_are_not_polled(experiment, tmp_path):
              for i, count in enumerate((16, 16, 6))]
     run = submit(experiment, steps)
     workspaces = [Workspace(experiment.workspace.tracking_uri) for _ in range(3)]
-    step_runs = [PipelineRun(Experiment(ws, experiment.name), run.id).get_steps()[i]
+    step_runs = [PipelineRun(Experiment(ws, experiment.name), run.id).steps_in_graph_order()[i]
                  for i, ws in zip((2, 0, 1), workspaces, strict=True)]
     live = watch_widget(step_runs[0], register=True)[0]
     closed = watch_widget(step_runs[1], register=True)[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from steprun_widgets import Experiment
 from steprun_widgets.core import layout
 from tests.widgets.helpers import (
@@ -35,6 +37,9 @@ os.makedirs(os.path.join(out, "extra"))
 with open(os.path.join(out, "extra", "notes.txt"), "w") as f:
     f.write("notes")
 """
+
+#: Also run against the oldest supported MLflow server (scripts/test.sh, the server matrix).
+pytestmark = pytest.mark.servers
 
 
 def test_widget_follows_a_run_from_queued_to_finished(experiment, tmp_path):

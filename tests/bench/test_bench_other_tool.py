@@ -1,0 +1,133 @@
+"""Benchmark: requests to read a finished 200-step pipeline of another tool (issue 10).
+
+The pipeline is written by MLflow's own client (``tests/servers/other_tool.py``): 200 child runs,
+50 logs in all (``prep`` has stdout and stderr and outputs, ``train`` a log of its own name,
+47 ``plain-*`` one stdout each) and 150 children with no artifacts at all, like many runs of other
+tools. Two ways of reading it, each on a workspace of its own, counted by
+``Transport.request_count`` and by the HTTP answers (404/500 = a request for something absent):
+
+- ``wait_for_completion(show_output=True)`` on the pipeline (it has ended: one refresh);
+- a ``PipelineRunWidget`` of it, then each step's view opened once (``selected`` = its node).
+
+"today" is main's code before this change, in the same run: the four functions this change
+replaced are put back for it (``StepRun.log_paths`` that guesses stdout/stderr/job when ``logs/``
+is empty, the waiting loop's readers of stdout and stderr only, a step view's first look that
+fetches the run again, and no listing of a run's top folders). Bar (issue 10): at most one listing
+per step + one read per existing log + 5. The waiting loop meets it. A step's view needs both the
+step's ``logs/`` and its ``outputs/``, and MLflow lists one folder level a request: it lists the
+run's top once (a run without ``logs/`` or ``outputs/`` costs nothing more), then each folder
+that is there, so a step with logs costs two listings; its bar here is that, and the table shows
+the issue's bar beside it.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from steprun_widgets import Experiment, PipelineRun, PipelineRunWidget, Workspace
+from steprun_widgets.core import layout, waiting
+from steprun_widgets.core.runs import StepRun
+from steprun_widgets.core.waiting import wait_for_runs
+from steprun_widgets.widgets.watch import StepWatch
+from tests.bench.report import publish, table
+from tests.servers.helpers import make_other_tool_runs, recording
+
+pytestmark = pytest.mark.bench
+
+STEPS = 200
+PLAIN, BARE = 47, 150  # + prep, train, empty
+EXISTING_LOGS = 2 + 1 + PLAIN
+STEPS_WITH_LOGS = 2 + PLAIN
+OUTPUT_FOLDERS = 3  # prep: outputs/, outputs/model/, outputs/model/weights/
+
+
+# --- main's code paths, put back for "today" --------------------------------------------------------
+def _todays_log_paths(self, refresh: bool = False) -> dict[str, str]:
+    if self._log_paths is None:
+        record = self._record()
+        if layout.is_step_run(record.tags):
+            self._log_paths = dict(layout.LOG_FILES)
+        else:
+            found = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
+                     for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR) if not f.is_dir}
+            self._log_paths = found or dict(layout.LOG_FILES)
+    return self._log_paths
+
+
+def _todays_readers_for(self):
+    if not self.readers:
+        paths = self.step.log_paths()
+        self.readers = {n: self.step.log_reader(n) for n in waiting.STREAMED_LOGS if n in paths}
+    return self.readers
+
+
+def _todays_start(self):
+    return self.apply(self.step_run._record(refresh=True), initial=True)
+
+
+def _todays_top_folders(self):
+    return frozenset()  # main did not list them: nothing is known, nothing is skipped
+
+
+@pytest.fixture(scope="module")
+def big_pipeline(tracking_uri):
+    return make_other_tool_runs(tracking_uri, "bench-other-tool-200", PLAIN, BARE)
+
+
+def _measure(tracking_uri: str, made: dict, how: str) -> dict:
+    ws = Workspace(tracking_uri)
+    run = PipelineRun(Experiment(ws, made["experiment"]), made["pipeline"])
+    with recording(ws) as answers:
+        before = ws.transport.request_count
+        if how == "wait":
+            out = io.StringIO()
+            assert wait_for_runs(run, None, True, 300, False, out=out) == layout.FINISHED
+            assert "Lost the connection" not in out.getvalue()
+        else:
+            widget = PipelineRunWidget(run, poll=False)
+            assert len(widget.steps) == STEPS and widget.watch.final
+            for step in list(widget.steps):
+                widget.selected = step["node_id"]
+                assert widget.selected_step is not None and widget.selected_step.watch.final
+            widget.close()
+        requests = ws.transport.request_count - before
+    kinds = answers.by_kind()
+    ws.transport.close()
+    return {"requests": requests, "listings": kinds["list"], "reads": kinds["read"],
+            "absent": sum(1 for _, _, s in answers.seen if s in (404, 500))}
+
+
+def test_bench_other_tool_pipeline(big_pipeline, tracking_uri, monkeypatch):
+    assert len(big_pipeline["children"]) == STEPS
+    bound = STEPS + EXISTING_LOGS + 5
+    bounds = {"wait": bound, "widget": bound + STEPS_WITH_LOGS + OUTPUT_FOLDERS}
+    results = {}
+    for how in ("wait", "widget"):
+        results[("now", how)] = _measure(tracking_uri, big_pipeline, how)
+        with monkeypatch.context() as patch:
+            patch.setattr(StepRun, "log_paths", _todays_log_paths)
+            patch.setattr(StepRun, "top_folders", _todays_top_folders)
+            patch.setattr(waiting._Watch, "readers_for", _todays_readers_for)
+            patch.setattr(StepWatch, "start", _todays_start)
+            results[("today", how)] = _measure(tracking_uri, big_pipeline, how)
+    rows = []
+    for how, label in (("wait", "wait_for_completion(show_output=True)"),
+                       ("widget", "PipelineRunWidget + each step's view")):
+        for way in ("today", "now"):
+            r = results[(way, how)]
+            rows.append([f"{label}, {way}", r["requests"], r["listings"], r["reads"], r["absent"],
+                         bound, bounds[how]])
+        ratio = results[("today", how)]["requests"] / results[("now", how)]["requests"]
+        rows.append([f"{label}: today / now", f"{ratio:.2f}x", "", "", "", "", ""])
+    publish("other_tool_pipeline", "Finished 200-step pipeline of another tool (MLflow's client; "
+            f"{EXISTING_LOGS} logs, {BARE + 1} children without artifacts), requests to read it\n"
+            + table(["way", "requests", "listings", "log reads", "404/500 answers", "issue's bar",
+                     "bar here"], rows))
+    for how in ("wait", "widget"):
+        now = results[("now", how)]
+        assert now["requests"] <= bounds[how], (how, now)
+        assert now["absent"] == 0, (how, now)
+        assert now["reads"] == EXISTING_LOGS, (how, now)
+        assert results[("today", how)]["requests"] > now["requests"]
