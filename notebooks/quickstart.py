@@ -69,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(f"{v:.4f}" for v in value) if isinstance(value, list) else value
         print(f"  {name}: {shown}")
     root = args.root
+    secret = Path(root) / "basic_auth.ini"
     print(f"""
 Where to look next:
   * the MLflow UI of the embedded server:  {workspace.tracking_uri}
-    (experiment {args.experiment!r}, pipeline run {run.id})
+    (experiment {args.experiment!r}, pipeline run {run.id}); only you get in: sign in as
+    {workspace.transport.username!r} with the admin_password of {secret} (readable only by you)
   * watch a run from a terminal:   steprun-widgets watch {run.id} --root {root}
   * the notebook version, with the live widgets:   jupyter lab notebooks/quickstart.ipynb
     (and a lesson for a class: notebooks/teaching.ipynb; pip install jupyterlab first)

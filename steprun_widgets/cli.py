@@ -39,6 +39,7 @@ def cmd_server_start(args: argparse.Namespace) -> int:
 
     info = ensure_server(args.root, timeout=args.timeout)
     print(info.url)
+    print(f"(its UI: sign in with admin_username and admin_password of {info.auth_file})", file=sys.stderr)
     return 0
 
 

@@ -25,7 +25,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember a secret (a token) so that :func:`redact` removes it from any message."""
+    """Remember a secret (a token, a password) so that :func:`redact` removes it from any message."""
     if secret and len(secret) >= 4:
         _SECRETS.add(secret)
 

@@ -90,6 +90,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _auth(root: Path) -> tuple[str, str]:
+    """The owner's basic-auth credentials of the embedded server of ``root`` (from its secret file)."""
+    credentials = srv.read_credentials(root)
+    return credentials.username, credentials.password
+
+
 def _track(info: ServerInfo) -> ServerInfo:
     _SEEN_PIDS.setdefault(info.root, set()).add(info.pid)
     return info
@@ -199,13 +205,16 @@ def test_another_process_reuses_the_same_server(server, shared_root):
 
 def test_artifacts_are_proxied_into_the_root(server):
     api = server.url + "/api/2.0/mlflow"
-    exp = requests.post(f"{api}/experiments/create", json={"name": f"layout-{uuid.uuid4().hex}"}, timeout=10)
-    run = requests.post(f"{api}/runs/create", json={"experiment_id": exp.json()["experiment_id"]}, timeout=10)
+    auth = _auth(server.root)
+    exp = requests.post(f"{api}/experiments/create", json={"name": f"layout-{uuid.uuid4().hex}"}, timeout=10,
+                        auth=auth)
+    run = requests.post(f"{api}/runs/create", json={"experiment_id": exp.json()["experiment_id"]}, timeout=10,
+                        auth=auth)
     info = run.json()["run"]["info"]
     assert info["artifact_uri"].startswith("mlflow-artifacts:/")
     rel = info["artifact_uri"][len("mlflow-artifacts:/"):].lstrip("/")
     put = requests.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{rel}/logs/stdout.txt",
-                       data=b"hello\n", timeout=10)
+                       data=b"hello\n", timeout=10, auth=auth)
     assert put.ok, put.text
     expected = server.artifacts_dir / exp.json()["experiment_id"] / info["run_id"] / "artifacts"
     assert (expected / "logs" / "stdout.txt").read_bytes() == b"hello\n"
@@ -225,7 +234,8 @@ def test_a_server_for_another_root_or_port_is_not_ours(server, shared_root, tmp_
 def test_sigkilled_server_restarts_on_the_same_store(server, shared_root):
     api = server.url + "/api/2.0/mlflow"
     name = f"survives-{uuid.uuid4().hex}"
-    created = requests.post(f"{api}/experiments/create", json={"name": name}, timeout=10)
+    created = requests.post(f"{api}/experiments/create", json={"name": name}, timeout=10,
+                            auth=_auth(shared_root))
     exp_id = created.json()["experiment_id"]
     workers = [pid for pid in _group(server.pid) if pid != server.pid]
     assert workers, "mlflow server runs its uvicorn worker in its process group"
@@ -240,7 +250,7 @@ def test_sigkilled_server_restarts_on_the_same_store(server, shared_root):
     assert again.port == server.port  # the orphaned worker was stopped, so the port was free again
     assert not any(_alive(pid) for pid in workers)
     got = requests.get(f"{again.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": exp_id},
-                       timeout=10)
+                       timeout=10, auth=_auth(shared_root))
     assert got.ok and got.json()["experiment"]["name"] == name
     assert _mlflow_mains(shared_root) == [again.pid]
     assert log.read_text().count("--- steprun-widgets: starting") == starts + 1  # appended, not truncated

@@ -8,6 +8,7 @@ that names the URL and no secret.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from steprun_widgets.core import credentials as creds
-from steprun_widgets.errors import RunNotFoundError, ServiceError, redact
+from steprun_widgets.errors import RunNotFoundError, ServiceError, redact, register_secret
 
 API = "/api/2.0/mlflow"
 #: Artifact endpoints: a GET answered 500 there is how MLflow 2.x says "no such file" (or that the
@@ -111,6 +112,9 @@ class Transport:
             self.session.cert = self.credentials.client_cert
         if self.credentials.kind == creds.BASIC:  # MLflow prefers basic auth over a token
             self.session.auth = (self.credentials.username, self.credentials.password)
+            # what travels in the header: a server that echoes it must not put it in a message either
+            register_secret(base64.b64encode(
+                f"{self.credentials.username}:{self.credentials.password}".encode()).decode())
         elif self.credentials.kind == creds.BEARER:
             self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)

@@ -49,11 +49,16 @@ class Workspace:
 
     @classmethod
     def local(cls, root: str | os.PathLike = ".steprun") -> Workspace:
-        """Start (or reuse) the embedded MLflow server under ``root`` and return its workspace."""
-        from steprun_widgets.local.server import ensure_server
+        """Start (or reuse) the embedded MLflow server under ``root`` and return its workspace.
+
+        The server lets only its owner in: the workspace signs in with the secret of the root
+        (``<root>/basic_auth.ini``, readable by its owner only).
+        """
+        from steprun_widgets.local.server import ensure_server, read_credentials
 
         info = ensure_server(root)
-        workspace = cls(info.url, token=None)
+        credentials = read_credentials(info.root)
+        workspace = cls(info.url, token=None, username=credentials.username, password=credentials.password)
         workspace.local_root = Path(info.root).resolve()
         return workspace
 

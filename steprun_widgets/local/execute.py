@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +27,15 @@ from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
-from steprun_widgets.local.plan import CONTEXT_ENV, RUN_ID_ENV, PipelinePlan, StepPlan
+from steprun_widgets.local.plan import (
+    CONTEXT_ENV,
+    RUN_ID_ENV,
+    STEP_UMASK_ENV,
+    PipelinePlan,
+    RunnerCredentials,
+    StepPlan,
+)
+from steprun_widgets.local.step_access import step_user
 from steprun_widgets.local.workarea import StepArea, work_area
 
 PIPE_CHUNK = 64 * 1024
@@ -50,41 +59,47 @@ def now_ms() -> int:
 
 
 #: Credentials of the tracking server the runner may have in its environment: a step never gets them.
-SECRET_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "STEPRUN_RUNNER_TOKEN")
+SECRET_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "STEPRUN_RUNNER_TOKEN",
+              "STEPRUN_RUNNER_PASSWORD", STEP_UMASK_ENV)
 #: The folder whose sitecustomize keeps MLflow in a step from ending the step's own run.
 STEP_SITE = str(Path(__file__).resolve().parent / "stepsite")
 
 
-def step_environment(token: str | None) -> dict[str, str]:
+def step_environment(credentials: RunnerCredentials | None) -> dict[str, str]:
     """The environment of a step's process: the runner's, without the tracking server's credentials.
 
     A step that prints its environment (a common debugging line) would otherwise put the
-    submitter's token into a log that everyone who can read the run sees.
+    submitter's token or password into a log that everyone who can read the run sees.
     """
+    secrets = credentials.secrets if credentials is not None else ()
     env = {k: v for k, v in os.environ.items()
-           if k not in SECRET_ENV and not (token and token in v)}
+           if k not in SECRET_ENV and not any(s in v for s in secrets)}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def needs_credentials(tracking_uri: str, token: str | None) -> bool:
+def needs_credentials(tracking_uri: str, credentials: RunnerCredentials | None) -> bool:
     """True when the runner talks to the server with credentials (a token, a user name)."""
     from urllib.parse import urlsplit
 
     from steprun_widgets.core.credentials import TOKEN_ENV as MLFLOW_TOKEN_ENV
     from steprun_widgets.core.credentials import USERNAME_ENV
 
-    return bool(token or urlsplit(tracking_uri).username or os.environ.get(USERNAME_ENV)
+    return bool((credentials is not None and (credentials.token or credentials.username))
+                or urlsplit(tracking_uri).username or os.environ.get(USERNAME_ENV)
                 or os.environ.get(MLFLOW_TOKEN_ENV))
 
 
 def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan, channel: Path,
-                        token: str | None) -> dict[str, str]:
+                        credentials: RunnerCredentials | None,
+                        sign_in: Mapping[str, str] | None = None) -> dict[str, str]:
     """Add what a step needs to log into its run: the channel of ``Run.get_context()`` and, when
-    the server needs no credentials, ``MLFLOW_RUN_ID``/``MLFLOW_TRACKING_URI`` for plain MLflow
+    the server needs no credentials or the step has a sign-in of its own (``sign_in``, the embedded
+    default: see ``step_access``), ``MLFLOW_RUN_ID``/``MLFLOW_TRACKING_URI`` for plain MLflow
     (with the sitecustomize that keeps MLflow from ending the run: the runner owns its status)."""
     env = {**env, CONTEXT_ENV: str(channel), RUN_ID_ENV: step.run_id}
-    if not needs_credentials(plan.tracking_uri, token):
+    if sign_in is not None or not needs_credentials(plan.tracking_uri, credentials):
+        env.update(sign_in or {})
         env["MLFLOW_TRACKING_URI"] = plan.tracking_uri
         env["MLFLOW_RUN_ID"] = step.run_id
         env["MLFLOW_EXPERIMENT_ID"] = plan.experiment_id
@@ -93,13 +108,33 @@ def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan,
     return env
 
 
-def runner_workspace(plan: PipelinePlan, token: str | None) -> Workspace:
+def runner_workspace(plan: PipelinePlan, credentials: RunnerCredentials | None) -> Workspace:
     """The workspace the runner and its steps talk through: patient with a server that restarts."""
-    return Workspace(plan.tracking_uri, token=token, retries=RUNNER_RETRIES)
+    credentials = credentials or RunnerCredentials()
+    return Workspace(plan.tracking_uri, token=credentials.token, username=credentials.username,
+                     password=credentials.password, retries=RUNNER_RETRIES)
+
+
+def _step_umask() -> int | None:
+    """The umask a step gets back: the submitter's, when the runner itself runs with ``077``."""
+    try:
+        return int(os.environ[STEP_UMASK_ENV], 8)
+    except (KeyError, ValueError):
+        return None
+
+
+def _step_preexec(umask: int | None):
+    def preexec() -> None:  # pragma: no cover - runs in the child before exec
+        if umask is not None:
+            os.umask(umask)
+        _kill_with_parent()
+    return preexec
 
 
 def _kill_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGKILL the step if the thread that started it dies (a killed runner)."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
         import ctypes
 
@@ -114,8 +149,7 @@ class StepProcess:
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], stdout_sink, stderr_sink) -> None:
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=_kill_with_parent if sys.platform.startswith("linux") else None)
+            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_step_preexec(_step_umask()))
         self.stderr_tail: deque[bytes] = deque(maxlen=64)
         #: True when processes the script left holding its output were killed after it exited.
         self.killed_leftovers = False
@@ -224,15 +258,16 @@ class Heartbeat:
                 self._rest.set_tag(self._run_id, layout.TAG_HEARTBEAT, layout.heartbeat_value())
 
 
-def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
+def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredentials | None = None,
                  cancel: threading.Event | None = None) -> dict:
     """Run one step to its end and record everything on the server; returns status and error.
 
-    ``cancel`` is the runner's event when running in its process; elsewhere (a Dask worker) the
-    pipeline's cancel tag is polled instead.
+    ``credentials`` are the tracking server's (the step's process never gets them). ``cancel`` is the
+    runner's event when running in its process; elsewhere (a Dask worker) the pipeline's cancel tag is
+    polled instead.
     """
     step = plan.step(step_name)
-    rest = runner_workspace(plan, token).rest
+    rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
     work = Path(plan.work_dir)
     here = work.is_dir()
@@ -253,6 +288,7 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
 
     status, error = layout.FAILED, ""
     shipper: MetricShipper | None = None
+    signed_in = contextlib.ExitStack()  # the step's own user on the embedded server, deleted at the end
     heartbeat = Heartbeat(rest, step.run_id).start()
     try:
         rest.set_tags(step.run_id, {layout.TAG_NOT_STARTED: "false", layout.TAG_STARTED_AT: str(now_ms()),
@@ -266,9 +302,14 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
             f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")
         channel = MetricShipper.prepare(step_dir / "context")
         shipper = MetricShipper(rest, run, channel.parent, plan.local_artifacts, job)
+        sign_in = None
+        if plan.embedded and credentials is not None and credentials.username:
+            sign_in = signed_in.enter_context(step_user(rest, step.run_id))
+            job(f"The step signs in to the embedded server as {sign_in['MLFLOW_TRACKING_USERNAME']!r} "
+                "(a user that is deleted when the step ends)")
         # the run configuration's variables first: the step context's own may not be overridden
-        env = context_environment({**step_environment(token), **step.environment}, plan, step,
-                                  channel, token)
+        env = context_environment({**step_environment(credentials), **step.environment}, plan, step,
+                                  channel, credentials, sign_in)
         if step.command:  # ``python`` in a command is the step's Python
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         started = time.monotonic()
@@ -299,6 +340,8 @@ def execute_step(plan: PipelinePlan, step_name: str, token: str | None = None,
     finally:
         if shipper is not None:  # the step ended through an error: still ship what it handed over
             _drain(shipper, job)
+        with contextlib.suppress(Exception):
+            signed_in.close()
         if note := area.kept_note(status):
             with contextlib.suppress(Exception):
                 job(note)

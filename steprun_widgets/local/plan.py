@@ -5,13 +5,51 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from steprun_widgets.local.workarea import Retention
 
-#: Environment variable through which the runner receives the tracking token (never a file).
+#: Environment variables through which the runner receives the tracking server's credentials (never a
+#: file or its command line, which other users of the machine can read).
 TOKEN_ENV = "STEPRUN_RUNNER_TOKEN"
+USERNAME_ENV = "STEPRUN_RUNNER_USERNAME"
+PASSWORD_ENV = "STEPRUN_RUNNER_PASSWORD"
+#: The submitter's umask, which the runner (itself ``077`` on the embedded default) gives the steps back.
+STEP_UMASK_ENV = "STEPRUN_STEP_UMASK"
+
+
+@dataclass(frozen=True)
+class RunnerCredentials:
+    """What the runner signs in to the tracking server with (a token, or a user name and password).
+
+    Its repr shows no secret. It travels to the runner in the runner's environment, and to a Dask worker
+    as an argument of the step's task, never in the plan file.
+    """
+
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values (a step's environment must hold none of them)."""
+        return tuple(s for s in (self.token, self.password) if s)
+
+    def to_environment(self, env: MutableMapping[str, str]) -> None:
+        """Put these credentials into ``env`` (a child's environment), replacing any there."""
+        for name, value in ((TOKEN_ENV, self.token), (USERNAME_ENV, self.username),
+                            (PASSWORD_ENV, self.password)):
+            env.pop(name, None)
+            if value:
+                env[name] = value
+
+    @classmethod
+    def pop_environment(cls, env: MutableMapping[str, str] = os.environ) -> RunnerCredentials:
+        """The credentials in ``env``, removed from it (the steps' environment must not gain them)."""
+        return cls(token=env.pop(TOKEN_ENV, None) or None, username=env.pop(USERNAME_ENV, None) or None,
+                   password=env.pop(PASSWORD_ENV, None) or None)
 
 
 @dataclass
@@ -68,6 +106,9 @@ class PipelinePlan:
     dask_address: str | None = None
     max_parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
     python: str = ""
+    #: The embedded default (``Workspace.local``): each step gets a sign-in of its own for plain ``mlflow``
+    #: calls (see ``steprun_widgets.local.step_access``).
+    embedded: bool = False
     #: How many failed runs' folders are kept for debugging, and for how many days at most: read
     #: from the submitter's environment (``STEPRUN_KEEP_FAILED[_DAYS]``) when the plan is made, so
     #: that the runner and every Dask worker apply the same bound.

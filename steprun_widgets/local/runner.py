@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.errors import redact
 from steprun_widgets.local import workarea
 from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
-from steprun_widgets.local.plan import TOKEN_ENV, PipelinePlan
+from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials
 
 LOOP = 0.1
 CANCEL_POLL = 0.5
@@ -30,10 +29,11 @@ CANCEL_POLL = 0.5
 class PipelineDriver:
     """Schedules the steps of one plan on an executor and records the pipeline's status."""
 
-    def __init__(self, plan: PipelinePlan, token: str | None = None, executor: Any = None) -> None:
+    def __init__(self, plan: PipelinePlan, credentials: RunnerCredentials | None = None,
+                 executor: Any = None) -> None:
         self.plan = plan
-        self.token = token
-        self.rest = runner_workspace(plan, token).rest
+        self.credentials = credentials or RunnerCredentials()
+        self.rest = runner_workspace(plan, self.credentials).rest
         self._executor = executor
         self.cancel = threading.Event()
         self._stop = threading.Event()
@@ -70,19 +70,19 @@ class PipelineDriver:
 
     def _executor_and_submit(self):
         """An executor and a function that starts one step on it."""
-        plan, token = self.plan, self.token
+        plan, credentials = self.plan, self.credentials
         if plan.dask_address:
             from distributed import Client
 
             client = Client(plan.dask_address, set_as_default=False)
-            return client, lambda name: client.submit(execute_step, plan, name, token, None,
+            return client, lambda name: client.submit(execute_step, plan, name, credentials, None,
                                                       pure=False, key=f"step-{plan.pipeline_run_id}-{name}")
         if self._executor is not None:
             executor = self._executor
-            return None, lambda name: executor.submit(execute_step, plan, name, token, None)
+            return None, lambda name: executor.submit(execute_step, plan, name, credentials, None)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, plan.max_parallel),
                                                      thread_name_prefix="steprun-step")
-        return pool, lambda name: pool.submit(execute_step, plan, name, token, self.cancel)
+        return pool, lambda name: pool.submit(execute_step, plan, name, credentials, self.cancel)
 
     def _drive(self) -> tuple[str, str]:
         plan = self.plan
@@ -185,9 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m steprun_widgets.local.runner PLAN.json", file=sys.stderr)
         return 2
-    token = os.environ.pop(TOKEN_ENV, None)  # the steps' environment must not gain it
+    credentials = RunnerCredentials.pop_environment()  # the steps' environment must not gain them
     plan = PipelinePlan.load(Path(args[0]))
-    status = PipelineDriver(plan, token=token).run()
+    status = PipelineDriver(plan, credentials=credentials).run()
     print(f"pipeline {plan.pipeline_run_id}: {status}", flush=True)
     return 0
 

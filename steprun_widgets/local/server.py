@@ -7,6 +7,13 @@ The server runs detached in its own session, so it outlives the kernel that star
 appended to ``<root>/server.log``. Its pid and port are recorded in ``<root>/server.json``, so that the
 next call (another process, a restarted kernel) reuses it, or restarts a dead one on the same store.
 
+Only the root's owner gets in: the root is ``0700`` and what the server and steprun-widgets write there is
+``0600`` (umask ``077``), and the server runs MLflow's basic-auth app with the secret of
+``<root>/basic_auth.ini`` (:mod:`steprun_widgets.local.credentials`), so other users of the machine are
+refused over the port too. A root made by an older version is upgraded in place: its modes are tightened,
+a secret is generated, and its unauthenticated server is restarted (unless runs are still going on it:
+then a :class:`LocalServerError` says what to do).
+
 How a recorded server is trusted: its pid must be alive (not a zombie), its command line must be an
 ``mlflow server`` whose ``--backend-store-uri`` is this root's database and whose ``--port`` is the
 recorded port (a recycled pid belongs to some other program and fails this), and ``/health`` must answer.
@@ -34,12 +41,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from steprun_widgets.core import layout
 from steprun_widgets.errors import StepRunError
+from steprun_widgets.local.credentials import (
+    AUTH_FILE,
+    LocalCredentials,
+    ensure_credentials,
+    read_credentials,
+    server_auth_env,
+)
+from steprun_widgets.local.private import UMASK, open_private, private_dir, tighten_tree
 
 __all__ = [
     "ServerInfo",
     "LocalServerError",
     "ensure_server",
+    "read_credentials",
     "server_status",
     "stop_server",
     "mlflow_missing_message",
@@ -57,6 +74,8 @@ LOCK_FILE = "server.lock"
 LOG_FILE = "server.log"
 DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"
+#: The MLflow app the server runs: its own basic auth (a server started without it is an old one).
+AUTH_APP = "basic-auth"
 
 #: Set in the server's environment (inherited by its uvicorn worker) to the root it serves, so that
 #: the worker of a server whose main process died can be recognised as ours and cleaned up.
@@ -90,6 +109,8 @@ class ServerInfo:
         port: the TCP port it listens on (loopback only).
         root: the root folder (absolute) holding the store, the artifacts, the log and ``server.json``.
         artifacts_dir: ``<root>/artifacts``, where the server keeps artifact files.
+        auth_file: ``<root>/basic_auth.ini``, the owner's user name and password (mode 0600); read it
+            with :func:`steprun_widgets.local.credentials.read_credentials`.
     """
 
     url: str
@@ -97,6 +118,7 @@ class ServerInfo:
     port: int
     root: Path
     artifacts_dir: Path
+    auth_file: Path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,15 +148,18 @@ def ensure_server(root: str | os.PathLike = DEFAULT_ROOT, *, timeout: float = 12
     """
     root_path = _prepare_root(root)
     with _root_lock(root_path, timeout):
+        credentials, generated = ensure_credentials(root_path)
+        if generated:  # a new root, or one made before it was owner-only: tighten what is already there
+            tighten_tree(root_path)
         state = _read_state(root_path)
         preferred_port: int | None = None
         if state is not None:
-            info = _reuse(root_path, state, timeout)
+            info = _reuse(root_path, state, timeout, restart=generated)
             if info is not None:
                 return info
             preferred_port = state.get("port") if isinstance(state.get("port"), int) else None
         _require_mlflow()
-        return _start(root_path, preferred_port, timeout)
+        return _start(root_path, preferred_port, timeout, credentials)
 
 
 def server_status(root: str | os.PathLike = DEFAULT_ROOT) -> ServerInfo | None:
@@ -196,11 +221,13 @@ def _resolve(root: str | os.PathLike) -> Path:
 
 
 def _prepare_root(root: str | os.PathLike) -> Path:
-    """Create the root folder (and its artifacts folder) and check that it is writable."""
+    """Create the root folder (and its artifacts folder) owner-only and check that it is writable."""
     root_path = _resolve(root)
     try:
-        root_path.mkdir(parents=True, exist_ok=True)
-        (root_path / ARTIFACTS_DIR).mkdir(exist_ok=True)
+        private_dir(root_path, what="embedded server's folder")
+        private_dir(root_path / ARTIFACTS_DIR, what="embedded server's artifact folder")
+    except StepRunError as exc:
+        raise LocalServerError(exc.message) from None
     except OSError as exc:
         raise LocalServerError(
             f"cannot create the embedded server's folder {root_path}: {exc.strerror or exc}") from exc
@@ -222,7 +249,7 @@ def _write_state(root: Path, state: dict[str, Any]) -> None:
     target = root / STATE_FILE
     tmp = root / f".{STATE_FILE}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8") as fh:
             json.dump(state, fh, indent=2)
             fh.write("\n")
             fh.flush()
@@ -243,7 +270,12 @@ def _info_from_state(root: Path, state: dict[str, Any]) -> ServerInfo | None:
     pid, port = state.get("pid"), state.get("port")
     if not isinstance(pid, int) or not isinstance(port, int) or pid <= 0 or not 0 < port < 65536:
         return None
-    return ServerInfo(url=_url(port), pid=pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR)
+    return _server_info(root, pid, port)
+
+
+def _server_info(root: Path, pid: int, port: int) -> ServerInfo:
+    return ServerInfo(url=_url(port), pid=pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR,
+                      auth_file=root / AUTH_FILE)
 
 
 @contextlib.contextmanager
@@ -255,7 +287,7 @@ def _root_lock(root: Path, timeout: float) -> Iterator[None]:
         raise LocalServerError("the embedded tracking server needs a POSIX system (Linux or macOS)") from exc
     lock_path = root / LOCK_FILE
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(lock_path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         raise LocalServerError(f"cannot create the lock file {lock_path}: {exc.strerror or exc}") from exc
     try:
@@ -349,6 +381,11 @@ def _is_our_server(pid: int, root: Path, port: int) -> bool:
     joined = f" {' '.join(args)} "  # blanks at both ends: match whole words only
     is_mlflow_server = "server" in args and any(Path(arg).name == "mlflow" for arg in args)
     return is_mlflow_server and f" {_backend_uri(root)} " in joined and f" --port {port} " in joined
+
+
+def _is_authenticated(pid: int) -> bool:
+    """Whether our server ``pid`` runs MLflow's basic-auth app (one started by an older version does not)."""
+    return f" --app-name {AUTH_APP} " in f" {' '.join(_cmdline(pid) or [])} "
 
 
 def _is_alive_and_ours(pid: int, root: Path, port: int) -> bool:
@@ -499,14 +536,15 @@ def _backend_uri(root: Path) -> str:
 
 
 def _server_command(root: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "mlflow", "server",
+    return [sys.executable, "-m", "mlflow", "server", "--app-name", AUTH_APP,
             "--backend-store-uri", _backend_uri(root),
             "--artifacts-destination", str(root / ARTIFACTS_DIR),
             "--host", _HOST, "--port", str(port), "--workers", "1"]
 
 
-def _server_env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def _server_env(root: Path, credentials: LocalCredentials) -> dict[str, str]:
+    # The secrets travel in the environment (readable only by the owner), never on the command line.
+    env = server_auth_env(dict(os.environ), credentials)
     # The job runner (huey consumers for GenAI jobs) is not needed and adds processes and start-up time.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     # A local, embedded server: no usage reports (they would also try to reach the network at start).
@@ -532,10 +570,32 @@ def _log_tail(log_path: Path, offset: int, lines: int = _LOG_TAIL_LINES) -> str:
 # start / reuse
 
 
-def _reuse(root: Path, state: dict[str, Any], timeout: float) -> ServerInfo | None:
-    """The recorded server if it can be trusted and answers; otherwise clean up after it and return None."""
+def _reuse(root: Path, state: dict[str, Any], timeout: float, *, restart: bool = False) -> ServerInfo | None:
+    """The recorded server if it can be trusted and answers; otherwise clean up after it and return None.
+
+    A server of ours that runs without authentication (started by an older version) is stopped, so that
+    one with authentication replaces it; if runs are still going on it, a LocalServerError says what to do.
+    ``restart``: the root's secret was just made again, so a server of ours that knows only the old one is
+    stopped too.
+    """
     info = _info_from_state(root, state)
     if info is None:
+        _remove_state(root)
+        return None
+    if restart and _is_alive_and_ours(info.pid, root, info.port) and _is_authenticated(info.pid):
+        _terminate_group(info.pid, grace=10.0)
+        _remove_state(root)
+        return None
+    if _is_alive_and_ours(info.pid, root, info.port) and not _is_authenticated(info.pid):
+        active = _active_runs(info.url)
+        if active:
+            raise LocalServerError(
+                f"the embedded server for {root} (pid {info.pid}, {info.url}) was started by an older "
+                "steprun-widgets without authentication, and must be restarted to protect it from other "
+                f"users of this machine; {len(active)} run(s) are still going on it (e.g. {active[0]}). "
+                "Wait until they end (or cancel them), then call again; or restart it now with "
+                f"`steprun-widgets server stop --root {root}` (those runs then fail)")
+        _terminate_group(info.pid, grace=10.0)
         _remove_state(root)
         return None
     if _is_alive_and_ours(info.pid, root, info.port):
@@ -560,7 +620,8 @@ def _reuse(root: Path, state: dict[str, Any], timeout: float) -> ServerInfo | No
     return None
 
 
-def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo:
+def _start(root: Path, preferred_port: int | None, timeout: float,
+           credentials: LocalCredentials) -> ServerInfo:
     log_path = root / LOG_FILE
     for attempt in range(_START_ATTEMPTS):
         if attempt == 0 and preferred_port and _port_free(preferred_port):
@@ -569,7 +630,7 @@ def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo
             port = _free_port()
         url = _url(port)
         try:
-            log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed right after
+            log = os.fdopen(open_private(log_path), "ab")  # handed to the child, closed right after
         except OSError as exc:
             raise LocalServerError(f"cannot write the server log {log_path}: {exc.strerror or exc}") from exc
         try:
@@ -580,7 +641,8 @@ def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo
             log.flush()
             proc = subprocess.Popen(
                 _server_command(root, port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=root, env=_server_env(root), start_new_session=True, close_fds=True)
+                cwd=root, env=_server_env(root, credentials), start_new_session=True, close_fds=True,
+                umask=UMASK)
         except OSError as exc:
             raise LocalServerError(f"cannot start the mlflow server for {root}: {exc}") from exc
         finally:
@@ -597,7 +659,7 @@ def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo
             raise
         if healthy:
             _write_state(root, {**state, "state": "running"})
-            return ServerInfo(url=url, pid=proc.pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR)
+            return _server_info(root, proc.pid, port)
         _remove_state(root)
         tail = _log_tail(log_path, offset)
         if proc.poll() is None:  # still running, never answered
@@ -614,6 +676,33 @@ def _start(root: Path, preferred_port: int | None, timeout: float) -> ServerInfo
             f"the mlflow server for {root} exited with code {proc.returncode} while starting; "
             f"last lines of {log_path}:\n{tail}")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _active_runs(url: str) -> list[str]:
+    """Ids of the runs that are going on at an unauthenticated (old) server: RUNNING, heartbeat fresh.
+
+    Runs without a heartbeat tag (made by other tools) do not count; an unreadable server has none.
+    """
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(url + "/api/2.0/mlflow" + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with _OPENER.open(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    try:
+        experiments = post("/experiments/search", {"max_results": 1000}).get("experiments", [])
+        ids = [e["experiment_id"] for e in experiments]
+        found = post("/runs/search", {"experiment_ids": ids, "filter": "attributes.status = 'RUNNING'",
+                                      "max_results": 1000}).get("runs", []) if ids else []
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        return []
+    active = []
+    for run in found:
+        tags = {t.get("key"): t.get("value") for t in run.get("data", {}).get("tags", [])}
+        if layout.parse_heartbeat(tags.get(layout.TAG_HEARTBEAT)) is not None and \
+                layout.seed_status("RUNNING", tags) == layout.RUNNING:
+            active.append(run["info"]["run_id"])
+    return active
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, deadline: float) -> bool:

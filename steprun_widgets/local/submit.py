@@ -26,7 +26,14 @@ from steprun_widgets.local.pipeline import (
     PipelineStep,
     PythonScriptStep,
 )
-from steprun_widgets.local.plan import TOKEN_ENV, InputPlan, PipelinePlan, StepPlan
+from steprun_widgets.local.plan import (
+    STEP_UMASK_ENV,
+    InputPlan,
+    PipelinePlan,
+    RunnerCredentials,
+    StepPlan,
+)
+from steprun_widgets.local.private import UMASK, open_private, private_dir
 from steprun_widgets.local.reuse import reuse_key, source_digest
 from steprun_widgets.local.runconfig import check_environment
 from steprun_widgets.local.workarea import PLAN_FILE, RUNNER_LOG, work_area
@@ -98,13 +105,16 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
         plan = PipelinePlan(tracking_uri=workspace.tracking_uri, experiment_id=experiment_id,
                             pipeline_run_id=pipeline_record.run_id, steps=plans, work_dir=str(work_dir),
                             local_artifacts=local_artifacts, dask_address=dask_address,
-                            python=sys.executable)
+                            python=sys.executable, embedded=workspace.local_root is not None)
         plan_path = work_dir / PLAN_FILE
         plan.save(plan_path)
+        transport = workspace.transport
+        credentials = RunnerCredentials(token=transport.token, username=transport.username,
+                                        password=transport.password)
         if executor is None or dask_address is not None:
-            _spawn_runner(plan_path, work_dir, workspace.transport.token)
+            _spawn_runner(plan_path, work_dir, credentials, private=workspace.local_root is not None)
         else:
-            _drive_in_thread(plan, workspace.transport.token, executor)
+            _drive_in_thread(plan, credentials, executor)
     except BaseException as exc:
         _abandon(rest, created, exc)
         raise
@@ -217,6 +227,9 @@ def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord 
 
 
 def _work_dir(workspace, run_id: str) -> Path:
+    if workspace.local_root is not None:  # the embedded default: inside its owner-only root
+        return private_dir(private_dir(work_area(workspace.local_root), what="work area") / run_id,
+                           what="work area")
     folder = work_area(workspace.local_root) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -237,22 +250,43 @@ def _dask_address(executor: Any) -> str | None:
     return None
 
 
-def _spawn_runner(plan_path: Path, work_dir: Path, token: str | None) -> None:
-    """Start the detached runner process (its own session: it outlives this kernel)."""
+def _spawn_runner(plan_path: Path, work_dir: Path, credentials: RunnerCredentials, *,
+                  private: bool = False) -> None:
+    """Start the detached runner process (its own session: it outlives this kernel).
+
+    The credentials go in its environment. ``private`` (the embedded default): the runner writes into the
+    owner-only root with umask 077, and hands the submitter's own umask back to the steps.
+    """
     env = dict(os.environ)
-    env.pop(TOKEN_ENV, None)
-    if token:
-        env[TOKEN_ENV] = token
-    with open(work_dir / RUNNER_LOG, "ab") as log:
+    credentials.to_environment(env)
+    umask = -1
+    env.pop(STEP_UMASK_ENV, None)
+    if private:
+        umask = UMASK
+        env[STEP_UMASK_ENV] = f"{_current_umask():03o}"
+    with os.fdopen(open_private(work_dir / RUNNER_LOG), "ab") as log:
         subprocess.Popen([sys.executable, "-m", "steprun_widgets.local.runner", str(plan_path)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, close_fds=True, env=env, cwd=work_dir)
+                         start_new_session=True, close_fds=True, env=env, cwd=work_dir, umask=umask)
 
 
-def _drive_in_thread(plan: PipelinePlan, token: str | None, executor: Any) -> None:
+def _current_umask() -> int:
+    """This process's umask, read without changing it where /proc tells it (other threads create files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _drive_in_thread(plan: PipelinePlan, credentials: RunnerCredentials, executor: Any) -> None:
     from steprun_widgets.local.runner import PipelineDriver
 
-    driver = PipelineDriver(plan, token=token, executor=executor)
+    driver = PipelineDriver(plan, credentials=credentials, executor=executor)
     threading.Thread(target=driver.run, name=f"steprun-pipeline-{plan.pipeline_run_id[:8]}",
                      daemon=True).start()
 

@@ -94,7 +94,7 @@ def test_no_mlflow_run_id_when_the_server_needs_credentials(tmp_path, monkeypatc
     monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     from steprun_widgets.local.execute import context_environment
-    from steprun_widgets.local.plan import PipelinePlan, StepPlan
+    from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials, StepPlan
 
     step = StepPlan(name="s", node_id="n", run_id="abc", script_name="s.py", arguments=[], inputs=[],
                     outputs=[], source_directory=str(tmp_path))
@@ -102,7 +102,7 @@ def test_no_mlflow_run_id_when_the_server_needs_credentials(tmp_path, monkeypatc
                         steps=[step], work_dir=str(tmp_path))
     open_env = context_environment({}, plan, step, tmp_path / "c", None)
     assert open_env["MLFLOW_RUN_ID"] == "abc" and open_env["STEPRUN_RUN_ID"] == "abc"
-    locked = context_environment({}, plan, step, tmp_path / "c", "s3cret-token")
+    locked = context_environment({}, plan, step, tmp_path / "c", RunnerCredentials(token="s3cret-token"))
     assert "MLFLOW_RUN_ID" not in locked and "MLFLOW_TRACKING_URI" not in locked
     assert locked["STEPRUN_CONTEXT"] == str(tmp_path / "c")  # Run.get_context() still works
     assert "s3cret-token" not in repr(locked)

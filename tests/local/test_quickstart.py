@@ -15,11 +15,12 @@ from tests.local.helpers import REPO, wait_until
 from tests.metrics_rest import history
 
 
-def _step_record(out: str, name: str):
+def _step_record(out: str, name: str, root):
     """(workspace, run id) of the step ``name`` the quickstart ran, found on its server."""
     url = next(line.split("Tracking server:")[1].split()[0] for line in out.splitlines()
                if "Tracking server:" in line)
-    ws = Workspace(url)
+    ws = Workspace.local(root)  # the owner's way in: the server lets no one in without the root's secret
+    assert ws.tracking_uri == url
     ids = [e["experiment_id"] for e in ws.rest.transport.post_json(
         f"{API}/experiments/search", {"max_results": 100}).get("experiments", [])]
     runs = ws.rest.search_runs(ids, f"tags.`{layout.TAG_RUN_NAME}` = '{name}'")
@@ -41,13 +42,18 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "Metrics of step 'train' (train.get_metrics()):" in out
         assert re.search(r"^  loss: (\d+\.\d{4}, ){9}\d+\.\d{4}$", out, re.M), out  # 10 epochs
         assert "Where to look next:" in out and "steprun-widgets watch " in out
+        # the UI link: only its owner gets in, told how to sign in; the password itself is never printed
+        assert "only you get in: sign in as" in out
+        assert "'steprun' with the admin_password of .steprun/basic_auth.ini" in out
+        password = server.read_credentials(root).password
+        assert password not in first.stdout + first.stderr
         metrics = list((root / "downloads").glob("*/azureml/*/metrics/metrics.json"))  # Azure ML's layout
         assert len(metrics) == 1
         # the run is over: it left no copy of its data in the work area (issue 14; that the
         # embedded default appends logs in place, without a spool, tests/local/test_logs.py checks)
         wait_until(lambda: not any((root / "work").iterdir()), 30, "the work area to be emptied")
         # the train step logged its loss per epoch (Run.get_context()), and its r2 once
-        train = _step_record(out, "train")
+        train = _step_record(out, "train", root)
         assert [v for _, v, _ in history(train[0], train[1], "loss")][-1] < 1.0
         assert len(history(train[0], train[1], "loss")) == 10 and len(history(train[0], train[1], "r2")) == 1
 

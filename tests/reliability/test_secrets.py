@@ -1,11 +1,14 @@
 """Secrets: with a token set, it appears in no widget state, saved notebook, HTML export, exception
 text, step log or job log — not even when a step prints its whole environment.
 
-The test server ignores authentication; what matters is where the token could end up.
+The test server ignores authentication; what matters is where the token could end up. The embedded
+default's own secret (the password of ``<root>/basic_auth.ini``, issue 16) is checked the same way, on a
+real embedded server that requires it, and also in the runner's files and the server's log.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import textwrap
@@ -19,6 +22,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.local import PipelineData
+from steprun_widgets.local import server as local_server
 from tests.reliability.helpers import (
     closed_port_url,
     json_answer,
@@ -51,8 +55,11 @@ def _pipeline(experiment: Experiment, tmp_path: Path):
                                script_step(tmp_path, "envfail", ENV_FAIL)])
 
 
-def _everything_the_client_shows(run, tmp_path: Path) -> list[str]:
-    """Every text a user can get at about a finished run: logs, details, widgets, errors, files."""
+def _everything_the_client_shows(run, tmp_path: Path, work: Path | None = None) -> list[str]:
+    """Every text a user can get at about a finished run: logs, details, widgets, errors, files.
+
+    ``work``: the runner's work folder (its plan and log), by default the one of a remote server's runs.
+    """
     texts = []
     out = io.StringIO()
     try:
@@ -73,8 +80,10 @@ def _everything_the_client_shows(run, tmp_path: Path) -> list[str]:
     folder = run.find_step_run("envdump")[0].get_output_data("env").download(tmp_path / "dl",
                                                                              show_progress=False)
     texts.append((Path(folder) / "env.txt").read_text())
-    work = Path("/tmp/steprun-widgets/work") / run.id  # the runner's plan and log (upload sink)
-    texts += [p.read_text(errors="replace") for p in work.rglob("*") if p.is_file()]
+    work = work or Path("/tmp/steprun-widgets/work") / run.id  # the runner's plan and log (upload sink)
+    files = [p for p in work.rglob("*") if p.is_file()]
+    assert any(p.name == "runner.log" for p in files), files
+    texts += [p.read_text(errors="replace") for p in files]
     assert "envfail" in texts[0] and "exit code 2" in texts[0]
     return texts
 
@@ -141,11 +150,62 @@ def test_exception_texts_hold_no_token(fake_server, tmp_path):
     assert "pw-SECRET-url-1234" not in "".join(traceback.format_exception(info.value))
 
 
+@pytest.fixture(scope="module")
+def local_root(tmp_path_factory):
+    """The root of a real embedded server (basic auth, a generated secret), stopped at the end."""
+    root = tmp_path_factory.mktemp("secrets-local") / ".steprun"
+    local_server.ensure_server(root)
+    try:
+        yield root
+    finally:
+        local_server.stop_server(root)
+
+
+def _local_secrets(root: Path) -> list[str]:
+    creds = local_server.read_credentials(root)
+    header = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+    return [creds.password, creds.secret_key, header]
+
+
+def test_the_embedded_servers_secret_leaks_nowhere(local_root, experiment_name, tmp_path, monkeypatch):
+    """Workspace.local signs in with the root's password: not in logs, widgets, errors, files, server log."""
+    for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "STEPRUN_RUNNER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    ws = Workspace.local(local_root)
+    assert ws.transport.password, "the embedded server needs its secret"
+    experiment = Experiment(ws, experiment_name)
+    try:
+        run = _pipeline(experiment, tmp_path)
+        texts = _everything_the_client_shows(run, tmp_path, work=local_root / "work" / run.id)
+    finally:
+        stop_leftovers(experiment)
+    texts.append((local_root / "server.log").read_text(errors="replace"))
+    texts.append(repr(ws) + repr(local_server.read_credentials(local_root)))
+    for secret in _local_secrets(local_root):
+        leaks = [t[:200] for t in texts if secret in t]
+        assert not leaks, leaks
+
+
+def test_a_server_that_echoes_the_basic_auth_header_puts_no_password_in_the_error(fake_server):
+    password = "pw-SECRET-basic-4c2e"
+
+    def echo(handler):
+        return json_answer({"error_code": "BAD_REQUEST",
+                            "message": f"echo {handler.headers.get('Authorization')}"}, 400)
+
+    ws = Workspace(fake_server(echo).url, username="someone", password=password, retries=1, timeout=(1, 2))
+    with pytest.raises(StepRunError) as info:
+        _ = Experiment(ws, "exp").id
+    header = base64.b64encode(f"someone:{password}".encode()).decode()
+    text = "".join(traceback.format_exception(info.value)) + repr(info.value)
+    assert "echo" in text and password not in text and header not in text, text
+
+
 NOTEBOOK = [
     "from steprun_widgets import Workspace, Experiment, StepRunWidget\n"
     "from steprun_widgets.local import Pipeline, PythonScriptStep, PipelineData\n"
-    "ws = Workspace()\n"
-    "print(ws, ws.transport.token is not None)",
+    "ws = {workspace}\n"
+    "print(ws, ws.transport.token is not None or ws.transport.password is not None)",
     "env = PipelineData('env')\n"
     "step = PythonScriptStep('envdump.py', name='envdump', arguments=[env], outputs=[env],\n"
     "                        source_directory={src!r}, allow_reuse=False)\n"
@@ -167,18 +227,33 @@ NOTEBOOK = [
 
 def test_saved_notebook_and_html_export_hold_no_token(mlflow_server, experiment_name, tmp_path, monkeypatch):
     """A notebook run by a kernel whose environment has MLFLOW_TRACKING_TOKEN, saved and exported."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
-
     token = "tok-SECRET-notebook-93e7"
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
     monkeypatch.setenv("STEPRUN_TRACKING_URI", mlflow_server.url)
     monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
+    _notebook_holds_none_of([token], "Workspace()", Workspace(mlflow_server.url), experiment_name, tmp_path)
+
+
+def test_saved_notebook_and_html_export_hold_no_local_secret(local_root, experiment_name, tmp_path,
+                                                              monkeypatch):
+    """The same notebook on the embedded default (Workspace.local): the root's secret stays out of it."""
+    for name in ("MLFLOW_TRACKING_TOKEN", "STEPRUN_TRACKING_URI", "STEPRUN_RUNNER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    _notebook_holds_none_of(_local_secrets(local_root), f"Workspace.local({str(local_root)!r})",
+                            Workspace.local(local_root), experiment_name, tmp_path)
+
+
+def _notebook_holds_none_of(secrets: list[str], workspace: str, owner: Workspace, experiment_name: str,
+                            tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
     src = tmp_path / "src"
     src.mkdir()
     (src / "envdump.py").write_text(textwrap.dedent(ENV_DUMP), encoding="utf-8")
-    cells = [c.format(src=str(src), experiment=experiment_name, closed=closed_port_url()) for c in NOTEBOOK]
+    cells = [c.format(src=str(src), experiment=experiment_name, closed=closed_port_url(), workspace=workspace)
+             for c in NOTEBOOK]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     client = NotebookClient(nb, timeout=180, kernel_name="python3", allow_errors=True,
@@ -186,7 +261,7 @@ def test_saved_notebook_and_html_export_hold_no_token(mlflow_server, experiment_
     try:
         client.execute()
     finally:
-        stop_leftovers(Experiment(Workspace(mlflow_server.url), experiment_name))
+        stop_leftovers(Experiment(owner, experiment_name))
     saved = tmp_path / "executed.ipynb"
     nbformat.write(nb, saved)
     text = saved.read_text(encoding="utf-8")
@@ -195,9 +270,10 @@ def test_saved_notebook_and_html_export_hold_no_token(mlflow_server, experiment_
     assert "application/vnd.jupyter.widget-state+json" in text, "the widget state was saved"
     assert "PATH=" in text and "Finished" in text, "the step's environment was streamed into the notebook"
     assert "ServiceError" in text, "the error cell's traceback is in the notebook"
-    assert "True" in nb.cells[0].outputs[0]["text"], "the kernel had the token"
-    assert token not in text, [line[:200] for line in text.splitlines() if token in line]
-    assert token not in html
+    assert "True" in nb.cells[0].outputs[0]["text"], "the kernel had the secret"
+    for secret in secrets:
+        assert secret not in text, [line[:200] for line in text.splitlines() if secret in line]
+        assert secret not in html
     assert layout.FINISHED in html
 
 
