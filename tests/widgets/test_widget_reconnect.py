@@ -7,8 +7,6 @@ rides out the outage.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from steprun_widgets import Experiment, Workspace
@@ -50,19 +48,16 @@ def test_server_restart_mid_run_reconnects_and_ends_byte_exact(own_server, tmp_p
                    30, "the step to run and print")
 
         own_server.stop()
-        stopped = time.monotonic()
         wait_until(lambda: widget.connection == "reconnecting", 20, '"reconnecting"')
         assert own_server.url in widget.connection_detail, widget.connection_detail
         assert widget.status == layout.RUNNING  # what it last knew
         own_server.start()
-        outage = time.monotonic() - stopped
 
         wait_until(lambda: widget.connection == "ok", 60, "the widget to reconnect by itself")
         wait_until(lambda: widget.watch.final, 90, "the run to end")
     finally:
         stop_leftovers(experiment)
 
-    assert outage < 30
     assert widget.status == layout.FINISHED, (widget.status, widget.error)
     assert statuses[-1] == layout.FINISHED and layout.FAILED not in statuses
     assert connection[:3] == ["ok", "reconnecting", "ok"] and widget.connection == "ok"
