@@ -207,6 +207,10 @@ class StepRun(_Run):
             self._top_folders = found
         return self._top_folders
 
+    def known_top_folders(self) -> frozenset[str] | None:
+        """The ended run's top folders if ``top_folders()`` already listed them, else None (no request)."""
+        return self._top_folders
+
     def log_reader(self, log_name: str) -> LogReader:
         """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
         paths = self.log_paths()

@@ -30,7 +30,7 @@ class StepWatch:
         self.logs: dict[str, LogTail] = {}
         self.outputs: list[dict] = []
         self.outputs_final = False
-        self.metrics = MetricsWatch(step_run._rest, step_run.id)
+        self.metrics = MetricsWatch(step_run._rest, step_run.id, known_folders=step_run.known_top_folders)
         self.final = False
         #: Messages of a refresh that broke off half-way, sent with the next one.
         self._unsent: list[dict] = []
