@@ -82,7 +82,7 @@ def measure(workspace: Workspace, src: Path) -> dict:
     wait_finished(run)
     records = {r.name: r for r in run.step_records()}
     pipeline_record = run._record(refresh=True)
-    steps = run.get_steps()
+    steps = run.steps_in_graph_order()  # a chain: each step ends after the one before
     spans, overheads, inside = [], [], []
     previous_end = submitted_ms
     for step in steps:
