@@ -103,7 +103,7 @@ def measure(workspace: Workspace, src: Path) -> dict:
     again_record = again._record(refresh=True)
     resubmit = (again_record.end_time - t0_ms) / 1000
     assert all(s._is_reused for s in again.get_steps())
-    assert [s.id for s in again.get_steps()] == [s.id for s in steps]
+    assert [s.id for s in again.steps_in_graph_order()] == [s.id for s in steps]
     return {"spans": spans, "overheads": overheads, "inside": inside, "first_total": first_total,
             "resubmit": resubmit, "resubmit_seen": seen, "submit_returned": submit_returned}
 
