@@ -44,8 +44,10 @@ def save_output_locally(step_run: StepRun, output_name: str, folder: str = "", *
         if there.exists():
             raise StepRunError(f"{there.relative_to(base).as_posix()!r} is already in the kernel's "
                                "working folder: remove it to save again")
+        # flat: a click saves "<output name>/" beside the notebook, not Azure ML's deep layout
         written = Path(step_run.get_output_data(output_name).download(local_path=target,
-                                                                         show_progress=False))
+                                                                         show_progress=False,
+                                                                         flat=True))
         files = [p for p in written.rglob("*") if p.is_file()] if written.is_dir() else [written]
         shown = files[0] if written.is_dir() and len(files) == 1 else written
         path = shown.resolve().relative_to(base).as_posix() + ("/" if shown.is_dir() else "")

@@ -188,6 +188,10 @@ def test_hostile_content_renders_inert_in_jupyterlab(lab, in_browser, hostile_ru
             for i in range(3):  # open each hostile step's own view inside the pipeline widget
                 nodes.nth(i).click()
                 detail = rest_pipe.get_by_test_id("prw-detail")
+                # A failed step's view opens on the log that explains the failure: ask for stdout.
+                tab = detail.get_by_test_id("srw-tab-stdout")
+                _wait(lambda t=tab: t.count() == 1, 60, f"hostile node {i}'s view in the pane")
+                tab.click()
                 _wait(lambda d=detail: "javascript:alert" in d.get_by_test_id("srw-log").inner_text(), 60,
                       f"hostile node {i}'s log in the pane")
             pipes[1].locator("[data-testid^='prw-node-']").first.click()
