@@ -123,9 +123,7 @@ def stream_output(step_run: StepRun, output_name: str, request_id: str, send: Se
         send({"type": "download_end", "request_id": request_id, "bytes": sender.sent}, None)
         return sender.sent
     except Exception as exc:  # the widget says why; nothing else breaks
-        reason = str(exc) if isinstance(exc, (StepRunError, Canceled)) else f"{type(exc).__name__}: {exc}"
-        send({"type": "download_error", "request_id": request_id,
-              "message": redact(f"Download of {output_name!r} failed: {reason}")[:500]}, None)
+        _send_failure(send, request_id, f"Download of {output_name!r}", exc)
         return sender.sent
 
 
@@ -166,10 +164,15 @@ def stream_log(step_run: StepRun, stream: str, request_id: str, send: Send, send
         send({"type": "download_end", "request_id": request_id, "bytes": sender.sent}, None)
         return sender.sent
     except Exception as exc:  # the widget says why; nothing else breaks
-        reason = str(exc) if isinstance(exc, (StepRunError, Canceled)) else f"{type(exc).__name__}: {exc}"
-        send({"type": "download_error", "request_id": request_id,
-              "message": redact(f"Reading the whole {stream} log failed: {reason}")[:500]}, None)
+        _send_failure(send, request_id, f"Reading the whole {stream} log", exc)
         return sender.sent
+
+
+def _send_failure(send: Send, request_id: str, what: str, exc: Exception) -> None:
+    """The ``download_error`` message for a transfer that broke: ``<what> failed: <reason>``."""
+    reason = str(exc) if isinstance(exc, (StepRunError, Canceled)) else f"{type(exc).__name__}: {exc}"
+    send({"type": "download_error", "request_id": request_id,
+          "message": redact(f"{what} failed: {reason}")[:500]}, None)
 
 
 __all__ = ["ChunkSender", "stream_output", "plan_download", "stream_log", "log_filename"]
