@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -23,6 +24,21 @@ SERVER_PYTHON_ENV = "STEPRUN_TEST_MLFLOW_PYTHON"
 def server_python() -> str:
     """The Python whose ``mlflow`` package serves (and writes the runs of other tools) in tests."""
     return os.environ.get(SERVER_PYTHON_ENV) or sys.executable
+
+
+def stop_process(proc: subprocess.Popen, ask: Callable[[int], None]) -> None:
+    """Stop a server process a test started: ``ask(pid)`` (its own way to shut down), then its
+    process group killed if it has not ended within 10 s. Only that process, by its pid."""
+    if proc.poll() is not None:
+        return
+    try:
+        ask(proc.pid)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
 
 
 def free_port() -> int:
@@ -86,14 +102,6 @@ class MlflowServer:
         """Stop the server process group we started (uvicorn has a worker child)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-            except ProcessLookupError:
-                pass
+        stop_process(self.proc, lambda pid: os.killpg(pid, signal.SIGTERM))
         self.proc = None
         self.log.close()

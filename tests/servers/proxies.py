@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.mlflow_server import free_port
+from tests.mlflow_server import free_port, stop_process
 
 
 def nginx_binary() -> str | None:
@@ -135,14 +135,6 @@ http {{
         """Stop the nginx master we started (by its pid; it stops its worker), then wait for it."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGQUIT)
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-            except ProcessLookupError:
-                pass
+        stop_process(self.proc, lambda pid: os.kill(pid, signal.SIGQUIT))
         self.proc = None
         self.log.close()
