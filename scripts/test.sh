@@ -68,8 +68,8 @@ logs=$(mktemp -d)
 ui_status=0; rest_status=0; matrix_status=0
 echo "== Python tests (real MLflow server, real runner processes, JupyterLab + Chromium)"
 if [ "$#" -eq 0 ]; then
-  echo "   lane 1: tests/browser tests/bench; lane 2: the rest, then the server matrix (MLflow $MLFLOW_OLDEST)"
-  run_lane ui "$logs/ui.log" tests/browser tests/bench &
+  echo "   lane 1: tests/bench tests/browser; lane 2: the rest, then the server matrix (MLflow $MLFLOW_OLDEST)"
+  run_lane ui "$logs/ui.log" tests/bench tests/browser &  # bench first: the browser tests' session Playwright would keep the benches' own from starting
   ui_pid=$!
   run_lane rest "$logs/rest.log" --ignore=tests/browser --ignore=tests/bench &
   rest_pid=$!
