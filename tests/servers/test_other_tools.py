@@ -209,9 +209,17 @@ def test_a_running_run_of_another_tool_gains_logs(runs, workspace, experiment_na
         widget.refresh()  # the run goes on: its logs/ is listed again
         assert widget.watch.logs["stdout"].total_bytes == len(b"it started late\n")
         assert browser.log_text("stdout") == "it started late\n"
+        # "List outputs" while it runs lists what is there now; the end lists them again.
+        runs.artifact(late, "outputs/early.txt", "x")
+        assert widget.outputs_on_request
+        widget._list_outputs()
+        assert [(o["name"], o["size"]) for o in widget.outputs] == [("early.txt", 1)]
+        assert not widget.outputs_on_request
+        runs.artifact(late, "outputs/late.txt", "yy")
         runs.set_status(late, layout.FINISHED)
         widget.refresh()
         assert widget.watch.final and step.log_paths() == {"stdout": "logs/stdout.txt"}
+        assert [(o["name"], o["size"]) for o in widget.outputs] == [("early.txt", 1), ("late.txt", 2)]
         out = io.StringIO()
         assert wait_for_runs(step, [step], True, 60, True, out=out) == layout.FINISHED
         assert "it started late" in out.getvalue()
