@@ -298,7 +298,8 @@ def chart_svg(name: str, entry: dict) -> str:
     words = (f"{name}: {count} values, steps {fmt(x0)} to {fmt(x1)}, min {fmt(y0)}, max {fmt(y1)}, "
              f"last {fmt(last)}" + (f"; {odd} shown values are not finite" if odd else ""))
     bottom, right = CHART_H - _PAD_B, CHART_W - _PAD_R
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{CHART_H}" '
+    svg = (f'<svg class="srw-svg" xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" '
+           f'height="{CHART_H}" '
            f'viewBox="0 0 {CHART_W} {CHART_H}" role="img"><title>{esc(name)}</title>'
            f'<desc>{esc(words)}</desc>'
            f'<line x1="{_PAD_L}" y1="{_PAD_T}" x2="{_PAD_L}" y2="{bottom}" stroke="#8c959f"/>'

@@ -95,7 +95,8 @@ def graph_svg(graph: Mapping | None, steps_by_node: Mapping[str, Mapping],
     nodes = "".join(_node(i, names.get(i, i), steps_by_node.get(i, {}), *layout.positions[i])
                     for i in layout.order)
     w, h = _num(layout.width), _num(layout.height)
-    return (f'<svg class="srw-graph" xmlns="http://www.w3.org/2000/svg" width="{_num(layout.width * scale)}" '
+    return (f'<svg class="srw-svg srw-graph" xmlns="http://www.w3.org/2000/svg" '
+            f'width="{_num(layout.width * scale)}" '
             f'height="{_num(layout.height * scale)}" viewBox="0 0 {w} {h}" role="img" '
             f'aria-label="Pipeline graph, {len(layout.order)} steps" '
             f'font-family="system-ui,-apple-system,Segoe UI,sans-serif">'

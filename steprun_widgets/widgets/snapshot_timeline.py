@@ -100,7 +100,7 @@ def axis_svg(rng: TimeRange) -> str:
         x = rng.x(rng.t0 + t)
         anchor = "start" if t == 0 else ("end" if x > BAR_W - 20 else "middle")
         labels.append(f'<text x="{x:.1f}" y="11" text-anchor="{anchor}">{offset_text(t)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{BAR_W}" height="{BAR_H}" '
+    return (f'<svg class="srw-svg" xmlns="http://www.w3.org/2000/svg" width="{BAR_W}" height="{BAR_H}" '
             f'viewBox="0 0 {BAR_W} {BAR_H}" aria-hidden="true" font-size="10" fill="{MUTED}">'
             f'{"".join(labels)}</svg>')
 
@@ -122,6 +122,6 @@ def bar_svg(step: Mapping, rng: TimeRange, now_ms: float) -> str:
     if run:
         parts.append(rect(run, colour, 1, 12))
         words.append(f"ran {elapsed((run[1] - run[0]) / 1000)} from +{offset_text(run[0] - rng.t0)}")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{BAR_W}" height="{BAR_H}" '
+    return (f'<svg class="srw-svg" xmlns="http://www.w3.org/2000/svg" width="{BAR_W}" height="{BAR_H}" '
             f'viewBox="0 0 {BAR_W} {BAR_H}" role="img" aria-label="{esc(", ".join(words) or "not run")}">'
             f'<rect width="{BAR_W}" height="{BAR_H}" fill="#f6f8fa"/>{"".join(parts)}</svg>')

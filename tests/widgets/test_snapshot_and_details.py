@@ -131,7 +131,7 @@ def reused_runs(tracking_uri, tmp_path_factory):
 
 
 def _graph_svg(html: str) -> str:
-    start = html.index('<svg class="srw-graph"')
+    start = html.index('<svg class="srw-svg srw-graph"')
     return html[start:html.index("</svg>", start)]
 
 

@@ -148,7 +148,7 @@ def test_pipeline_snapshot_has_graph_steps_timeline_and_reuse():
     state = pipeline_state(6, width=2)
     html = snapshot.pipeline_html(state, now_ms=state["start_time"] + 100_000)
     assert html.count("<svg") == 1 + 1 + 6  # the graph, the axis, one bar per step
-    graph_svg = html[html.index('<svg class="srw-graph"'):]
+    graph_svg = html[html.index('<svg class="srw-svg srw-graph"'):]
     graph_svg = graph_svg[:graph_svg.index("</svg>")]
     assert graph_svg.count("data-node-id=") == 6
     assert graph_svg.count('fill="none" stroke=') == len(state["graph"]["edges"])
