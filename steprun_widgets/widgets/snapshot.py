@@ -150,8 +150,7 @@ def _summary(steps: list[Mapping]) -> str:
         status = str(step.get("status") or "NotStarted")
         counts[status] = counts.get(status, 0) + 1
     order = [s for s in SUMMARY_ORDER if s in counts] + sorted(s for s in counts if s not in SUMMARY_ORDER)
-    items = [f'<span style="color:{look(s)[0]}"><span aria-hidden="true">{look(s)[1]}</span> '
-             f"{counts[s]} {esc(s)}</span>" for s in order]
+    items = [f'<span style="color:{look(s)[0]}">{look(s)[1]} {counts[s]} {esc(s)}</span>' for s in order]
     reused = sum(1 for s in steps if s.get("reused"))
     if reused:
         items.append(f"♻ {reused} reused")

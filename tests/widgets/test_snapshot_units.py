@@ -174,7 +174,7 @@ def test_sanitised_snapshot_still_reads_in_order():
 
 def test_sanitised_step_snapshot_keeps_the_log_and_words():
     clean = sanitize(snapshot.step_html(step_state(lines=5)))
-    assert "✖</span> Failed" in clean
+    assert "✖ Failed" in clean
     assert "<pre><code>line 0 <b>" not in clean  # bold is a styled span, not markup from the log
     assert re.search(r"<pre><code><span>line 0</span> <span>bold</span>", clean)
 
