@@ -67,7 +67,8 @@ CSS = """
  word-break:break-all;font-size:12px;line-height:1.45;margin:4px 0;text-align:left;border:0}
 .srw-snap pre.srw-log code{font-family:inherit;background:transparent;padding:0;white-space:inherit}
 .srw-snap h4{margin:10px 0 2px;font-size:13px}
-.srw-snap .srw-graph-wrap{overflow-x:auto;margin:6px 0}
+.srw-snap .srw-graph-wrap,.srw-snap .srw-scroll{overflow-x:auto;margin:6px 0}
+.srw-snap table.srw-tbl td.err{min-width:14em}
 .srw-snap svg.srw-graph{max-width:none;height:auto}
 .srw-snap .charts{display:flex;flex-wrap:wrap;gap:8px}
 .srw-snap figure{margin:0;border:1px solid #d0d7de;border-radius:4px;padding:4px}
@@ -157,6 +158,13 @@ def _summary(steps: list[Mapping]) -> str:
     return " · ".join(items) or "no steps"
 
 
+def _short_id(run_id: str) -> str:
+    """A run id cut to 8 characters for a table cell, the whole id in its tooltip."""
+    if len(run_id) <= 9:
+        return f"<code>{esc(run_id)}</code>"
+    return f'<code title="{esc(run_id)}">{esc(run_id[:8])}…</code>'
+
+
 def _offset(step: Mapping, rng: TimeRange | None) -> str:
     start = step.get("start_time")
     return f"+{offset_text(start - rng.t0)}" if rng and isinstance(start, (int, float)) and start else ""
@@ -175,7 +183,7 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
     rows = []
     for node_id, step in zip(order, steps, strict=True):
         origin = step.get("reused_run_id") or ""
-        reused = f"♻ run <code>{esc(origin)}</code>" if step.get("reused") else "–"
+        reused = f"♻ run {_short_id(origin)}" if step.get("reused") else "–"
         cells = [f"<td class='name'>{esc(names.get(node_id, node_id))}</td>",
                  f"<td>{badge(str(step.get('status') or 'NotStarted'))}</td>",
                  f"<td class='num'>{_offset(step, rng)}</td>",
@@ -220,7 +228,7 @@ def pipeline_html(state: Mapping, now_ms: float | None = None) -> str:
         parts.append(f'<div class="srw-graph-wrap">{svg}</div>')
     if order:
         head, rows = _step_rows(order, by_node, names, state, now_ms)
-        parts.append("<h4>Steps</h4>" + _table(head, rows))
+        parts.append(f'<h4>Steps</h4><div class="srw-scroll">{_table(head, rows)}</div>')
     else:
         parts.append('<div class="muted">This pipeline has no steps.</div>')
     parts.append(pipeline_metrics_html(state.get("metrics_table") or {}, steps))

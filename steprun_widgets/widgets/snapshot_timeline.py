@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from steprun_widgets.widgets.snapshot_parts import MUTED, QUEUED_BAR, elapsed, esc, look
 
-BAR_W, BAR_H = 240, 14
+BAR_W, BAR_H = 200, 14
 _TICKS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 MAX_TICKS = 6
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})

@@ -150,8 +150,10 @@ def test_pipeline_snapshot_draws_the_graph_timeline_and_reuse(reused_runs):
     (steps_table,) = [t for t in tables(html) if t[0][:2] == ["step", "status"]]
     rows = {row[0]: row for row in steps_table[1:]}
     assert rows[HOSTILE_NAME][1] == "✔ Finished" and rows["boom"][1] == "✖ Failed"
-    assert rows[HOSTILE_NAME][4] == f"♻ run {originals[HOSTILE_NAME]}"  # the reuse column names the run
-    assert rows["use"][4] == f"♻ run {originals['use']}" and rows["boom"][4] == "–"
+    for name in (HOSTILE_NAME, "use"):  # the reuse column names the run (its whole id in the tooltip)
+        assert rows[name][4] == f"♻ run {originals[name][:8]}…"
+        assert f'<code title="{originals[name]}">{originals[name][:8]}…</code>' in html
+    assert rows["boom"][4] == "–"
     assert "exit code 3" in rows["boom"][-1] and "&lt;script&gt;alert(2)&lt;/script&gt;" in html
     bars = re.findall(r'role="img" aria-label="((?:queued|ran|not run)[^"]*)"', html)
     assert len(bars) == 3 and all(re.search(r"\bran \d", b) for b in bars), bars  # a timeline bar per step

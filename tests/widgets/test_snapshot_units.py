@@ -153,7 +153,7 @@ def test_pipeline_snapshot_has_graph_steps_timeline_and_reuse():
     assert graph_svg.count("data-node-id=") == 6
     assert graph_svg.count('fill="none" stroke=') == len(state["graph"]["edges"])
     assert '#cf222e">✖</text>' in graph_svg and "stroke-dasharray" in graph_svg  # failed, reused
-    assert "♻ run <code>000000000000000000000000000003e9</code>" in html
+    assert '♻ run <code title="000000000000000000000000000003e9">00000000…</code>' in html
     assert "<script" not in html
 
 
