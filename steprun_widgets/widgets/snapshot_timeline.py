@@ -15,7 +15,7 @@ from steprun_widgets.widgets.snapshot_parts import MUTED, QUEUED_BAR, elapsed, e
 
 BAR_W, BAR_H = 200, 14
 _TICKS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
-MAX_TICKS = 6
+MAX_TICKS = 4  # the live axis has 6 over a wider track; 4 labels fit this bar's width
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
 
 
@@ -84,13 +84,15 @@ def step_bars(step: Mapping, now_ms: float) -> tuple[tuple[float, float] | None,
 
 
 def offset_text(ms: float) -> str:
-    """An offset on the axis: "20s", "1m 05s", "2h 03m"."""
+    """An offset on the axis: "20s", "1m", "1m 05s", "2h 03m"."""
     seconds = int(ms // 1000)
     if seconds < 60:
         return f"{seconds}s"
     minutes, sec = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {sec:02d}s"
+    if hours:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    return f"{minutes}m {sec:02d}s" if sec else f"{minutes}m"
 
 
 def axis_svg(rng: TimeRange) -> str:

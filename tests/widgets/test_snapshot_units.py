@@ -18,7 +18,7 @@ from steprun_widgets.widgets.graph_layout import (
     normalize_graph,
 )
 from steprun_widgets.widgets.snapshot_logs import ansi_html, sgr_only, tail_lines
-from steprun_widgets.widgets.snapshot_timeline import axis_ticks, step_bars, time_range
+from steprun_widgets.widgets.snapshot_timeline import axis_ticks, offset_text, step_bars, time_range
 from tests.widgets.github_sanitizer import sanitize, tables, text
 from tests.widgets.snapshot_states import pipeline_state, step_state
 
@@ -139,8 +139,10 @@ def test_timeline_range_and_bars():
     assert step_bars(done, t + 30_000) == ((t, t + 2000), (t + 2000, t + 10_000))
     assert step_bars(live, t + 30_000) == ((t + 1000, t + 3000), (t + 3000, t + 30_000))
     assert time_range([{"status": "NotStarted"}], now_ms=t) is None
-    assert axis_ticks(30_000) == [i * 5000 for i in range(7)]  # the live axis's steps (timeline.js)
-    assert axis_ticks(100_000) == [0, 30_000, 60_000, 90_000]
+    assert axis_ticks(30_000) == [0, 10_000, 20_000, 30_000]  # round steps, at most 4 (+ the origin)
+    assert axis_ticks(300_000) == [0, 120_000, 240_000]
+    assert [offset_text(t) for t in (0, 65_000, 120_000, 7_200_000, 7_380_000)] == [
+        "0s", "1m 05s", "2m", "2h", "2h 03m"]
 
 
 # --- whole snapshots --------------------------------------------------------------------------------
