@@ -7,7 +7,7 @@ const str = (v) => (v == null ? "" : String(v));
 export const isTime = (v) => typeof v === "number" && Number.isFinite(v);
 
 // `graph` as the kernel sends it, checked and made canonical: string ids, each node once, edges
-// only between known nodes, no self-loops, no duplicates. `key` changes exactly when the layout
+// only between known nodes, no self-loops, no duplicates; an edge keeps its data names. `key` changes exactly when the layout
 // has to (ids, names or edges changed), so an equal graph set again does not relayout.
 export function normalizeGraph(graph) {
   const nodes = [];
@@ -27,7 +27,9 @@ export function normalizeGraph(graph) {
     const pair = JSON.stringify([from, to]);
     if (from === to || !seen.has(from) || !seen.has(to) || pairs.has(pair)) continue;
     pairs.add(pair);
-    edges.push([from, to]);
+    // the third item: names of the PipelineData that flow along the edge (text, may be absent)
+    const data = Array.isArray(edge[2]) ? [...new Set(edge[2].map(str).filter(Boolean))] : [];
+    edges.push(data.length ? [from, to, data] : [from, to]);
   }
   return { nodes, edges, key: JSON.stringify([nodes, edges]) };
 }
