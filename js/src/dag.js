@@ -514,6 +514,7 @@ export class GraphView {
     this.openGroupId = id;
     this.groupHighlight = highlight;
     this.groupPanelKey = null;
+    this.scrolledTo = null;
     for (const [gid, { g, group }] of this.nodes) if (group) g.setAttribute("aria-expanded", gid === id ? "true" : "false");
     this._paintGroupPanel();
     this.groupPanel.hidden = false;
@@ -521,11 +522,14 @@ export class GraphView {
 
   closeGroup() {
     this.openGroupId = null;
+    this.groupPanelKey = null;
     this.groupPanel.hidden = true;
     this.groupPanel.replaceChildren();
     for (const { g, group } of this.nodes.values()) if (group) g.setAttribute("aria-expanded", "false");
   }
 
+  // Rebuilt only when the order of the list changes (a step changed status); otherwise the
+  // texts change in place, so the list keeps its scroll position and the focused button.
   _paintGroupPanel() {
     const group = this.groups.get(this.openGroupId);
     if (!group) return this.closeGroup();
@@ -535,10 +539,34 @@ export class GraphView {
       return i < 0 ? GROUP_PANEL_ORDER.length : i;
     };
     const members = [...group.members].sort((a, b) => rank(a) - rank(b));
-    const key = JSON.stringify([members.map((id) => [id, views.get(id)?.sub]), this.selected, this.groupHighlight]);
-    if (key === this.groupPanelKey) return;
-    this.groupPanelKey = key;
+    const key = JSON.stringify([group.id, members]);
+    if (key !== this.groupPanelKey) {
+      this.groupPanelKey = key;
+      this._buildGroupPanel(group, members);
+    }
     const gv = views.get(group.id);
+    this.groupTitle.textContent = gv?.counts ? `${group.name}: ${gv.counts}` : group.name;
+    for (const [id, item] of this.groupItems) {
+      const v = views.get(id) ?? { name: id, icon: "", sub: "", tone: "muted", title: id };
+      const on = id === this.selected || id === this.groupHighlight;
+      const cls = `prw-group-step srw-tone-${v.tone}${on ? " prw-group-step-on" : ""}`;
+      if (item.button.className !== cls) item.button.className = cls;
+      item.button.setAttribute("aria-pressed", id === this.selected ? "true" : "false");
+      if (item.icon.textContent !== v.icon) item.icon.textContent = v.icon;
+      if (item.sub.textContent !== v.sub) item.sub.textContent = v.sub;
+      if (item.button.title !== (v.title ?? v.name)) item.button.title = v.title ?? v.name;
+    }
+    if (this.groupHighlight !== this.scrolledTo) {
+      this.scrolledTo = this.groupHighlight;
+      this.groupItems.get(this.groupHighlight)?.button.scrollIntoView?.({ block: "nearest" });
+    }
+  }
+
+  _buildGroupPanel(group, members) {
+    const list = this.groupPanel.querySelector(".prw-group-list");
+    const scrollTop = list?.scrollTop ?? 0;
+    const focused = this.groupPanel.contains(document.activeElement) ? document.activeElement?.getAttribute("data-node-id") : null;
+    this.groupItems = new Map();
     const close = h("button", {
       type: "button",
       class: "srw-button prw-group-close",
@@ -548,39 +576,29 @@ export class GraphView {
       onclick: () => this.closeGroup(),
     });
     const items = members.map((id) => {
-      const v = views.get(id) ?? { name: id, icon: "", sub: "", tone: "muted", status: "" };
-      const on = id === this.selected || id === this.groupHighlight;
-      return h(
-        "li",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            class: `prw-group-step srw-tone-${v.tone}${on ? " prw-group-step-on" : ""}`,
-            "data-node-id": id,
-            "data-testid": `prw-group-step-${id}`,
-            "aria-pressed": id === this.selected ? "true" : "false",
-            title: v.title ?? v.name,
-            onclick: () => this.onSelect(id),
-          },
-          h("span", { class: "prw-group-step-icon", "aria-hidden": "true", text: v.icon }),
-          h("span", { class: "prw-group-step-name", text: v.name }),
-          h("span", { class: "prw-group-step-sub", text: v.sub }),
-        ),
+      const icon = h("span", { class: "prw-group-step-icon", "aria-hidden": "true" });
+      const sub = h("span", { class: "prw-group-step-sub" });
+      const button = h(
+        "button",
+        {
+          type: "button",
+          class: "prw-group-step",
+          "data-node-id": id,
+          "data-testid": `prw-group-step-${id}`,
+          onclick: () => this.onSelect(id),
+        },
+        icon,
+        h("span", { class: "prw-group-step-name", text: this.views.get(id)?.name ?? id }),
+        sub,
       );
+      this.groupItems.set(id, { button, icon, sub });
+      return h("li", {}, button);
     });
-    this.groupPanel.replaceChildren(
-      h(
-        "div",
-        { class: "prw-group-head" },
-        h("span", { class: "prw-group-title", text: gv?.counts ? `${group.name}: ${gv.counts}` : group.name }),
-        close,
-      ),
-      h("ul", { class: "prw-group-list", "aria-label": group.name }, ...items),
-    );
-    const on = this.groupPanel.querySelector(".prw-group-step-on");
-    on?.scrollIntoView?.({ block: "nearest" });
+    this.groupTitle = h("span", { class: "prw-group-title" });
+    const ul = h("ul", { class: "prw-group-list", "aria-label": group.name }, ...items);
+    this.groupPanel.replaceChildren(h("div", { class: "prw-group-head" }, this.groupTitle, close), ul);
+    ul.scrollTop = scrollTop;
+    if (focused) this.groupItems.get(focused)?.button.focus?.();
   }
 
   // --- selection --------------------------------------------------------------------------------

@@ -61,8 +61,9 @@ export function stepStatus(step) {
 const isTerminal = (step) => TERMINAL_STATUSES.has(stepStatus(step));
 
 // Milliseconds the step ran: start -> end, or start -> now while it has no end and is not final.
+// A step that has not started has none, whatever times it carries.
 export function stepDuration(step, now) {
-  if (!isTime(step?.start_time)) return null;
+  if (!isTime(step?.start_time) || stepStatus(step) === "NotStarted") return null;
   if (isTime(step.end_time)) return Math.max(0, step.end_time - step.start_time);
   return isTerminal(step) ? null : Math.max(0, now - step.start_time);
 }

@@ -159,6 +159,11 @@ describe("times in tooltips", () => {
     expect(view.duration).toBe("");
     expect(nodeTitle(view, waiting, T + 5000)).toBe("sink\nNot started");
     expect(stepBars(waiting, T + 5000)).toEqual({ queued: null, run: null });
+    // the same when the kernel still sends the queue time as its start (before the data fix)
+    const old = { ...waiting, start_time: T };
+    expect(nodeView({ id: "a", name: "sink" }, old, T + 5000).sub).toBe("Not started");
+    expect(stepTimes(old, T + 5000)).toEqual(["Not started yet"]);
+    expect(stepBars(old, T + 5000)).toEqual({ queued: null, run: null });
   });
 });
 
@@ -195,11 +200,13 @@ describe("PipelineRunWidget at scale", () => {
     document.body.textContent = "";
   });
 
+  let clock = T + 20_000;
   function mount() {
+    clock = T + 20_000;
     const model = pipelineModel({ graph: fan(), steps: fanSteps() });
     const el = document.createElement("div");
     document.body.append(el);
-    handle = renderPipelineWidget({ model, el, host: undefined, now: () => T + 20_000 });
+    handle = renderPipelineWidget({ model, el, host: undefined, now: () => clock });
     return { model, el };
   }
 
@@ -234,6 +241,13 @@ describe("PipelineRunWidget at scale", () => {
     const items = panel.querySelectorAll(".prw-group-step");
     expect(items).toHaveLength(198);
     expect(items[0].textContent).toContain("part-190"); // a failed one first
+    // the clock ticks: running steps' durations change in place, the list is not rebuilt
+    const running = byTestId(el, "prw-group-step-p160");
+    const before = running.textContent;
+    clock += 5000;
+    handle.tick();
+    expect(byTestId(el, "prw-group-step-p160")).toBe(running);
+    expect(running.textContent).not.toBe(before);
     byTestId(el, "prw-group-step-p5").click();
     expect(model.get("selected")).toBe("p5");
     expect(group.classList.contains("prw-selected")).toBe(true);
