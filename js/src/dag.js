@@ -41,6 +41,7 @@ const MIN_SCALE = 0.1;
 const MAX_SCALE = 2;
 const MIN_AUTO_SCALE = 0.6; // the first fit never shrinks text below this
 const REVEAL_MIN_SCALE = 0.5; // a step found by the search is shown at least this large
+const NARROW_MAX_NODES = 40; // graphs this small may turn top to bottom in a narrow pane
 // The graph area's max-height in pipeline_widget.css (.prw-graph-scroll), for Fit.
 export const GRAPH_MAX_H = 480;
 
@@ -166,6 +167,10 @@ export class GraphView {
     const uid = `prw-${instances}-${Math.random().toString(36).slice(2, 8)}`;
     this.onSelect = onSelect;
     this.rankdir = rankdir;
+    this.baseRankdir = rankdir;
+    this.autoRankdir = rankdir === "LR";
+    this.graph = null;
+    this.layouts = {};
     this.layoutCount = 0;
     this.key = null;
     this.layout = null;
@@ -284,6 +289,7 @@ export class GraphView {
     );
     if (typeof ResizeObserver === "function") {
       this.resizeObserver = new ResizeObserver(() => {
+        this._relayoutForWidth();
         if (this.autoFit) this._autoFit();
         if (this.pendingReveal) this.revealNode(this.pendingReveal);
       });
@@ -348,8 +354,39 @@ export class GraphView {
     this.datalist.replaceChildren(...this.allNodes.map((n) => h("option", { value: n.name })));
     this.legendGroup.hidden = this.groups.size === 0;
     if (this.openGroupId && !this.groups.has(this.openGroupId)) this.closeGroup();
-    this.layout = layoutGraph(graph, { rankdir: this.rankdir });
+    this.graph = graph;
+    this.layouts = { [this.baseRankdir]: layoutGraph(graph, { rankdir: this.baseRankdir }) };
     this.layoutCount += 1;
+    this.rankdir = this._pickRankdir();
+    this._render();
+    return true;
+  }
+
+  // A narrow pane: when the left-to-right picture would have to shrink below MIN_AUTO_SCALE and a
+  // top-to-bottom one of the same (small) graph fits clearly larger, draw that instead.
+  _pickRankdir() {
+    const base = this.baseRankdir;
+    const avail = this.scroller.clientWidth;
+    const graph = this.graph;
+    if (!this.autoRankdir || !avail || !graph || graph.nodes.length > NARROW_MAX_NODES) return base;
+    const lr = this.layouts[base];
+    const fitOf = (l) => fitScale({ availWidth: avail, availHeight: Infinity, width: l.width, height: l.height });
+    if (!lr.width || fitOf(lr) >= MIN_AUTO_SCALE) return base;
+    this.layouts.TB ??= layoutGraph(graph, { rankdir: "TB" });
+    return fitOf(this.layouts.TB) > 1.25 * fitOf(lr) ? "TB" : base;
+  }
+
+  _relayoutForWidth() {
+    if (!this.graph) return;
+    const want = this._pickRankdir();
+    if (want === this.rankdir) return;
+    this.rankdir = want;
+    this._render();
+  }
+
+  _render() {
+    const graph = this.graph;
+    this.layout = this.layouts[this.rankdir];
     const { positions, edges, width, height } = this.layout;
 
     const edgeEls = [];
@@ -446,7 +483,7 @@ export class GraphView {
     if (this.autoFit) this._autoFit();
     else this._applyScale();
     this._markSelected();
-    return true;
+    if (this.views.size) this.paint(this.views);
   }
 
   // Repaints every node from its view (pipeline_steps.nodeView, graph_groups.groupView): only
@@ -666,6 +703,7 @@ export class GraphView {
 
   // Call once the view is in the page: fits the width now rather than at the first resize.
   mounted() {
+    this._relayoutForWidth();
     if (this.autoFit) this._autoFit();
   }
 

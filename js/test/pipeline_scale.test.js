@@ -271,6 +271,29 @@ describe("PipelineRunWidget at scale", () => {
     expect(el.querySelector(".prw-search-note").textContent).toBe("No step matches");
   });
 
+  it("turns a small graph top to bottom in a narrow pane, and back when it widens", () => {
+    const view = new GraphView();
+    let width = 330;
+    Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => width });
+    view.setGraph(groupGraph(normalizeGraph(fan())));
+    expect(view.rankdir).toBe("TB");
+    const p = view.layout.positions;
+    expect(p.get("src").y).toBeLessThan(p.get("group:1:0").y);
+    view.fit();
+    expect(view.scale).toBe(1); // three nodes stacked fit 330 px at full size
+    width = 1200;
+    view._relayoutForWidth();
+    expect(view.rankdir).toBe("LR");
+    expect(view.nodeLayer.querySelectorAll(".prw-node")).toHaveLength(3);
+    // a big graph stays left to right whatever the width
+    const big = new GraphView();
+    Object.defineProperty(big.scroller, "clientWidth", { configurable: true, get: () => 330 });
+    big.setGraph(normalizeGraph(makeGraph(50)));
+    expect(big.rankdir).toBe("LR");
+    view.dispose();
+    big.dispose();
+  });
+
   it("Fit shows the whole graph at 100 % at most", () => {
     const view = new GraphView();
     Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => 1200 });
