@@ -210,25 +210,57 @@ def decode_log_sizes(value: str | None) -> dict[str, int] | None:
 
 
 # --- the pipeline graph -------------------------------------------------------------------------
-def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]]) -> str:
-    """The compact JSON kept in the pipeline run's graph tag: nodes (id, name) and edges."""
-    return json.dumps({"nodes": nodes, "edges": [list(e) for e in edges]}, separators=(",", ":"))
+def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]],
+                 edge_data: Mapping[tuple[str, str], list[str]] | None = None) -> str:
+    """The compact JSON kept in the pipeline run's graph tag: nodes (id, name) and edges.
+
+    An edge that carries data is ``[from, to, [PipelineData name, ...]]`` (``edge_data``), one
+    without (``run_after``) stays ``[from, to]``.
+    """
+    edge_data = edge_data or {}
+
+    def edge(e: tuple[str, str]) -> list:
+        names = edge_data.get(tuple(e))
+        return [*e, list(names)] if names else list(e)
+
+    return json.dumps({"nodes": nodes, "edges": [edge(e) for e in edges]}, separators=(",", ":"))
 
 
-def decode_graph(value: str | None) -> dict:
-    """Read the graph tag back; a missing or malformed tag gives an empty graph."""
+def _graph_json(value: str | None) -> dict:
     try:
         graph = json.loads(value) if value else {}
     except ValueError:
         graph = {}
-    if not isinstance(graph, dict):  # valid JSON but not an object: ``[]``, ``"x"``, ``5``
-        graph = {}
-    raw_nodes, raw_edges = graph.get("nodes"), graph.get("edges")
+    return graph if isinstance(graph, dict) else {}  # valid JSON but not an object: ``[]``, ``5``
+
+
+def _raw_edges(graph: dict) -> list[list]:
+    raw = graph.get("edges")
+    return [e for e in (raw if isinstance(raw, list) else [])
+            if isinstance(e, list) and len(e) in (2, 3)]
+
+
+def decode_graph(value: str | None) -> dict:
+    """Read the graph tag back; a missing or malformed tag gives an empty graph."""
+    graph = _graph_json(value)
+    raw_nodes = graph.get("nodes")
     nodes = [n for n in (raw_nodes if isinstance(raw_nodes, list) else [])
              if isinstance(n, dict) and "id" in n]
-    edges = [tuple(e) for e in (raw_edges if isinstance(raw_edges, list) else [])
-             if isinstance(e, list) and len(e) == 2]
-    return {"nodes": nodes, "edges": edges}
+    return {"nodes": nodes, "edges": [tuple(e[:2]) for e in _raw_edges(graph)]}
+
+
+def decode_edge_data(value: str | None) -> dict[tuple[str, str], list[str]]:
+    """The PipelineData names each edge of the graph tag carries: (from, to) -> names.
+
+    Edges without data, and graph tags written before edges carried data, give none.
+    """
+    found = {}
+    for e in _raw_edges(_graph_json(value)):
+        if len(e) == 3 and isinstance(e[2], list):
+            names = [n for n in e[2] if isinstance(n, str) and n]
+            if names:
+                found[(e[0], e[1])] = names
+    return found
 
 
 def decode_pipeline_outputs(value: str | None) -> dict[str, tuple[str, str]]:

@@ -59,6 +59,8 @@ def test_pipeline_widget_state_and_snapshot(finished_run):
     assert widget.status == layout.FINISHED
     assert [n["name"] for n in widget.graph["nodes"]] == ["make", "use"]
     assert len(widget.graph["edges"]) == 1
+    assert widget.graph["edges"][0][2] == ["data"]  # the PipelineData that flows along it
+    assert widget.name == "pipeline: make, use"
     assert [s["status"] for s in widget.steps] == [layout.FINISHED, layout.FINISHED]
     assert all(s["start_time"] and s["end_time"] for s in widget.steps)
     html = widget.to_html()
