@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.browser.test_pipeline_widget_browser import _wait
 from tests.servers.helpers import make_other_tool_runs
 
@@ -47,16 +47,7 @@ def test_outputs_of_another_tools_run_are_listed_on_request(lab, page, experimen
              for i, c in enumerate(CELLS)]
     nb = write_notebook(Path(lab.root) / f"{experiment_name}.ipynb", cells)
     roots = page.locator(".srw-root")
-    for attempt in range(3):
-        # Lab on a loaded machine sometimes replaces the kernel it started while the cells run
-        # (they show "[ ]" again): run them once more, as test_widgets_ux does.
-        run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
-        try:
-            _wait(lambda: roots.count() >= 1, 90, "the step widget")
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".srw-root")
 
     step = roots.first  # nothing is selected in the pipeline yet: its pane holds no view
     _wait(lambda: "Finished" in step.get_by_test_id("srw-status").inner_text(), 60, "prep Finished")

@@ -21,7 +21,7 @@ import pytest
 from steprun_widgets import Workspace
 from steprun_widgets.core import layout
 from steprun_widgets.local.submit import default_pipeline_name
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.browser.test_pipeline_widget_browser import _wait
 from tests.browser.test_step_widget_browser import choose_theme
 from tests.runlayout import RunLayout, now_ms
@@ -87,16 +87,7 @@ def test_pipeline_of_200_steps_in_jupyterlab(lab, page, fan_run, artifacts_dir):
             f"{fan_run['pipeline'].run_id!r}))")
     nb = write_notebook(Path(lab.root) / f"{fan_run['experiment']}.ipynb", [cell])
     widget = page.locator(".prw-root").first
-    for attempt in range(3):
-        # On a loaded machine Lab sometimes replaces the kernel it started while the cell runs (the
-        # cell then shows "[ ]" again): open the notebook and run it once more.
-        run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
-        try:
-            widget.get_by_test_id("prw-graph").wait_for(timeout=60_000)
-            break
-        except Exception:
-            if attempt == 2:
-                raise
+    run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".prw-root [data-testid='prw-graph']")
     group = widget.get_by_test_id("prw-group-1")
     _wait(lambda: "150 finished · 40 running · 8 failed" in (group.get_attribute("aria-label") or ""), 60,
           "the group node's counts")
