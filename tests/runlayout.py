@@ -42,7 +42,7 @@ class RunLayout:
         graph_edges = [(self.node_id(a), self.node_id(b)) for a, b in edges]
         data = {(self.node_id(a), self.node_id(b)): names for (a, b), names in (edge_data or {}).items()}
         tags = {layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
-                layout.TAG_GRAPH: layout.encode_graph(nodes, graph_edges, data)}
+                **layout.graph_tags(layout.encode_graph(nodes, graph_edges, data))}
         if heartbeat:
             tags[layout.TAG_HEARTBEAT] = layout.heartbeat_value()
         run = self.rest.create_run(self.experiment_id, name=name, tags=tags)

@@ -226,6 +226,30 @@ def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]],
     return json.dumps({"nodes": nodes, "edges": [edge(e) for e in edges]}, separators=(",", ":"))
 
 
+#: The graph tag is split into tags of at most this many characters: ``steprun.graph``, then
+#: ``steprun.graph.1``, ``steprun.graph.2``... MLflow 2.9 refuses a tag value over 5,000 characters
+#: (3.x over 8,000), and a server on PostgreSQL or MySQL stores tag values in a column of that size,
+#: while a 200-step graph takes about 20,000.
+GRAPH_TAG_CHUNK = 5000
+
+
+def graph_tags(value: str) -> dict[str, str]:
+    """The tags that hold the graph JSON ``value`` (``encode_graph``), each within the limit."""
+    chunks = [value[i:i + GRAPH_TAG_CHUNK] for i in range(0, len(value), GRAPH_TAG_CHUNK)] or [""]
+    return {TAG_GRAPH if i == 0 else f"{TAG_GRAPH}.{i}": chunk for i, chunk in enumerate(chunks)}
+
+
+def graph_value(tags: Mapping[str, str]) -> str | None:
+    """The graph JSON a pipeline run's tags hold (``graph_tags``), or None without a graph tag."""
+    first = tags.get(TAG_GRAPH)
+    if first is None:
+        return None
+    parts = [first]
+    while f"{TAG_GRAPH}.{len(parts)}" in tags:
+        parts.append(tags[f"{TAG_GRAPH}.{len(parts)}"])
+    return "".join(parts)
+
+
 def _graph_json(value: str | None) -> dict:
     try:
         graph = json.loads(value) if value else {}

@@ -280,7 +280,7 @@ class PipelineRun(_Run):
 
     def get_graph(self) -> dict:
         """Nodes (id, name) and edges of the pipeline, from its graph tag."""
-        return layout.decode_graph(self._record().tags.get(layout.TAG_GRAPH))
+        return layout.decode_graph(layout.graph_value(self._record().tags))
 
     def step_records(self) -> list[RunRecord]:
         """The step runs of this pipeline as the server has them now (one search request)."""

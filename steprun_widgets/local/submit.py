@@ -81,8 +81,8 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     run_tags = {
         **user_tags,
         layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
-        layout.TAG_GRAPH: layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
-                                              pipeline.edges(), pipeline.edge_data()),
+        **layout.graph_tags(layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
+                                                pipeline.edges(), pipeline.edge_data())),
         layout.TAG_HEARTBEAT: layout.heartbeat_value(),
     }
     if pipeline.description:

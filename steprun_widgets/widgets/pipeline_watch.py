@@ -49,8 +49,9 @@ class PipelineWatch:
     def traits(self) -> dict:
         record = self.record
         assert record is not None
-        graph = layout.decode_graph(record.tags.get(layout.TAG_GRAPH))
-        edge_data = layout.decode_edge_data(record.tags.get(layout.TAG_GRAPH))
+        graph_json = layout.graph_value(record.tags)
+        graph = layout.decode_graph(graph_json)
+        edge_data = layout.decode_edge_data(graph_json)
         if not graph["nodes"]:  # a pipeline written by another tool: its child runs, no edges
             graph = {"nodes": [{"id": key, "name": r.name} for key, r in self.step_records.items()],
                      "edges": []}
