@@ -21,34 +21,34 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
 
   const button = h("button", {
     type: "button",
-    class: "srw-button srw-cancel",
-    "data-testid": `${prefix}-cancel`,
+    class: "srw-button srw-run-cancel",
+    "data-testid": `${prefix}-run-cancel`,
     title: `Cancel this ${kind}`,
     text: "Cancel",
     hidden: true,
     "data-lm-suppress-shortcuts": "true",
     onclick: () => openConfirm(),
   });
-  const question = h("span", { class: "srw-cancel-question", "data-testid": `${prefix}-cancel-question` });
+  const question = h("span", { class: "srw-run-cancel-question", "data-testid": `${prefix}-run-cancel-question` });
   const yes = h("button", {
     type: "button",
-    class: "srw-button srw-cancel-yes",
-    "data-testid": `${prefix}-cancel-confirm`,
+    class: "srw-button srw-run-cancel-yes",
+    "data-testid": `${prefix}-run-cancel-confirm`,
     text: "Cancel run",
     "data-lm-suppress-shortcuts": "true",
     onclick: () => confirm(),
   });
   const no = h("button", {
     type: "button",
-    class: "srw-button srw-cancel-no",
-    "data-testid": `${prefix}-cancel-keep`,
+    class: "srw-button srw-run-cancel-no",
+    "data-testid": `${prefix}-run-cancel-keep`,
     text: "Keep running",
     "data-lm-suppress-shortcuts": "true",
     onclick: () => closeConfirm(true),
   });
   const confirmBox = h(
     "div",
-    { class: "srw-cancel-confirm", role: "group", hidden: true, "data-testid": `${prefix}-cancel-box` },
+    { class: "srw-run-cancel-confirm", role: "group", hidden: true, "data-testid": `${prefix}-run-cancel-box` },
     question,
     yes,
     no,
@@ -60,15 +60,15 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
       closeConfirm(true);
     }
   });
-  const note = h("div", { class: "srw-cancel-note", "data-testid": `${prefix}-cancel-note`, role: "status", hidden: true });
-  const panel = h("div", { class: "srw-cancel-panel" }, confirmBox, note);
+  const note = h("div", { class: "srw-run-cancel-note", "data-testid": `${prefix}-run-cancel-note`, role: "status", hidden: true });
+  const panel = h("div", { class: "srw-run-cancel-panel" }, confirmBox, note);
 
   const ended = () => TERMINAL_STATUSES.has(status);
 
   function setNote(text, failed = false) {
     note.hidden = !text;
     note.textContent = text;
-    note.classList.toggle("srw-cancel-failed", failed);
+    note.classList.toggle("srw-run-cancel-failed", failed);
     note.setAttribute("role", failed ? "alert" : "status");
   }
 
@@ -114,7 +114,7 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     update({ status: s, name: n }) {
       status = typeof s === "string" ? s : "";
       name = typeof n === "string" ? n : "";
-      if (ended() && pending == null && !note.classList.contains("srw-cancel-failed")) setNote("");
+      if (ended() && pending == null && !note.classList.contains("srw-run-cancel-failed")) setNote("");
       paint();
     },
     setLive(on) {

@@ -26,54 +26,54 @@ describe("the Cancel control", () => {
   it("offers Cancel only on a live view of a run that has not ended", () => {
     const { c, get } = control();
     c.update({ status: "Running", name: "fit" });
-    expect(get("cancel").hidden).toBe(true); // not live yet: a saved notebook without a kernel
+    expect(get("run-cancel").hidden).toBe(true); // not live yet: a saved notebook without a kernel
     c.setLive(true);
-    expect(get("cancel").hidden).toBe(false);
+    expect(get("run-cancel").hidden).toBe(false);
     for (const status of ["Finished", "Failed", "Canceled"]) {
       c.update({ status, name: "fit" });
-      expect(get("cancel").hidden, status).toBe(true);
+      expect(get("run-cancel").hidden, status).toBe(true);
     }
     c.update({ status: "Queued", name: "fit" });
-    expect(get("cancel").hidden).toBe(false);
+    expect(get("run-cancel").hidden).toBe(false);
   });
 
   it("asks inline, then sends cancel and says the request went out", () => {
     const { c, sent, get } = control();
     c.setLive(true);
     c.update({ status: "Running", name: XSS });
-    get("cancel").click();
-    expect(get("cancel-box").hidden).toBe(false);
-    expect(get("cancel").hidden).toBe(true);
-    expect(get("cancel-question").textContent).toBe(`Cancel run ${XSS}?`);
+    get("run-cancel").click();
+    expect(get("run-cancel-box").hidden).toBe(false);
+    expect(get("run-cancel").hidden).toBe(true);
+    expect(get("run-cancel-question").textContent).toBe(`Cancel run ${XSS}?`);
     expect(document.querySelector("img")).toBeNull();
-    expect(get("cancel-confirm").textContent).toBe("Cancel run");
-    expect(get("cancel-keep").textContent).toBe("Keep running");
-    expect(document.activeElement).toBe(get("cancel-keep")); // the safe choice has the focus
+    expect(get("run-cancel-confirm").textContent).toBe("Cancel run");
+    expect(get("run-cancel-keep").textContent).toBe("Keep running");
+    expect(document.activeElement).toBe(get("run-cancel-keep")); // the safe choice has the focus
     expect(sent).toEqual([]);
-    get("cancel-confirm").click();
+    get("run-cancel-confirm").click();
     expect(sent).toHaveLength(1);
     expect(sent[0].type).toBe("cancel");
     expect(typeof sent[0].request_id).toBe("string");
-    expect(get("cancel-box").hidden).toBe(true);
-    expect(get("cancel-note").textContent).toBe(CANCEL_REQUESTED);
-    expect(get("cancel").disabled).toBe(true);
+    expect(get("run-cancel-box").hidden).toBe(true);
+    expect(get("run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
+    expect(get("run-cancel").disabled).toBe(true);
     c.handle({ type: "cancel_done", status: "Canceled", request_id: sent[0].request_id });
-    expect(get("cancel-note").textContent).toBe("Canceled at your request");
+    expect(get("run-cancel-note").textContent).toBe("Canceled at your request");
     c.update({ status: "Canceled", name: "fit" });
-    expect(get("cancel").hidden).toBe(true);
+    expect(get("run-cancel").hidden).toBe(true);
   });
 
   it("Keep running and Escape close the question without sending", () => {
     const { c, sent, get } = control();
     c.setLive(true);
     c.update({ status: "Running", name: "fit" });
-    get("cancel").click();
-    get("cancel-keep").click();
-    expect(get("cancel-box").hidden).toBe(true);
-    expect(document.activeElement).toBe(get("cancel"));
-    get("cancel").click();
-    get("cancel-box").dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
-    expect(get("cancel-box").hidden).toBe(true);
+    get("run-cancel").click();
+    get("run-cancel-keep").click();
+    expect(get("run-cancel-box").hidden).toBe(true);
+    expect(document.activeElement).toBe(get("run-cancel"));
+    get("run-cancel").click();
+    get("run-cancel-box").dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(get("run-cancel-box").hidden).toBe(true);
     expect(sent).toEqual([]);
   });
 
@@ -81,24 +81,24 @@ describe("the Cancel control", () => {
     const { c, get } = control();
     c.setLive(true);
     c.update({ status: "Running", name: "fit" });
-    get("cancel").click();
-    get("cancel-confirm").click();
+    get("run-cancel").click();
+    get("run-cancel-confirm").click();
     c.handle({ type: "cancel_error", message: `Cancel failed: 403 ${XSS}` });
-    expect(get("cancel-note").textContent).toBe(`Cancel failed: 403 ${XSS}`);
-    expect(get("cancel-note").getAttribute("role")).toBe("alert");
+    expect(get("run-cancel-note").textContent).toBe(`Cancel failed: 403 ${XSS}`);
+    expect(get("run-cancel-note").getAttribute("role")).toBe("alert");
     expect(document.querySelector("img")).toBeNull();
-    expect(get("cancel").hidden).toBe(false);
-    expect(get("cancel").disabled).toBe(false);
+    expect(get("run-cancel").hidden).toBe(false);
+    expect(get("run-cancel").disabled).toBe(false);
   });
 
   it("the question goes away when the run ends meanwhile", () => {
     const { c, get } = control();
     c.setLive(true);
     c.update({ status: "Running", name: "fit" });
-    get("cancel").click();
+    get("run-cancel").click();
     c.update({ status: "Finished", name: "fit" });
-    expect(get("cancel-box").hidden).toBe(true);
-    expect(get("cancel").hidden).toBe(true);
+    expect(get("run-cancel-box").hidden).toBe(true);
+    expect(get("run-cancel").hidden).toBe(true);
   });
 });
 
@@ -110,14 +110,14 @@ describe("Cancel in the widgets", () => {
     const handle = renderStepWidget({ model, el });
     cleanups.push(() => handle.dispose());
     expect(model.sent).toContainEqual({ type: "sync" });
-    expect(byTestId(el, "srw-cancel").hidden).toBe(true);
+    expect(byTestId(el, "srw-run-cancel").hidden).toBe(true);
     model.emit({ type: "sync_done" });
-    expect(byTestId(el, "srw-cancel").hidden).toBe(false);
-    byTestId(el, "srw-cancel").click();
-    byTestId(el, "srw-cancel-confirm").click();
+    expect(byTestId(el, "srw-run-cancel").hidden).toBe(false);
+    byTestId(el, "srw-run-cancel").click();
+    byTestId(el, "srw-run-cancel-confirm").click();
     expect(model.sent.at(-1).type).toBe("cancel");
     model.emit({ type: "cancel_error", message: "The step run 'r1' already ended (Finished): nothing to cancel" });
-    expect(byTestId(el, "srw-cancel-note").textContent).toContain("already ended");
+    expect(byTestId(el, "srw-run-cancel-note").textContent).toContain("already ended");
   });
 
   it("the pipeline header has its own; the pane's step view has the step's", () => {
@@ -129,27 +129,27 @@ describe("Cancel in the widgets", () => {
     cleanups.push(() => handle.dispose());
     expect(model.sent).toContainEqual({ type: "sync" });
     model.emit({ type: "sync_done" });
-    expect(byTestId(el, "prw-cancel").hidden).toBe(false);
-    byTestId(el, "prw-cancel").click();
-    expect(byTestId(el, "prw-cancel-question").textContent).toBe("Cancel run pipe?");
-    byTestId(el, "prw-cancel-confirm").click();
+    expect(byTestId(el, "prw-run-cancel").hidden).toBe(false);
+    byTestId(el, "prw-run-cancel").click();
+    expect(byTestId(el, "prw-run-cancel-question").textContent).toBe("Cancel run pipe?");
+    byTestId(el, "prw-run-cancel-confirm").click();
     expect(model.sent.at(-1)).toMatchObject({ type: "cancel" });
     expect(model.sent.at(-1).pane).toBeUndefined();
     // the step pane: its view's cancel goes marked with the node; its answers come back marked
     model.setMany({ selected: "n1", pane: { node_id: "n1", name: "prep", status: "Running" } });
     model.emit({ type: "sync_done", pane: "n1" });
     const pane = byTestId(el, "prw-detail");
-    byTestId(pane, "srw-cancel").click();
-    expect(byTestId(pane, "srw-cancel-question").textContent).toBe("Cancel run prep?");
-    byTestId(pane, "srw-cancel-confirm").click();
+    byTestId(pane, "srw-run-cancel").click();
+    expect(byTestId(pane, "srw-run-cancel-question").textContent).toBe("Cancel run prep?");
+    byTestId(pane, "srw-run-cancel-confirm").click();
     expect(model.sent.at(-1)).toMatchObject({ type: "cancel", pane: "n1" });
     model.emit({ type: "cancel_started", pane: "n1" });
-    expect(byTestId(pane, "srw-cancel-note").textContent).toBe(CANCEL_REQUESTED);
+    expect(byTestId(pane, "srw-run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
     // a pipeline answer does not touch the step's note, nor the step's the pipeline's
     model.emit({ type: "cancel_error", message: "pipeline: no permission" });
-    expect(byTestId(el, "prw-cancel-note").textContent).toBe("pipeline: no permission");
-    expect(byTestId(pane, "srw-cancel-note").textContent).toBe(CANCEL_REQUESTED);
+    expect(byTestId(el, "prw-run-cancel-note").textContent).toBe("pipeline: no permission");
+    expect(byTestId(pane, "srw-run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
     model.set("pane", { node_id: "n1", name: "prep", status: "Canceled" });
-    expect(byTestId(pane, "srw-cancel").hidden).toBe(true);
+    expect(byTestId(pane, "srw-run-cancel").hidden).toBe(true);
   });
 });
