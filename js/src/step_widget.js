@@ -20,7 +20,7 @@ export { LogSync } from "./logsync.js";
 export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
-export { createOutputsTable, formatBytes, outputExists } from "./outputs.js";
+export { createOutputsTable, formatBytes, outputExists, LIST_OUTPUTS_NOTE } from "./outputs.js";
 export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
 export { KernelSaves } from "./kernel_save.js";
 export { createLogExport, logExportNote } from "./log_export.js";
@@ -102,7 +102,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     send: (msg) => model.send(msg),
     onChange: (outputName) => outputsTable.refresh(outputName),
   });
-  const outputsTable = createOutputsTable({ downloads, saves });
+  const outputsTable = createOutputsTable({ downloads, saves, onList: () => model.send({ type: "list_outputs" }) });
   const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
   const metrics = new MetricsStore({ sync: () => logSync.sync() });
   const metricsArea = createMetricsArea({ store: metrics, themeRoot: root });
@@ -131,7 +131,7 @@ export function renderStepWidget({ model, el, options = {} }) {
       failure.update({ status: model.get("status"), error: model.get("error") });
     },
     outputs() {
-      outputsTable.update(model.get("outputs"), model.get("status"));
+      outputsTable.update(model.get("outputs"), model.get("status"), Boolean(model.get("outputs_on_request")));
     },
     params() {
       metricsArea.setParams(model.get("params"));
@@ -147,7 +147,7 @@ export function renderStepWidget({ model, el, options = {} }) {
   const traits = {
     reuse: ["reuse"],
     error: ["error", "status"],
-    outputs: ["outputs", "status"],
+    outputs: ["outputs", "status", "outputs_on_request"],
     params: ["params"],
     images: ["images"],
     cancel: ["status", "name"],
@@ -188,6 +188,9 @@ export function renderStepWidget({ model, el, options = {} }) {
         break;
       case "sync_done": // the kernel answers: the view is live, its controls can act
         cancel.setLive(true);
+        break;
+      case "list_outputs_error":
+        outputsTable.listFailed(msg.message);
         break;
       default:
         if (cancel.handle(msg)) break;

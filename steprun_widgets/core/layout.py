@@ -42,6 +42,9 @@ TAG_OUTPUT_NAMES = "steprun.outputs"
 #: JSON {pipeline output name: [node id, output name]} on a pipeline run: the step outputs that
 #: ``PipelineData(pipeline_output_name=...)`` promoted to the pipeline (``get_pipeline_output``).
 TAG_PIPELINE_OUTPUTS = "steprun.pipelineoutputs"
+#: MLflow's own tag on a run that logged images with ``mlflow.log_image(key=...)``; MLflow's UI
+#: reads it too, to know whether a run has images at all.
+TAG_MLFLOW_LOGGED_IMAGES = "mlflow.loggedImages"
 
 # --- artifacts ----------------------------------------------------------------------------------
 LOGS_DIR = "logs"
@@ -243,3 +246,10 @@ def decode_pipeline_outputs(value: str | None) -> dict[str, tuple[str, str]]:
 def is_step_run(tags: Mapping[str, str]) -> bool:
     """True for a run that the runner wrote as a step of a pipeline."""
     return tags.get(TAG_RUN_SOURCE) == RUN_SOURCE_STEP
+
+
+def may_have_images(tags: Mapping[str, str]) -> bool:
+    """Whether a run's ``images/`` is worth a listing: a step of the runner (``Run.log_image``), or
+    a run of another tool that MLflow's ``log_image`` tagged. Other runs of other tools say nothing
+    of images, and a listing for each of them would double what a pipeline's step views cost."""
+    return is_step_run(tags) or TAG_MLFLOW_LOGGED_IMAGES in tags

@@ -116,6 +116,9 @@ def step_html(state: dict) -> str:
                        f"<td>{esc(o.get('file_count') if o.get('file_count') is not None else '–')}</td></tr>"
                        for o in outputs)
         parts.append(f"<h4>Outputs</h4><table><tr><th>name</th><th>size</th><th>files</th></tr>{rows}</table>")
+    elif state.get("outputs_on_request"):
+        parts.append('<h4>Outputs</h4><div class="muted">not listed (a run of another tool: '
+                     '"List outputs" in the live view lists them)</div>')
     parts.append(metrics_html(state.get("metrics") or {}, state.get("params") or {},
                               state.get("images") or []))
     for stream, log in (state.get("logs") or {}).items():

@@ -101,6 +101,8 @@ class StepSession:
                 sender.cancel()
         elif kind == "save_local":
             threading.Thread(target=self._save_local, args=(content,), daemon=True).start()
+        elif kind == "list_outputs":
+            threading.Thread(target=self._list_outputs, daemon=True).start()
         elif kind == "older_lines":
             threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
         elif kind == "cancel":
@@ -124,6 +126,17 @@ class StepSession:
         message = save_output_locally(self.step_run, str(content.get("output", "")),
                                       content.get("path") or "")
         self._send({**message, "request_id": str(content.get("request_id", ""))}, None)
+
+    def _list_outputs(self) -> None:
+        """List the outputs the view asked for; a failure is said beside the button."""
+        try:
+            with self.watch.lock:
+                # final: the saved snapshot shows them too
+                self._publish(self.watch.list_outputs(), True)
+        except Exception as exc:  # the widget says why; nothing else breaks
+            reason = str(exc) if isinstance(exc, StepRunError) else f"{type(exc).__name__}: {exc}"
+            self._send({"type": "list_outputs_error",
+                        "message": redact(f"Listing the outputs failed: {reason}")[:500]}, None)
 
     def _send_older(self, content: dict) -> None:
         stream = str(content.get("stream", ""))

@@ -31,6 +31,8 @@ class StepRunWidget(RunWidget):
 
     reuse = traitlets.Dict().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)
+    #: The outputs of a run of another tool are listed only when the view asks (``list_outputs``).
+    outputs_on_request = traitlets.Bool(False).tag(sync=True)
     logs = traitlets.Dict().tag(sync=True)
     tail_lines = traitlets.Int(2000).tag(sync=True)
     #: ``{name: {"points": [[step, value, ts], ...] (at most 500), "count", "seq", "description"}}``
@@ -64,7 +66,7 @@ class StepRunWidget(RunWidget):
         """Status, reuse, error, outputs and the current log tails (see ``to_html``)."""
         state = {key: getattr(self, key) for key in
                  ("run_id", "name", "status", "start_time", "end_time", "error", "reuse", "outputs",
-                  "params", "images")}
+                  "outputs_on_request", "params", "images")}
         state["logs"] = self.watch.logs_state()
         state["metrics"] = self.watch.metrics_state()
         return state
