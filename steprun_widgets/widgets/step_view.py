@@ -198,6 +198,10 @@ class StepPane:
         if any(self.state.get(k) != v for k, v in state.items()):
             self._publish(state, False)
 
+    def _list_outputs(self) -> None:
+        """What the view's "List outputs" asks for, on this thread."""
+        self.session._list_outputs()
+
     def refresh(self) -> StepPane:
         """Refresh from the server now, on this thread."""
         get_poller().tick([self])

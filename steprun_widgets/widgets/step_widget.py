@@ -79,6 +79,10 @@ class StepRunWidget(RunWidget):
     def _handle_message(self, _widget: Any, content: dict, buffers: list[bytes]) -> None:
         self.session.handle(content, buffers)
 
+    def _list_outputs(self) -> None:
+        """What the view's "List outputs" asks for, on this thread (see StepSession)."""
+        self.session._list_outputs()
+
     @property
     def _downloads(self) -> dict:
         """The transfers in flight, by request id (see StepSession)."""
