@@ -89,6 +89,10 @@ class RunLayout:
         if status == layout.NOT_STARTED:
             self.rest.set_tag(run.run_id, layout.TAG_NOT_STARTED, "true")
             status = layout.QUEUED
+        started = run.tags.get(layout.TAG_STARTED_AT) or run.tags.get(layout.TAG_REUSED_RUN_ID)
+        if layout.is_step_run(run.tags) and status != layout.QUEUED and not started:
+            # the runner tags each step it starts (a reused one is created Finished, never started)
+            self.rest.set_tag(run.run_id, layout.TAG_STARTED_AT, str(now_ms()))
         mlflow_status = layout.MLFLOW_STATUS[status]
         end = now_ms() if layout.is_terminal(status) else None
         self.rest.update_run(run.run_id, mlflow_status, end)

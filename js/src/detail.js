@@ -1,17 +1,15 @@
 import { h } from "./dom.js";
 
 // The pane below the graph: a header for the selected step (from the `steps` trait) and, under
-// it, that step's own StepRunWidget view, rendered through anywidget's host API from the
-// `selected_step` reference: host.getWidget(ref) -> child.render({ el, signal }). Each child
-// view gets its own AbortController; aborting it makes anywidget run the child's cleanup.
+// it, that step's own view (step_widget.js), which pipeline_widget.js mounts on the pipeline's
+// own model (pane_model.js) once the kernel has the step's state: `showStep(nodeId, mount)`,
+// where `mount(el)` renders into `el` and returns the view's cleanup.
 
-export const NO_HOST_HINT = "Display StepRunWidget(run.find_step_run(name)[0]) to see this step's logs";
 export const NOTHING_SELECTED = "Select a step in the graph to see its logs and outputs.";
 export const OPENING = "Opening the step view…";
 export const NO_RUN_YET = "This step has no run yet: its logs appear here once it is queued.";
 
-export function createDetail({ host, onClose = () => {} } = {}) {
-  const canRender = Boolean(host && typeof host.getWidget === "function");
+export function createDetail({ onClose = () => {} } = {}) {
   const icon = h("span", { class: "prw-detail-icon", "aria-hidden": "true" });
   const status = h("span", { class: "prw-detail-status" });
   const name = h("span", { class: "srw-name prw-detail-name", "data-testid": "prw-detail-name" });
@@ -49,8 +47,7 @@ export function createDetail({ host, onClose = () => {} } = {}) {
     body,
   );
 
-  let controller = null;
-  let shownRef = null;
+  let shown = null; // { nodeId, dispose } of the mounted step view
   let renders = 0;
   let lastView = null;
   // While the step's own view is shown it has the badge, the clock, the run id and the error:
@@ -89,49 +86,33 @@ export function createDetail({ host, onClose = () => {} } = {}) {
     body.replaceChildren(h("div", { class: `prw-detail-message ${cls}`, text }));
   };
 
-  function abortChild() {
-    if (controller) controller.abort();
-    controller = null;
-    shownRef = null;
+  function unmount() {
+    if (shown) shown.dispose?.();
+    shown = null;
   }
 
-  // Shows the child widget `ref` ("anywidget:<model id>") in the body; the same ref again is a no-op.
-  async function showRef(ref) {
-    if (!canRender) {
-      abortChild();
-      message(NO_HOST_HINT, "prw-detail-hint");
-      return;
-    }
-    if (ref === shownRef && controller) return;
-    abortChild();
-    const ctl = new AbortController();
-    controller = ctl;
-    shownRef = ref;
+  // Mounts the step view of `nodeId` in the body; the same node again is a no-op.
+  function showStep(nodeId, mount) {
+    if (shown && shown.nodeId === nodeId) return;
+    unmount();
     renders += 1;
-    message(OPENING);
+    const target = h("div", { class: "prw-child" });
+    body.replaceChildren(target);
+    setChildShown(true);
     try {
-      const child = await host.getWidget(ref);
-      if (ctl.signal.aborted) return;
-      const target = h("div", { class: "prw-child" });
-      body.replaceChildren(target);
-      setChildShown(true);
-      await child.render({ el: target, signal: ctl.signal });
+      shown = { nodeId, dispose: mount(target) };
     } catch (err) {
-      if (ctl.signal.aborted) return;
       message(`Could not show the step view: ${err?.message ?? err}`, "prw-detail-failed");
     }
   }
 
   return {
     el,
-    get ref() {
-      return shownRef;
+    get shownNode() {
+      return shown ? shown.nodeId : null;
     },
     get renders() {
       return renders;
-    },
-    get canRender() {
-      return canRender;
     },
     // Header of the selected step; `view` from pipeline_steps.nodeView, or null for none.
     setHead(view) {
@@ -141,19 +122,18 @@ export function createDetail({ host, onClose = () => {} } = {}) {
     get childShown() {
       return childShown;
     },
-    // What the body shows: nothing selected, a child view, or why there is none yet.
+    // What the body shows: nothing selected, the step's view, or why there is none yet.
     showNothing() {
-      abortChild();
+      unmount();
       message(NOTHING_SELECTED);
     },
-    showRef,
+    showStep,
     showWaiting(hasRun) {
-      abortChild();
-      if (!canRender) message(NO_HOST_HINT, "prw-detail-hint");
-      else message(hasRun ? OPENING : NO_RUN_YET);
+      unmount();
+      message(hasRun ? OPENING : NO_RUN_YET);
     },
     dispose() {
-      abortChild();
+      unmount();
     },
   };
 }

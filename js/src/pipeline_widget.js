@@ -6,6 +6,9 @@ import { createDetail } from "./detail.js";
 import { createMetricsTable } from "./metrics_table.js";
 import { MAX_LAYER, groupGraph, groupView } from "./graph_groups.js";
 import { nodeTitle } from "./step_times.js";
+import { createCancelControl } from "./cancel.js";
+import { createPaneModel } from "./pane_model.js";
+import { renderStepWidget } from "./step_widget.js";
 import {
   normalizeGraph,
   nodeView,
@@ -19,24 +22,33 @@ import {
 export { GraphView, layoutGraph, edgePath, shortName, fitScale } from "./dag.js";
 export { groupGraph, matchSteps } from "./graph_groups.js";
 export { createTimeline, timeRange, stepBars, axisTicks } from "./timeline.js";
-export { createDetail, NO_HOST_HINT } from "./detail.js";
+export { createDetail } from "./detail.js";
+export { createPaneModel } from "./pane_model.js";
 export { createMetricsTable, tableRows, sortRows } from "./metrics_table.js";
 export * from "./pipeline_steps.js";
 
 // Builds a PipelineRunWidget view into `el` (docs/widget-protocol.md, "PipelineRunWidget synced
-// traitlets"); returns a handle whose dispose() is the cleanup. The view only reads traits and
-// writes `selected`. `graph` changes relayout the DAG; `steps` changes repaint nodes, summary,
-// timeline and detail header in place; a 1 s clock runs while a step is queued or running.
-// `host` is anywidget's host API (>= 0.11); without it the detail pane says how to see the logs.
+// traitlets"); returns a handle whose dispose() is the cleanup. The view reads traits, writes
+// `selected`, and sends `sync` (the kernel's answer makes the Cancel button live) and `cancel`.
+// `graph` changes relayout the DAG; `steps` changes repaint nodes, summary, timeline and detail
+// header in place; a 1 s clock runs while a step is queued or running. The selected step's view
+// is a step view (step_widget.js) on this same model (pane_model.js): no child widget model.
 // `maxLayer` is graph_groups.MAX_LAYER (Infinity draws every node: the benchmark's naive way).
-export function renderPipelineWidget({ model, el, host, now = () => Date.now(), maxLayer = MAX_LAYER }) {
+export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLayer = MAX_LAYER }) {
   const cleanups = [];
   const listen = (event, fn) => {
     model.on(event, fn);
     cleanups.push(() => model.off(event, fn));
   };
 
-  const header = createRunHeader({ prefix: "prw", fallbackName: "(unnamed pipeline)", now, className: "prw-header" });
+  const cancel = createCancelControl({ send: (msg) => model.send(msg), prefix: "prw", kind: "pipeline run" });
+  const header = createRunHeader({
+    prefix: "prw",
+    fallbackName: "(unnamed pipeline)",
+    now,
+    className: "prw-header",
+    extra: [cancel.button],
+  });
   const summary = h("span", { class: "prw-summary", "data-testid": "prw-summary" });
   const reusedCount = h("span", { class: "prw-summary-reused", hidden: true });
   const error = h("div", { class: "srw-error", "data-testid": "prw-error", role: "alert", hidden: true });
@@ -47,13 +59,14 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
   };
   const graphView = new GraphView({ onSelect: select });
   const timeline = createTimeline({ onSelect: select });
-  const detail = createDetail({ host, onClose: () => select("") });
+  const detail = createDetail({ onClose: () => select("") });
   const metricsTable = createMetricsTable();
 
   const root = h(
     "div",
     { class: "prw-root" },
     header.el,
+    cancel.panel,
     h("div", { class: "prw-summary-line" }, summary, reusedCount),
     error,
     header.connection,
@@ -75,10 +88,6 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
   const selectedId = () => {
     const v = model.get("selected");
     return typeof v === "string" ? v : "";
-  };
-  const selectedRef = () => {
-    const v = model.get("selected_step");
-    return typeof v === "string" && v ? v : null;
   };
 
   function computeViews(t) {
@@ -162,25 +171,27 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
     paintSteps();
   }
 
-  // The detail pane follows `selected` and `selected_step`. The kernel answers a new `selected`
-  // by setting `selected_step`, so until then the ref in the model still belongs to the previous
-  // selection: `refOwner` remembers which selection a ref arrived under, and a ref is shown only
-  // for its own selection (or when both traits changed in one update).
-  let lastRef = selectedRef();
-  let refOwner = selectedId();
+  // The detail pane follows `selected` and `pane`: the kernel answers a new `selected` by
+  // setting `pane` to that step's state, so the step view mounts once `pane` names the node
+  // selected (a stale `pane` of the previous selection is never shown for the new one).
+  let stepView = null;
+  function mountStep(id, target) {
+    const stepModel = createPaneModel(model, id);
+    const view = renderStepWidget({ model: stepModel, el: target });
+    stepView = view;
+    return () => {
+      if (stepView === view) stepView = null;
+      view.dispose();
+      stepModel.dispose();
+    };
+  }
 
   function paintPane() {
     const id = selectedId();
-    const ref = selectedRef();
     if (!id) return detail.showNothing();
-    const fresh = ref && (ref !== lastRef || refOwner === id);
-    if (fresh) {
-      lastRef = ref;
-      refOwner = id;
-      detail.showRef(ref);
-    } else {
-      detail.showWaiting(Boolean(stepMap.get(id)?.run_id));
-    }
+    const pane = model.get("pane");
+    if (pane && typeof pane === "object" && pane.node_id === id) detail.showStep(id, (target) => mountStep(id, target));
+    else detail.showWaiting(Boolean(stepMap.get(id)?.run_id));
   }
 
   function onSelected() {
@@ -188,12 +199,6 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
     graphView.setSelected(id);
     if (id) graphView.revealNode(id);
     detail.setHead(headFor(id, now()));
-    paintPane();
-  }
-
-  function onSelectedStep() {
-    lastRef = selectedRef();
-    refOwner = selectedId();
     paintPane();
   }
 
@@ -208,6 +213,9 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
     metrics() {
       metricsTable.update(model.get("metrics_table"), new Map(graph.nodes.map((n) => [n.id, n.name])));
     },
+    cancel() {
+      cancel.update({ status: model.get("status"), name: model.get("name") });
+    },
   };
   header.bind(model, listen);
   const traits = {
@@ -215,13 +223,19 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
     graph: ["graph"],
     steps: ["steps"],
     metrics: ["graph", "metrics_table"],
+    cancel: ["status", "name"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();
     for (const trait of names) listen(`change:${trait}`, paint[part]);
   }
   listen("change:selected", onSelected);
-  listen("change:selected_step", onSelectedStep);
+  listen("change:pane", paintPane);
+  listen("msg:custom", (msg) => {
+    if (!msg || typeof msg !== "object" || "pane" in msg) return; // the step view's own
+    if (msg.type === "sync_done") cancel.setLive(true);
+    else cancel.handle(msg);
+  });
 
   el.append(root);
   graphView.mounted();
@@ -229,6 +243,7 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
   if (selectedId()) graphView.revealNode(selectedId());
   detail.setHead(headFor(selectedId(), now()));
   paintPane();
+  model.send({ type: "sync" });
 
   let disposed = false;
   return {
@@ -236,6 +251,11 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
     graphView,
     timeline,
     detail,
+    cancel,
+    // the selected step's view (step_widget.js handle) while it is shown
+    get stepView() {
+      return stepView;
+    },
     tick,
     dispose() {
       if (disposed) return;
@@ -252,7 +272,7 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now(), 
 }
 
 export default {
-  render({ model, el, host }) {
-    return renderPipelineWidget({ model, el, host }).dispose;
+  render({ model, el }) {
+    return renderPipelineWidget({ model, el }).dispose;
   },
 };

@@ -11,6 +11,7 @@ import { createMetricsArea } from "./metrics_area.js";
 import { createFailureGuide } from "./failure.js";
 import { KernelSaves } from "./kernel_save.js";
 import { createLogExport } from "./log_export.js";
+import { createCancelControl } from "./cancel.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -23,6 +24,7 @@ export { createOutputsTable, formatBytes, outputExists, LIST_OUTPUTS_NOTE } from
 export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
 export { KernelSaves } from "./kernel_save.js";
 export { createLogExport, logExportNote } from "./log_export.js";
+export { createCancelControl, CANCEL_REQUESTED } from "./cancel.js";
 export { highlightMatches, jumpLabel, fitHeight } from "./highlight.js";
 export { failureStream, createFailureGuide } from "./failure.js";
 export { h, frameScheduler } from "./dom.js";
@@ -59,7 +61,8 @@ export function renderStepWidget({ model, el, options = {} }) {
     h("span", { class: "srw-reuse-icon", "aria-hidden": "true", text: "♻" }),
     reuseText,
   );
-  const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse] });
+  const cancel = createCancelControl({ send: (msg) => model.send(msg), prefix: "srw", kind: "step run" });
+  const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse, cancel.button] });
 
   const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
   const view = new LogView({
@@ -106,6 +109,7 @@ export function renderStepWidget({ model, el, options = {} }) {
 
   root.append(
     header.el,
+    cancel.panel,
     error,
     header.connection,
     metricsArea.el,
@@ -135,6 +139,9 @@ export function renderStepWidget({ model, el, options = {} }) {
     images() {
       metricsArea.setImages(model.get("images"));
     },
+    cancel() {
+      cancel.update({ status: model.get("status"), name: model.get("name") });
+    },
   };
   header.bind(model, listen);
   const traits = {
@@ -143,6 +150,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     outputs: ["outputs", "status", "outputs_on_request"],
     params: ["params"],
     images: ["images"],
+    cancel: ["status", "name"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();
@@ -178,10 +186,14 @@ export function renderStepWidget({ model, el, options = {} }) {
       case "older_lines":
         buffer?.prepend(msg.start_line, msg.lines);
         break;
+      case "sync_done": // the kernel answers: the view is live, its controls can act
+        cancel.setLive(true);
+        break;
       case "list_outputs_error":
         outputsTable.listFailed(msg.message);
         break;
       default:
+        if (cancel.handle(msg)) break;
         if (msg.type === "save_local_done" || msg.type === "save_local_error") saves.handle(msg);
         else if (typeof msg.type === "string" && msg.type.startsWith("download_")) {
           if (!logExport.handle(msg, messageBuffers)) downloads.handle(msg, messageBuffers);
@@ -214,6 +226,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     metricsArea,
     saves,
     logExport,
+    cancel,
     dispose() {
       for (const fn of cleanups) fn();
       counts.dispose();

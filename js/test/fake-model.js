@@ -85,7 +85,8 @@ export const PIPELINE_STATE = {
   graph: { nodes: [], edges: [] },
   steps: [],
   selected: "",
-  selected_step: null,
+  pane: {},
+  pane_logs: {},
 };
 
 export const pipelineModel = (state = {}) => new FakeModel(state, PIPELINE_STATE);
@@ -118,48 +119,6 @@ export function makeSteps(graph, over = {}) {
     error: "",
     ...(over[node.id] ?? {}),
   }));
-}
-
-// anywidget's host API (>= 0.11) as a parent widget sees it: getWidget(ref) resolves to
-// { exports, render({ el, signal }) }. Each render is recorded and puts a marker element in
-// `el`; aborting its signal removes the marker, as anywidget runs the child's cleanup then.
-// `hold()` makes the next getWidget calls wait until `release()`.
-export class FakeHost {
-  constructor() {
-    this.requests = [];
-    this.renders = [];
-    this.fail = null;
-    this.held = null;
-  }
-
-  hold() {
-    let release;
-    const promise = new Promise((resolve) => (release = resolve));
-    this.held = { promise, release };
-    return () => {
-      this.held = null;
-      release();
-    };
-  }
-
-  async getWidget(ref) {
-    this.requests.push(ref);
-    if (this.held) await this.held.promise;
-    if (this.fail) throw new Error(this.fail);
-    const host = this;
-    return {
-      exports: {},
-      async render({ el, signal }) {
-        const marker = document.createElement("div");
-        marker.className = "fake-child";
-        marker.textContent = `child view of ${ref}`;
-        el.append(marker);
-        const entry = { ref, el, signal, marker };
-        host.renders.push(entry);
-        signal?.addEventListener("abort", () => marker.remove());
-      },
-    };
-  }
 }
 
 // Lets pending promise callbacks (getWidget, render) run.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { renderPipelineWidget } from "../src/pipeline_widget.js";
-import { FakeHost, byTestId, makeSteps, pipelineModel, settle } from "./fake-model.js";
+import { byTestId, makeSteps, pipelineModel } from "./fake-model.js";
 
 const T = 1_700_000_000_000;
 let mounted = [];
@@ -10,7 +10,7 @@ afterEach(() => {
   document.body.textContent = "";
 });
 
-function mount({ host }) {
+function mount() {
   const graph = { nodes: [{ id: "n1", name: "prep" }, { id: "n2", name: "train" }], edges: [["n1", "n2"]] };
   const steps = makeSteps(graph, {
     n2: { status: "Failed", start_time: T, end_time: T + 5000, error: "exit code 1", run_id: "r-train" },
@@ -18,45 +18,36 @@ function mount({ host }) {
   const model = pipelineModel({ graph, steps });
   const el = document.createElement("div");
   document.body.append(el);
-  const handle = renderPipelineWidget({ model, el, host, now: () => T + 9000 });
+  const handle = renderPipelineWidget({ model, el, now: () => T + 9000 });
   mounted.push(handle);
   return { model, el, detail: byTestId(el, "prw-detail") };
 }
 
 const shown = (el) => el && !el.hidden;
+const PANE = { node_id: "n2", run_id: "r-train", name: "train", status: "Failed", start_time: T, end_time: T + 5000, error: "exit code 1" };
 
 describe("the step pane", () => {
-  it("says badge, duration, run id and error once: the child view's, not the head's", async () => {
-    const { model, detail } = mount({ host: new FakeHost() });
+  it("says badge, duration, run id and error once: the step view's, not the head's", () => {
+    const { model, detail } = mount();
     model.set("selected", "n2");
     const head = detail.querySelector(".prw-detail-head");
-    // before the child view is there, the head says it all
-    expect(shown(head.querySelector(".prw-detail-badge"))).toBe(true);
-    expect(shown(head.querySelector(".prw-detail-duration"))).toBe(true);
-    expect(shown(detail.querySelector(".prw-detail-error"))).toBe(true);
-    model.set("selected_step", "anywidget:child-2");
-    await settle();
-    expect(detail.hasAttribute("data-child")).toBe(true);
-    expect(byTestId(detail, "prw-detail-name").textContent).toBe("train");
-    expect(shown(byTestId(detail, "prw-detail-close"))).toBe(true);
-    for (const cls of [".prw-detail-badge", ".prw-detail-duration", ".srw-run-id"]) {
-      expect(shown(head.querySelector(cls)), cls).toBe(false);
-    }
-    expect(shown(detail.querySelector(".prw-detail-error"))).toBe(false);
-    // back to a message (the selection closed, the child aborted): nothing extra is left
-    model.set("selected_step", null);
-    await settle();
-    expect(detail.hasAttribute("data-child")).toBe(false);
-  });
-
-  it("keeps the full head where no child view can be shown", () => {
-    const { model, detail } = mount({ host: undefined });
-    model.set("selected", "n2");
-    model.set("selected_step", "anywidget:child-2");
-    const head = detail.querySelector(".prw-detail-head");
+    // before the step view is there (the kernel has not answered), the head says it all
     expect(shown(head.querySelector(".prw-detail-badge"))).toBe(true);
     expect(head.querySelector(".prw-detail-duration").textContent).toBe("5s");
     expect(head.querySelector(".srw-run-id").textContent).toBe("run r-train");
     expect(detail.querySelector(".prw-detail-error").textContent).toBe("exit code 1");
+    model.set("pane", PANE);
+    expect(detail.hasAttribute("data-child")).toBe(true);
+    expect(byTestId(detail, "prw-detail-name").textContent).toBe("train");
+    expect(shown(byTestId(detail, "prw-detail-close"))).toBe(true);
+    for (const cls of [".prw-detail-badge", ".prw-detail-duration", ":scope > .srw-run-id"]) {
+      expect(shown(head.querySelector(cls)), cls).toBe(false);
+    }
+    expect(shown(detail.querySelector(".prw-detail-error"))).toBe(false);
+    expect(byTestId(detail, "srw-status").textContent).toBe("Failed"); // the step view's own badge
+    // back to a message (the selection closed, the step view gone): nothing extra is left
+    model.set("selected", "");
+    expect(detail.hasAttribute("data-child")).toBe(false);
+    expect(detail.querySelector(".srw-root")).toBeNull();
   });
 });

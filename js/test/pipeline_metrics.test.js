@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { renderPipelineWidget, sortRows, tableRows } from "../src/pipeline_widget.js";
-import { FakeHost, byTestId, makeSteps, pipelineModel } from "./fake-model.js";
+import { byTestId, makeSteps, pipelineModel } from "./fake-model.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
 let mounted = [];
@@ -26,7 +26,7 @@ function mount(state = {}) {
   const model = pipelineModel({ graph, steps: makeSteps(graph), ...state });
   const el = document.createElement("div");
   document.body.append(el);
-  const handle = renderPipelineWidget({ model, el, host: new FakeHost() });
+  const handle = renderPipelineWidget({ model, el });
   mounted.push(handle);
   return { model, el, get: (id) => byTestId(el, id) };
 }

@@ -1,20 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import widget, { renderPipelineWidget, NO_HOST_HINT } from "../src/pipeline_widget.js";
-import { FakeHost, byTestId, makeGraph, makeSteps, pipelineModel, settle } from "./fake-model.js";
+import widget, { renderPipelineWidget } from "../src/pipeline_widget.js";
+import { byTestId, makeGraph, makeSteps, pipelineModel, settle, visibleLines } from "./fake-model.js";
+
 
 const XSS = "<img src=x onerror=alert(1)>";
 const T = 1_700_000_000_000;
 let mounted = [];
 
-function mount(state = {}, { host = new FakeHost(), withHost = true } = {}) {
+function mount(state = {}) {
   const model = pipelineModel(state);
   const el = document.createElement("div");
   document.body.append(el);
-  const handle = renderPipelineWidget({ model, el, host: withHost ? host : undefined });
+  const handle = renderPipelineWidget({ model, el });
   mounted.push(handle);
   const get = (id) => byTestId(el, id);
   const node = (id) => get(`prw-node-${id}`);
-  return { model, el, handle, host, get, node };
+  return { model, el, handle, get, node };
 }
 
 // A small pipeline: prep -> train -> eval, prep -> report
@@ -54,7 +55,7 @@ describe("PipelineRunWidget", () => {
     const { graph, steps } = small({ n1: { status: "Running", start_time: T - 3000 } });
     const model = pipelineModel({ graph, steps, start_time: T - 5000 });
     const el = document.createElement("div");
-    const cleanup = widget.render({ model, el, host: new FakeHost() });
+    const cleanup = widget.render({ model, el });
     expect(typeof cleanup).toBe("function");
     expect(el.querySelector(".prw-root")).not.toBeNull();
     expect(vi.getTimerCount()).toBeGreaterThan(0);
@@ -226,120 +227,78 @@ describe("PipelineRunWidget", () => {
     expect(model.saved).toBe(5);
   });
 
-  it("renders the selected step's child view through the host, and aborts it on change", async () => {
+  it("mounts the selected step's view on the pipeline's own model once the kernel sends its pane", () => {
     const { graph, steps } = small({ n2: { status: "Running", start_time: T } });
-    const { model, node, host, get } = mount({ graph, steps });
+    const { model, node, get, handle } = mount({ graph, steps });
     const detail = get("prw-detail");
     expect(detail.textContent).toContain("Select a step");
     node("n2").dispatchEvent(new MouseEvent("click", { bubbles: true }));
     expect(detail.textContent).toContain("Opening the step view");
     expect(byTestId(detail, "prw-detail-name").textContent).toBe("train");
-    // the kernel answers with the child widget's reference
-    model.set("selected_step", "anywidget:child-2");
-    await settle();
-    expect(host.requests).toEqual(["anywidget:child-2"]);
-    expect(host.renders).toHaveLength(1);
-    const first = host.renders[0];
-    expect(detail.contains(first.el)).toBe(true);
-    expect(first.signal.aborted).toBe(false);
-    expect(detail.querySelector(".fake-child").textContent).toBe("child view of anywidget:child-2");
-    // another ref: the old view is aborted, the new one rendered
-    model.set("selected_step", "anywidget:child-2b");
-    await settle();
-    expect(first.signal.aborted).toBe(true);
-    expect(host.renders).toHaveLength(2);
-    expect(detail.querySelectorAll(".fake-child")).toHaveLength(1);
-    // the same ref again: nothing new
-    model.set("selected_step", "anywidget:child-2b");
-    await settle();
-    expect(host.renders).toHaveLength(2);
-    // null: aborted and cleared
-    model.set("selected_step", null);
-    await settle();
-    expect(host.renders[1].signal.aborted).toBe(true);
-    expect(detail.querySelector(".fake-child")).toBeNull();
+    // the kernel answers with the step's state (pane + its saved log tail in pane_logs)
+    model.setMany({
+      pane: { node_id: "n2", run_id: "run-n2", name: "train", status: "Running", start_time: T, outputs: [] },
+      pane_logs: { node_id: "n2", logs: { stdout: { tail: "epoch 1\n", first_line: 0, total_bytes: 8, seq: 1 } }, metrics: {} },
+    });
+    expect(detail.querySelectorAll(".srw-root")).toHaveLength(1);
+    handle.stepView.flush();
+    expect(visibleLines(detail)).toEqual(["epoch 1"]);
+    // the view's messages go on the pipeline model, marked with the node
+    expect(model.sent).toContainEqual({ type: "sync", pane: "n2" });
+    // live text for this node continues the log; a message of another node is not shown
+    model.emit({ type: "log", stream: "stdout", text: "epoch 2\n", seq: 2, pane: "n2" });
+    model.emit({ type: "log", stream: "stdout", text: "other step\n", seq: 3, pane: "n3" });
+    model.emit({ type: "log", stream: "stdout", text: "unmarked\n", seq: 3 });
+    handle.stepView.flush();
+    expect(visibleLines(detail)).toEqual(["epoch 1", "epoch 2"]);
+    // a status change of the pane reaches the step view's badge
+    model.set("pane", { ...model.get("pane"), status: "Finished", end_time: T + 9000 });
+    expect(byTestId(detail, "srw-status").textContent).toBe("Finished");
   });
 
-  it("clears the pane at once when another node is selected, until the kernel answers", async () => {
+  it("clears the pane at once when another node is selected, until the kernel answers", () => {
     const { graph, steps } = small();
-    const { model, node, host, get } = mount({ graph, steps });
+    const { model, node, get } = mount({ graph, steps });
     node("n1").dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    model.set("selected_step", "anywidget:c1");
-    await settle();
-    const first = host.renders[0];
+    model.set("pane", { node_id: "n1", name: "prep", status: "Finished" });
+    expect(get("prw-detail").querySelectorAll(".srw-root")).toHaveLength(1);
     node("n3").dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    await settle();
-    expect(first.signal.aborted).toBe(true);
-    expect(get("prw-detail").querySelector(".fake-child")).toBeNull();
-    expect(host.renders).toHaveLength(1); // the stale ref of n1 is not shown for n3
-    model.set("selected_step", "anywidget:c3");
-    await settle();
-    expect(host.renders).toHaveLength(2);
-    expect(host.renders[1].ref).toBe("anywidget:c3");
-    // deselecting aborts too
+    // the pane still holds n1's state: it is not shown for n3
+    expect(get("prw-detail").querySelector(".srw-root")).toBeNull();
+    expect(get("prw-detail").textContent).toContain("Opening the step view");
+    model.set("pane", { node_id: "n3", name: "eval", status: "Queued" });
+    expect(byTestId(get("prw-detail"), "srw-name").textContent).toBe("eval");
+    // deselecting removes it
     model.set("selected", "");
-    await settle();
-    expect(host.renders[1].signal.aborted).toBe(true);
+    expect(get("prw-detail").querySelector(".srw-root")).toBeNull();
     expect(get("prw-detail").textContent).toContain("Select a step");
   });
 
-  it("shows a ref that arrives in the same update as the selection, whatever the event order", async () => {
+  it("shows a pane that arrives in the same update as the selection, whatever the event order", () => {
     const { graph, steps } = small();
     for (const order of [
-      { selected: "n2", selected_step: "anywidget:c2" },
-      { selected_step: "anywidget:c2", selected: "n2" },
+      { selected: "n2", pane: { node_id: "n2", name: "train" } },
+      { pane: { node_id: "n2", name: "train" }, selected: "n2" },
     ]) {
-      const { model, host, get } = mount({ graph, steps, selected: "n1", selected_step: "anywidget:c1" });
-      await settle();
-      expect(host.renders.map((r) => r.ref)).toEqual(["anywidget:c1"]);
+      const { model, get } = mount({ graph, steps, selected: "n1", pane: { node_id: "n1", name: "prep" } });
+      expect(byTestId(get("prw-detail"), "srw-name").textContent).toBe("prep");
       model.setMany(order);
-      await settle();
-      expect(host.renders.map((r) => r.ref)).toEqual(["anywidget:c1", "anywidget:c2"]);
-      expect(host.renders[0].signal.aborted).toBe(true);
-      expect(host.renders[1].signal.aborted).toBe(false);
-      expect(get("prw-detail").querySelectorAll(".fake-child")).toHaveLength(1);
+      expect(get("prw-detail").querySelectorAll(".srw-root")).toHaveLength(1);
+      expect(byTestId(get("prw-detail"), "srw-name").textContent).toBe("train");
     }
   });
 
-  it("drops a child view whose getWidget resolves after the selection moved on", async () => {
-    const { graph, steps } = small();
-    const { model, host, get } = mount({ graph, steps, selected: "n1" });
-    const release = host.hold();
-    model.set("selected_step", "anywidget:slow");
-    await settle();
-    model.set("selected", "n2");
-    release();
-    await settle();
-    expect(host.renders).toHaveLength(0);
-    expect(get("prw-detail").querySelector(".prw-child")).toBeNull();
-  });
-
-  it("says why when the host cannot give the child view", async () => {
-    const { graph, steps } = small();
-    const { model, host, get } = mount({ graph, steps, selected: "n1" });
-    host.fail = "No binding found for widget x";
-    model.set("selected_step", "anywidget:x");
-    await settle();
-    expect(get("prw-detail").textContent).toContain("Could not show the step view: No binding found for widget x");
-  });
-
-  it("shows a hint instead of the child view when there is no host", async () => {
-    const { graph, steps } = small();
-    const { model, node, get } = mount({ graph, steps }, { withHost: false });
+  it("says a step without a run has none yet", () => {
+    const { graph, steps } = small({ n1: { run_id: "" } });
+    const { node, get } = mount({ graph, steps });
     node("n1").dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    expect(get("prw-detail").textContent).toContain(NO_HOST_HINT);
-    expect(NO_HOST_HINT).toBe("Display StepRunWidget(run.find_step_run(name)[0]) to see this step's logs");
-    model.set("selected_step", "anywidget:c1");
-    await settle();
-    expect(get("prw-detail").textContent).toContain(NO_HOST_HINT);
-    expect(get("prw-detail").querySelector(".prw-child")).toBeNull();
+    expect(get("prw-detail").textContent).toContain("This step has no run yet");
   });
 
-  it("renders the saved selection at once (a reopened notebook)", async () => {
+  it("renders the saved selection at once (a reopened notebook)", () => {
     const { graph, steps } = small();
-    const { host, node } = mount({ graph, steps, selected: "n3", selected_step: "anywidget:c3" });
-    await settle();
-    expect(host.renders.map((r) => r.ref)).toEqual(["anywidget:c3"]);
+    const { node, get } = mount({ graph, steps, selected: "n3", pane: { node_id: "n3", name: "eval", status: "Finished" } });
+    expect(byTestId(get("prw-detail"), "srw-name").textContent).toBe("eval");
     expect(node("n3").getAttribute("aria-pressed")).toBe("true");
   });
 

@@ -1,4 +1,4 @@
-"""Cancelling a pipeline run: ask its runner, and make sure nothing is left Running."""
+"""Cancelling a pipeline or a step run: ask the runner, and make sure nothing is left Running."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from steprun_widgets.core import layout
 
 if TYPE_CHECKING:
-    from steprun_widgets.core.runs import PipelineRun
+    from steprun_widgets.core.runs import PipelineRun, StepRun
 
 #: How long cancel() waits for the runner to acknowledge before finishing the job itself.
 RUNNER_ACK_TIMEOUT = 8.0
@@ -35,3 +35,29 @@ def cancel_pipeline(pipeline: PipelineRun, ack_timeout: float = RUNNER_ACK_TIMEO
             rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.CANCELED], end)
     if not layout.is_terminal(pipeline.get_status()):
         rest.update_run(pipeline.id, layout.MLFLOW_STATUS[layout.CANCELED], end)
+
+
+def cancel_step(step: StepRun, ack_timeout: float = RUNNER_ACK_TIMEOUT) -> None:
+    """Set the step's cancel tag; a step that has not started is Canceled at once, a running one
+    when its runner stops it (within about a second), else here once the runner does not answer.
+
+    The runner then cancels the steps that needed this one's results, and the pipeline ends
+    Canceled. A step reused from an earlier run has ended: nothing to do.
+    """
+    rest = step._rest
+    record = step._record(refresh=True)
+    status = record.seed_status()
+    if layout.is_terminal(status):
+        return
+    rest.set_tag(record.run_id, layout.TAG_CANCEL_REQUESTED, "true")
+    runner_alive = status == layout.RUNNING and layout.parse_heartbeat(
+        record.tags.get(layout.TAG_HEARTBEAT)) is not None
+    deadline = time.monotonic() + (ack_timeout if runner_alive else 0)
+    while time.monotonic() < deadline:
+        if layout.is_terminal(step.get_status()):
+            return
+        time.sleep(0.25)
+    # Not started yet (the runner skips a step with the tag), no runner, or no answer: end it here.
+    if not layout.is_terminal(step.get_status()):
+        rest.set_tag(record.run_id, layout.TAG_ERROR, "canceled by request")
+        rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.CANCELED], int(time.time() * 1000))

@@ -66,8 +66,23 @@ class RunRecord:
 
     @property
     def started_ms(self) -> int | None:
-        """When the run really started: the runner's start tag, else MLflow's start (queue) time."""
-        return _int_or_none(self.tags.get(layout.TAG_STARTED_AT)) or self.start_time
+        """When the run really started, or None for a run that never did.
+
+        The one rule for every view (widgets, details, ``wait_for_completion``): the runner's
+        start tag; else MLflow's start time, which is when the run was *queued*, so only for a
+        run that left the queue and is not a runner's step. The runner tags each step it starts:
+        one of its steps without the tag never ran (queued, waiting for its inputs, or canceled
+        before it started), except a reused one, which is created Finished. No start, no
+        elapsed time or duration.
+        """
+        tagged = _int_or_none(self.tags.get(layout.TAG_STARTED_AT))
+        if tagged:
+            return tagged
+        if self.seed_status() in (layout.QUEUED, layout.NOT_STARTED):
+            return None
+        if layout.is_step_run(self.tags) and not self.tags.get(layout.TAG_REUSED_RUN_ID):
+            return None
+        return self.start_time
 
     def seed_status(self, now: float | None = None) -> str:
         return layout.seed_status(self.status, self.tags, now)

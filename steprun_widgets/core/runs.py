@@ -268,6 +268,16 @@ class StepRun(_Run):
 
         return wait_for_runs(self, [self], show_output, timeout_seconds, raise_on_error)
 
+    def cancel(self) -> None:
+        """Cancel this step: a step that has not started never runs, a running one is stopped.
+
+        The steps that need its results are canceled too, and the pipeline ends Canceled; other
+        branches of the pipeline go on. A step that already ended is left as it is.
+        """
+        from steprun_widgets.core.cancel import cancel_step
+
+        cancel_step(self)
+
 
 class PipelineRun(_Run):
     """A submitted pipeline (a top-level run); its steps are StepRuns."""

@@ -269,6 +269,9 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
     step = plan.step(step_name)
     rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
+    if layout.is_terminal(run.seed_status()) or run.tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
+        # StepRun.cancel() before it started (it marked the run Canceled): it never runs
+        return {"status": layout.CANCELED, "error": "canceled by request"}
     work = Path(plan.work_dir)
     here = work.is_dir()
     if not here:  # a worker on another machine
@@ -394,11 +397,15 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
                 rest.set_tag(step.run_id, layout.TAG_LOG_SIZES, layout.encode_log_sizes(sizes))
                 published, last_sizes_at = sizes, now
         requested = cancel is not None and cancel.is_set()
-        if cancel is None and now - last_check >= CANCEL_CHECK_EVERY:
+        if not requested and now - last_check >= CANCEL_CHECK_EVERY:
+            # the step's own cancel tag (StepRun.cancel()), and the pipeline's where no event
+            # of the runner's process says it (a Dask worker)
             last_check = now
             with contextlib.suppress(Exception):
-                run_tags = rest.get_run(plan.pipeline_run_id).tags
-                requested = run_tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
+                requested = rest.get_run(step.run_id).tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
+                if not requested and cancel is None:
+                    run_tags = rest.get_run(plan.pipeline_run_id).tags
+                    requested = run_tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
         if requested:
             process.stop()
             return True

@@ -87,6 +87,7 @@ class PipelineDriver:
     def _drive(self) -> tuple[str, str]:
         plan = self.plan
         finished = {s.name for s in plan.steps if s.reused}
+        canceled: list[str] = []  # steps canceled on their own (StepRun.cancel())
         pending = [s.name for s in plan.steps if not s.reused]
         failed: dict[str, str] = {}
         skipped: set[str] = set()
@@ -124,6 +125,7 @@ class PipelineDriver:
                         finished.add(name)
                     elif result["status"] == layout.CANCELED:
                         skipped.add(name)
+                        canceled.append(name)
                     else:
                         failed[name] = result["error"]
                     self._release_inputs(name, set(pending) | set(running))
@@ -138,6 +140,8 @@ class PipelineDriver:
         if failed:
             name, reason = next(iter(failed.items()))
             return layout.FAILED, f"step {name!r} failed: {reason}"[:1000]
+        if canceled:  # its results, and those of the steps after it, are missing: not Finished
+            return layout.CANCELED, f"step {canceled[0]!r} was canceled"[:1000]
         return layout.FINISHED, ""
 
     def _release_inputs(self, name: str, open_steps: set[str]) -> None:

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import traitlets
 
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
-from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.errors import StepRunError
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
-from steprun_widgets.widgets.downloads import ChunkSender, stream_log, stream_output
 from steprun_widgets.widgets.poller import get_poller
-from steprun_widgets.widgets.save_local import save_output_locally
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
-from steprun_widgets.widgets.watch import StepWatch
+from steprun_widgets.widgets.step_view import LOGS_SYNC_EVERY, StepSession
 
-#: The saved ``logs`` and ``metrics`` traits are refreshed this often while a run goes on (live text
-#: and metric values go as messages).
-LOGS_SYNC_EVERY = 10.0
+__all__ = ["StepRunWidget", "LOGS_SYNC_EVERY"]
 
 
 class StepRunWidget(RunWidget):
@@ -52,31 +46,21 @@ class StepRunWidget(RunWidget):
             raise StepRunError(f"StepRunWidget needs a StepRun, got {type(step_run).__name__}")
         super().__init__(tail_lines=tail_lines, **kwargs)
         self.step_run = step_run
-        self.watch = StepWatch(step_run, tail_lines)
-        self._downloads: dict[str, ChunkSender] = {}
-        self._logs_synced_at = 0.0
+        # looked up at each call: tests put a recorder in place of ``send``
+        self.session = StepSession(step_run, tail_lines, lambda c, b=None: self.send(c, b), self._publish)
+        self.watch = self.session.watch
         self.on_msg(self._handle_message)
-        with self.watch.lock:
-            traits, _ = self.watch.start()  # the first tail goes in the trait, not in messages
-            self._set_state(traits, sync_logs=True)
+        self.session.start()
         if poll and not self.watch.final:
             get_poller().register(self)
 
     # --- poller callbacks (poller thread) -------------------------------------------------------
     def _on_record(self, record: RunRecord) -> None:
-        with self.watch.lock:
-            traits, messages = self.watch.apply(record)
-            for message in messages:
-                self.send(message)
-            due = time.monotonic() - self._logs_synced_at >= LOGS_SYNC_EVERY
-            self._set_state(traits, sync_logs=self.watch.final or due)
+        self.session.on_record(record)
 
-    def _set_state(self, traits: dict, sync_logs: bool) -> None:
-        if sync_logs:
-            traits = {**traits, "logs": self.watch.logs_state(), "metrics": self.watch.metrics_state()}
-            self._logs_synced_at = time.monotonic()
+    def _publish(self, traits: dict, final: bool) -> None:
         self._update_traits(traits)
-        self._refresh_companion(force=self.watch.final and sync_logs)
+        self._refresh_companion(force=final)
 
     def snapshot_state(self) -> dict:
         """Status, reuse, error, outputs and the current log tails (see ``to_html``)."""
@@ -92,78 +76,22 @@ class StepRunWidget(RunWidget):
         get_poller().tick([self])
         return self
 
-    def close(self) -> None:
-        get_poller().unregister(self)
-        # getattr: ipywidgets' __del__ closes a widget whose __init__ failed before _downloads was set
-        for sender in getattr(self, "_downloads", {}).values():
-            sender.cancel()
-        super().close()
-
-    # --- browser messages -----------------------------------------------------------------------
     def _handle_message(self, _widget: Any, content: dict, buffers: list[bytes]) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "sync":
-            with self.watch.lock:
-                for message in self.watch.snapshots():
-                    self.send(message)
-        elif kind == "download":
-            self._start_download(str(content.get("output", "")), str(content.get("request_id", "")))
-        elif kind == "download_log":
-            self._start_download(str(content.get("stream", "")), str(content.get("request_id", "")),
-                                 log=True)
-        elif kind == "download_ack":
-            sender = self._downloads.get(str(content.get("request_id", "")))
-            if sender is not None:
-                sender.ack(int(content.get("received", 0)))
-        elif kind == "download_cancel":
-            sender = self._downloads.get(str(content.get("request_id", "")))
-            if sender is not None:
-                sender.cancel()
-        elif kind == "save_local":
-            threading.Thread(target=self._save_local, args=(content,), daemon=True).start()
-        elif kind == "list_outputs":
-            threading.Thread(target=self._list_outputs, daemon=True).start()
-        elif kind == "older_lines":
-            threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
-
-    def _start_download(self, output: str, request_id: str, log: bool = False) -> None:
-        sender = ChunkSender(self.send, request_id)
-        self._downloads[request_id] = sender
-
-        def run() -> None:
-            try:
-                (stream_log if log else stream_output)(self.step_run, output, request_id, self.send, sender)
-            finally:
-                self._downloads.pop(request_id, None)
-
-        threading.Thread(target=run, name=f"steprun-download-{output}", daemon=True).start()
-
-    def _save_local(self, content: dict) -> None:
-        message = save_output_locally(self.step_run, str(content.get("output", "")),
-                                      content.get("path") or "")
-        self.send({**message, "request_id": str(content.get("request_id", ""))})
+        self.session.handle(content, buffers)
 
     def _list_outputs(self) -> None:
-        """List the outputs the view asked for; a failure is said beside the button."""
-        try:
-            with self.watch.lock:
-                self._update_traits(self.watch.list_outputs())
-                self._refresh_companion(force=True)  # the saved snapshot shows them too
-        except Exception as exc:  # the widget says why; nothing else breaks
-            reason = str(exc) if isinstance(exc, StepRunError) else f"{type(exc).__name__}: {exc}"
-            self.send({"type": "list_outputs_error",
-                       "message": redact(f"Listing the outputs failed: {reason}")[:500]})
+        """What the view's "List outputs" asks for, on this thread (see StepSession)."""
+        self.session._list_outputs()
 
-    def _send_older(self, content: dict) -> None:
-        stream = str(content.get("stream", ""))
-        tail = self.watch.logs.get(stream)
-        if tail is None:
-            return
-        try:
-            with self.watch.lock:
-                message = tail.older_lines(int(content.get("before_line", 0)),
-                                           min(int(content.get("count", 500)), 5000))
-        except StepRunError as exc:
-            message = {"type": "older_lines", "stream": stream, "start_line": 0, "lines": [],
-                       "error": redact(str(exc))}
-        self.send(message)
+    @property
+    def _downloads(self) -> dict:
+        """The transfers in flight, by request id (see StepSession)."""
+        return self.session._downloads
+
+    def close(self) -> None:
+        get_poller().unregister(self)
+        # getattr: ipywidgets' __del__ closes a widget whose __init__ failed before session was set
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
+        super().close()

@@ -150,9 +150,7 @@ class StepWatch:
             reuse = {"run_id": run._reused_run_id or run.id, "node_id": run._reused_node_id or "",
                      "pipeline_run_id": run._reused_pipeline_run_id or ""}
         status = record.seed_status()
-        # A queued step has not started: MLflow's start_time is when it was queued, and the
-        # browser would tick an elapsed time from it.
-        started = None if status in (layout.QUEUED, layout.NOT_STARTED) else record.started_ms
+        started = record.started_ms  # None for a step that never started: no elapsed time
         return {
             "run_id": run.id,
             "name": run.name,

@@ -1,13 +1,14 @@
 """The widgets in a marimo app (marimo renders anywidgets itself), in Chromium.
 
 ``marimo run`` serves an app that shows a StepRunWidget of a running step and a PipelineRunWidget
-of its pipeline: both render, follow the run live, and clicking a node shows that step's log.
+of its pipeline: both render, follow the run live, and clicking a node shows that step's view with
+its log in the pipeline's pane.
 
-Known limit (marimo 0.25): marimo can open a widget's model only while a cell runs. A step view
-made in the callback of a click fails inside marimo (``EsmSpec.from_esm`` -> ``virtual_file``
-AssertionError), so the pane would stay at "Opening the step view…". The app therefore makes the
-step views in its cell (``pipeline_widget.step_widget(node_id)`` for each step); a click then
-shows the one already made.
+marimo (0.25) can open a widget's model only while a cell runs: a child widget made in the
+callback of a click failed inside marimo (``EsmSpec.from_esm`` -> ``virtual_file``
+AssertionError) and the pane stayed at "Opening the step view…". The pane is served on the
+pipeline widget's own model (no new model on a click), so the app does nothing special for it:
+each node clicked shows its own step's view and log.
 """
 
 from __future__ import annotations
@@ -56,9 +57,6 @@ def _(StepRunWidget, run):
 @app.cell
 def _(PipelineRunWidget, run):
     pipeline_widget = PipelineRunWidget(run)
-    # marimo opens a widget's model only while a cell runs: make the step views here
-    for step in pipeline_widget.steps:
-        pipeline_widget.step_widget(step["node_id"])
     pipeline_widget
     return
 
@@ -165,8 +163,17 @@ def test_widgets_in_a_marimo_app(page, tmp_path, tracking_uri, experiment_name, 
                   "the pipeline Finished")
             count_node = f"prw-node-{hashlib.sha1(b'count').hexdigest()[:8]}"  # PythonScriptStep.node_id
             pipeline.get_by_test_id(count_node).click()
-            lines = pipeline.get_by_test_id("prw-detail").locator(".srw-line")
+            detail = pipeline.get_by_test_id("prw-detail")
+            lines = detail.locator(".srw-line")
             _wait(lambda: lines.filter(has_text="count 11").count() == 1, 30, "count's log in the pane")
+            assert "Finished" in _text(detail.get_by_test_id("srw-status"))
+            # another node: its own view and log, not count's
+            pipeline.get_by_test_id(f"prw-node-{hashlib.sha1(b'done').hexdigest()[:8]}").click()
+            _wait(lambda: lines.filter(has_text="done counting").count() == 1, 30, "done's log in the pane")
+            assert lines.filter(has_text="count 11").count() == 0
+            assert "Opening the step view" not in _text(detail)
+            pipeline.get_by_test_id(count_node).click()
+            _wait(lambda: lines.filter(has_text="count 11").count() == 1, 30, "count's log again")
             page.set_viewport_size({"width": 1280, "height": 1700})  # marimo scrolls inside the page
             time.sleep(0.5)
             page.screenshot(path=str(artifacts_dir / "marimo.png"))

@@ -131,3 +131,32 @@ def test_processes_left_holding_the_output_do_not_keep_the_step_running(experime
     assert "left processes running" in step.get_job_log()
     child = int(pid_file.read_text())
     wait_until(lambda: not alive(child), 5, "the leftover child to be gone")
+
+
+def test_cancel_a_step_before_it_starts(experiment, tmp_path):
+    """StepRun.cancel() on a waiting step: Canceled at once, never run, no start time; the pipeline
+    ends Canceled (a result it was to make is missing) once the rest is done."""
+    src = write_script(tmp_path / "src", "first.py",
+                       "import time\nprint('first', flush=True)\ntime.sleep(3)\n")
+    after = write_script(tmp_path / "after", "after.py", "print('after ran')\n")
+    data = PipelineData("first_data")
+    pipeline = Pipeline(experiment.workspace, [
+        PythonScriptStep("first.py", name="first", arguments=[data], outputs=[data], source_directory=src),
+        PythonScriptStep("after.py", name="after", arguments=[data], inputs=[data], source_directory=after),
+    ])
+    run = experiment.submit(pipeline)
+    waiting = run.find_step_run("after")[0]
+    assert waiting.get_status() in (layout.NOT_STARTED, layout.QUEUED)
+    started = time.monotonic()
+    waiting.cancel()
+    assert time.monotonic() - started < 5, "a step that has not started is canceled at once"
+    assert waiting.get_status() == layout.CANCELED
+    wait_until(lambda: layout.is_terminal(run.get_status()), 60, "the pipeline to end")
+    assert statuses(run) == {"first": layout.FINISHED, "after": layout.CANCELED}
+    assert run.get_status() == layout.CANCELED
+    assert "after" in run.get_tags()[layout.TAG_ERROR]
+    record = waiting._record(refresh=True)
+    assert record.started_ms is None and record.end_time
+    assert "after ran" not in waiting.get_stdout_log()
+    waiting.cancel()  # an ended step: nothing happens
+    assert waiting.get_status() == layout.CANCELED

@@ -176,8 +176,9 @@ def test_pipeline_widget_kernel_side(other_experiment, other_runs, workspace):
         assert {n["name"] for n in widget.graph["nodes"]} == {"prep", "train", "empty"}
         node = next(s["node_id"] for s in widget.steps if s["name"] == "prep")
         widget.selected = node
-        assert isinstance(widget.selected_step, StepRunWidget)
+        assert widget.selected_step is not None and widget.selected_step.name == "prep"
         assert widget.selected_step.logs["stdout"]["tail"].endswith("prep done ✓\n")
+        assert widget.pane_logs["logs"]["stdout"]["tail"].endswith("prep done ✓\n")
         assert RunDetails(run).show() is not None
     finally:
         widget.close()

@@ -11,6 +11,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.local import Pipeline, PipelineData, PythonScriptStep
 from steprun_widgets.widgets.graph_layout import layout_graph
+from steprun_widgets.widgets.step_view import StepPane
 from tests.widgets.github_sanitizer import sanitize, tables, text
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
@@ -66,14 +67,34 @@ def test_pipeline_widget_state_and_snapshot(finished_run):
     html = widget.to_html()
     assert "<script" not in html and "make" in html and "use" in html and "2 Finished" in html
 
-    widget.selected = widget.steps[1]["node_id"]
-    child = widget.selected_step
-    assert isinstance(child, StepRunWidget) and child.name == "use"
-    assert widget.get_state()["selected_step"] == f"anywidget:{child.model_id}"
-    widget.selected = widget.steps[1]["node_id"]
-    assert widget.selected_step is child  # one child per node, made once
+    node = widget.steps[1]["node_id"]
+    widget.selected = node
+    pane = widget.selected_step  # the step's view, served on the pipeline widget's own model
+    assert isinstance(pane, StepPane) and pane.name == "use" and pane.node_id == node
+    state = widget.get_state()
+    assert state["pane"]["node_id"] == node and state["pane"]["status"] == layout.FINISHED
+    assert state["pane_logs"]["logs"]["stdout"]["tail"].startswith("used ")
+    assert "selected_step" not in state
     widget.selected = ""
-    assert widget.selected_step is None
+    assert widget.selected_step is None and widget.pane == {} and widget.pane_logs == {}
+    widget.selected = node
+    assert widget.selected_step is pane  # one view per node, made once
+
+
+def test_clicking_steps_opens_no_widget_model(finished_run):
+    """A click serves the step on the pipeline's own model: no comm, no model in a saved notebook."""
+    from ipywidgets.widgets.widget import _instances  # every live widget model, by model id
+
+    widget = PipelineRunWidget(finished_run, poll=False)
+    models = len(_instances)
+    for _ in range(3):
+        for step in widget.steps:
+            widget.selected = step["node_id"]
+            assert widget.selected_step is not None and widget.selected_step.watch.final
+            assert widget.pane["name"] == step["name"]
+    assert len(_instances) == models
+    widget.selected = ""
+    widget.close()
 
 
 def test_pipeline_widget_polls_with_two_requests(finished_run):

@@ -81,7 +81,8 @@ def test_sync_answers_one_snapshot_per_stream_with_the_current_seq(long_log):
     drive([widget], timeout=90)
     before = len(browser.messages)
     widget._handle_message(widget, {"type": "sync"}, [])
-    snapshots = browser.messages[before:]
+    *snapshots, done = browser.messages[before:]
+    assert done == {"type": "sync_done"}  # last: the view knows a kernel answers it
     assert sorted(m["stream"] for m in snapshots) == sorted(layout.LOG_NAMES)
     for m in snapshots:
         assert m["type"] == "log_snapshot"
