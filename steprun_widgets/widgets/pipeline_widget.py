@@ -150,9 +150,9 @@ class PipelineRunWidget(RunWidget):
         state = {key: getattr(self, key) for key in
                  ("run_id", "name", "status", "start_time", "end_time", "error", "graph", "steps",
                   "metrics_table")}
-        child = self._children.get(self.selected) if self.selected else None
-        if child is not None:
-            state["selected_step_state"] = child.snapshot_state()
+        pane = self.selected_step
+        if pane is not None:
+            state["selected_step_state"] = pane.session.full_state()
         return state
 
     def close(self) -> None:
