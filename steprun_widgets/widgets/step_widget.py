@@ -14,6 +14,7 @@ from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.downloads import ChunkSender, stream_log, stream_output
+from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.save_local import save_output_locally
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
@@ -34,6 +35,7 @@ class StepRunWidget(RunWidget):
 
     _esm = asset("step_widget.js")
     _css = asset("step_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _frontend = Bundle("step_widget")
 
     reuse = traitlets.Dict().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)
