@@ -89,8 +89,9 @@ export default {
     // Marks a rendered view: the snapshot output beside it is hidden (display.py's CSS).
     el.classList.add("srw-live");
     const dispose = await code.default.render(context);
-    // ipywidgets sets a model's comm dead when its kernel restarts: the view stays at its last
-    // state, and says so.
+    // ipywidgets sets a model's comm dead when its kernel restarts, and a model restored from a
+    // saved notebook's widget state has none (its view gets ipywidgets' "disconnected" class): the
+    // view stays at its last state, and says so.
     const notLive = () => {
       if (el.querySelector(":scope > .srw-not-live")) return;
       const note = document.createElement("div");
@@ -100,6 +101,7 @@ export default {
       el.prepend(note);
     };
     model.on("comm_live_update", notLive);
+    if (el.classList.contains("jupyter-widgets-disconnected")) notLive();
     return () => {
       model.off("comm_live_update", notLive);
       return dispose?.();

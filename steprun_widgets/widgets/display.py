@@ -26,15 +26,15 @@ from steprun_widgets.widgets import snapshot
 
 STATIC = Path(__file__).parent / "static"
 
-_WIDGET_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
 #: In the companion output (a trusted output's styles apply; an untrusted notebook renders no
-#: widget view at all). ``.srw-live`` marks a view the loader rendered (js/src/loader.js); the
-#: view output holds no element while ipywidgets shows only its loading or error text.
+#: widget view at all). ``.srw-live`` marks a view the loader rendered (js/src/loader.js). The
+#: output before the companion is the widget view's: it holds no element while ipywidgets shows
+#: only its loading or error text there (its renderer writes them as the node's text).
 COMPANION_CSS = (
     "<style>"
     ".jp-OutputArea-child:has(.srw-live)+.jp-OutputArea-child:has(.srw-snapshot-companion)"
     "{display:none}"
-    f".jp-OutputArea-child:has(+.jp-OutputArea-child .srw-snapshot-companion)>{_WIDGET_OUTPUT}"
+    ".jp-OutputArea-child:has(+.jp-OutputArea-child .srw-snapshot-companion)>.jp-OutputArea-output"
     ":not(:has(*)){display:none}"
     "</style>"
 )
