@@ -77,9 +77,11 @@ function style(found, el) {
 }
 
 export default {
-  async initialize(context) {
-    const code = await load(context.model);
-    return code.default.initialize?.(context);
+  // Starts getting the code, without waiting for it: anywidget holds a model's incoming messages
+  // until its initialize has resolved (AnyModel._handle_comm_msg awaits the runtime), so waiting
+  // here for the kernel's reply would wait forever. The bundles export only render.
+  initialize({ model }) {
+    load(model);
   },
   async render(context) {
     const { model, el } = context;

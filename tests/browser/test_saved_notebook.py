@@ -87,16 +87,20 @@ def _live_views(page, timeout: float = 90) -> None:
     _wait(lambda: LOG_LINE in (page.locator(".srw-root").first.text_content() or ""), 60, "the step log")
 
 
-def _run_until_live(page, url: str) -> None:
-    """Run all cells until the views are live: a run-all sent while Lab still swaps the kernel it
+def _run_until(page, url: str, shown) -> None:
+    """Run all cells until ``shown()`` passes: a run-all sent while Lab still swaps the kernel it
     started for the notebook (two start at once on a loaded machine) is lost with that kernel."""
     for attempt in range(3):
         run_all_cells(page, url) if attempt == 0 else _run_all_again(page)
         try:
-            return _live_views(page, timeout=45)
+            return shown()
         except AssertionError:
             if attempt == 2:
                 raise
+
+
+def _run_until_live(page, url: str) -> None:
+    _run_until(page, url, lambda: _live_views(page, timeout=45))
 
 
 def _run_all_again(page) -> None:
@@ -256,3 +260,30 @@ def test_notebook7_reopened_and_restarted(notebook7, page, finished, tracking_ur
     assert _ipywidgets_text(page) == []
     page.screenshot(path=str(artifacts_dir / "saved-nb7-restarted.png"), full_page=True)
     _shut_kernels_down(notebook7)
+
+
+def test_lab_loader_gets_the_code_from_its_kernel(lab, page, finished):
+    """A page with no carrier (it was closed before the page loaded): the loader asks its kernel."""
+    experiment, run_id = finished
+    nb = write_notebook(Path(lab.root) / "loader-only.ipynb", [
+        "from steprun_widgets import Experiment, PipelineRun, StepRunWidget, Workspace\n"
+        f"run = PipelineRun(Experiment(Workspace(), {experiment!r}), {run_id!r})\n"
+        "step = run.find_step_run('greet')[0]\n"
+        "carrier, widget = StepRunWidget(step), StepRunWidget(step)\n"
+        "carrier.close()\n"
+        "assert '\"js\": null' in widget._esm\n"
+        "widget",
+    ])
+    url = f"{lab.url}/lab/tree/{nb.name}"
+
+    def step_view(what: str, timeout: float = 90) -> None:
+        _wait(lambda: LOG_LINE in (page.locator(".srw-root").first.text_content() or ""), timeout, what)
+
+    _run_until(page, url, lambda: step_view("the step view", 45))
+    page.keyboard.press("Control+s")
+    _wait(lambda: "srw-snapshot-companion" in nb.read_text(encoding="utf-8"), 30, "the notebook saved")
+    # a new page: ipywidgets restores the one living model from the kernel, without any carrier
+    page.goto(url)
+    step_view("the step view with its code from the kernel")
+    assert _ipywidgets_text(page) == []
+    _shut_kernels_down(lab)
