@@ -17,8 +17,9 @@ const KEY = `${SPEC.name}@${SPEC.hash}`;
 // the others from each asking the kernel for it meanwhile.
 const ASK_AFTER_MS = 1500;
 const NOT_LIVE =
-  "Not live: the kernel restarted or stopped, so this is the run's last state seen here. " +
-  "Run the cell again to follow the run.";
+  "Not live: no kernel is behind this view any more (it restarted or stopped, or this notebook " +
+  "was saved and reopened), so it shows the run's last state seen here. Run the cell again to " +
+  "follow the run.";
 
 const pages = (globalThis[Symbol.for("steprun-widgets.frontend")] ??= new Map());
 
