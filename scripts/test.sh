@@ -45,19 +45,43 @@ fi
 echo "== ruff"
 python -m ruff check steprun_widgets tests
 
+# Two lanes at once, each its own pytest process with its own MLflow server: the browser tests and
+# the benchmarks (timing-sensitive: they stay one at a time, in one lane), and everything else
+# followed by the server matrix (the `servers` subset against MLflow 2.9.2). Most of the suite
+# waits on servers, subprocesses and polls rather than the CPU, so on two cores the lanes overlap
+# well. Arguments (a narrower run) give one lane of exactly what they name, then the matrix.
+run_lane() {  # name, log file, pytest arguments... (lines go out live, prefixed with the lane)
+  local name=$1 log=$2; shift 2
+  python -m pytest -q -p no:cacheprovider -rs --durations=12 "$@" 2>&1 | tee "$log" | sed -u "s/^/[$name] /"
+}
+matrix() {  # log file, pytest arguments...
+  local log=$1; shift
+  local rc=0
+  STEPRUN_TEST_MLFLOW_PYTHON="$oldest_venv/bin/python" \
+    python -m pytest -q -p no:cacheprovider -rs -m servers "$@" 2>&1 | tee "$log" | sed -u "s/^/[matrix] /" \
+    || rc=$?
+  # Exit 5 (no test selected): the arguments narrowed the run to tests outside the subset.
+  [ "$rc" -ne 5 ] || rc=0
+  return "$rc"
+}
+logs=$(mktemp -d)
+ui_status=0; rest_status=0; matrix_status=0
 echo "== Python tests (real MLflow server, real runner processes, JupyterLab + Chromium)"
-log=$(mktemp)
+if [ "$#" -eq 0 ]; then
+  echo "   lane 1: tests/bench tests/browser; lane 2: the rest, then the server matrix (MLflow $MLFLOW_OLDEST)"
+  run_lane ui "$logs/ui.log" tests/bench tests/browser &  # bench first: the browser tests' session Playwright would keep the benches' own from starting
+  ui_pid=$!
+  run_lane rest "$logs/rest.log" --ignore=tests/browser --ignore=tests/bench &
+  rest_pid=$!
+  wait "$rest_pid" || rest_status=$?
+  matrix "$logs/matrix.log" || matrix_status=$?
+  wait "$ui_pid" || ui_status=$?
+else
+  run_lane args "$logs/rest.log" "$@" || rest_status=$?
+  matrix "$logs/matrix.log" "$@" || matrix_status=$?
+fi
 status=0
-python -m pytest -q -p no:cacheprovider -rs --durations=15 "$@" 2>&1 | tee "$log" || status=$?
-
-echo "== server matrix: the 'servers' subset against MLflow $MLFLOW_OLDEST"
-matrix_log=$(mktemp)
-matrix_status=0
-STEPRUN_TEST_MLFLOW_PYTHON="$oldest_venv/bin/python" \
-  python -m pytest -q -p no:cacheprovider -rs -m servers "$@" 2>&1 | tee "$matrix_log" || matrix_status=$?
-# Exit 5 (no test selected): the arguments narrowed the run to tests outside the subset.
-[ "$matrix_status" -ne 5 ] || matrix_status=0
-[ "$status" -ne 0 ] || status=$matrix_status
+for s in "$rest_status" "$ui_status" "$matrix_status"; do [ "$s" -eq 0 ] || status=$s; done
 
 # The benchmarks' tables (each benchmark also writes its own to tests/bench/results/).
 for table in tests/bench/results/*.txt; do
@@ -66,8 +90,9 @@ for table in tests/bench/results/*.txt; do
   cat "$table"
 done
 # pytest's closing lines again, last, where readers of a CI log look for them.
-printf '\n== server matrix (MLflow %s): ' "$MLFLOW_OLDEST"
-tail -n 1 "$matrix_log"
-tail -n 1 "$log"
-rm -f "$log" "$matrix_log"
+for lane in rest ui matrix; do
+  [ -e "$logs/$lane.log" ] || continue
+  printf '== %s: %s\n' "$lane" "$(tail -n 1 "$logs/$lane.log")"
+done
+rm -rf "$logs"
 exit "$status"

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import signal
 
 import pytest
 
 from steprun_widgets import Experiment
 from tests.mlflow_server import MlflowServer
 from tests.support import stop_leftovers
+
+
+def pytest_configure(config):
+    # A shell starts a background job (scripts/test.sh runs its lanes so) with SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: the tests that deliver a real Ctrl-C
+    # (``_thread.interrupt_main``) would see nothing. Python's own handler, as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _names = itertools.count()
 

@@ -34,12 +34,15 @@ class RunLayout:
     # --- runs -----------------------------------------------------------------------------------
     def pipeline(self, name: str = "pipeline", steps: Sequence[str] = (),
                  edges: Sequence[tuple[str, str]] = (), status: str = layout.RUNNING,
-                 heartbeat: bool = False) -> RunRecord:
-        """A top-level pipeline run; ``steps`` are node names (node id = ``node-<name>``)."""
+                 heartbeat: bool = False,
+                 edge_data: Mapping[tuple[str, str], list[str]] | None = None) -> RunRecord:
+        """A top-level pipeline run; ``steps`` are node names (node id = ``node-<name>``);
+        ``edge_data`` maps (from name, to name) to the PipelineData names that flow along it."""
         nodes = [{"id": self.node_id(s), "name": s} for s in steps]
         graph_edges = [(self.node_id(a), self.node_id(b)) for a, b in edges]
+        data = {(self.node_id(a), self.node_id(b)): names for (a, b), names in (edge_data or {}).items()}
         tags = {layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
-                layout.TAG_GRAPH: layout.encode_graph(nodes, graph_edges)}
+                **layout.graph_tags(layout.encode_graph(nodes, graph_edges, data))}
         if heartbeat:
             tags[layout.TAG_HEARTBEAT] = layout.heartbeat_value()
         run = self.rest.create_run(self.experiment_id, name=name, tags=tags)

@@ -11,13 +11,37 @@ const SAVE_TITLE = "Save into the kernel's working folder (beside the notebook o
 // while the step runs): only then is it offered for download.
 export const outputExists = (out) => typeof out?.size === "number" && Number.isFinite(out.size);
 
+export const LIST_OUTPUTS_NOTE = "Not listed: this run of another tool declares none, and listing them asks the server once per folder.";
+
 // Table of outputs: name, size, file count, the download and save-in-kernel buttons; under each
 // row a line for progress, the result or an error, so the columns never move and a long message
-// wraps inside the widget. `saves` (kernel_save.js) is optional.
-export function createOutputsTable({ downloads, saves = null }) {
+// wraps inside the widget. `saves` (kernel_save.js) is optional. The outputs of a run of another
+// tool are listed only when asked: `update(..., onRequest = true)` shows a "List outputs" button
+// that calls `onList()` (the step view sends `list_outputs`); the kernel answers with the
+// `outputs` trait, or with an error for `listFailed(message)`.
+export function createOutputsTable({ downloads, saves = null, onList = null }) {
   const body = h("tbody");
   const emptyCell = h("td", { colspan: "4", text: "No outputs yet" });
   const empty = h("tr", { class: "srw-out-empty" }, emptyCell);
+  const listButton = h("button", {
+    type: "button",
+    class: "srw-button srw-list-outputs",
+    "data-testid": "srw-list-outputs",
+    text: "List outputs",
+    onclick: () => list(),
+  });
+  const listError = h("span", {
+    class: "srw-dl-message srw-dl-error",
+    role: "status",
+    "data-testid": "srw-list-outputs-error",
+    hidden: true,
+  });
+  const listRow = h(
+    "tr",
+    { class: "srw-out-list" },
+    h("td", { colspan: "4" }, h("span", { class: "srw-out-list-note", text: LIST_OUTPUTS_NOTE }), " ", listButton, " ", listError),
+  );
+  let listing = false;
   const table = h(
     "table",
     { class: "srw-outputs", "data-testid": "srw-outputs" },
@@ -146,7 +170,44 @@ export function createOutputsTable({ downloads, saves = null }) {
     row.pending.title = exists ? "" : `${name} is offered for download once the step has written it`;
   }
 
-  function update(outputs, status) {
+  function paintListing() {
+    listButton.disabled = listing;
+    listButton.setAttribute("aria-busy", String(listing));
+    listButton.textContent = listing ? "Listing…" : "List outputs";
+  }
+
+  function list() {
+    if (listing || !onList) return;
+    listing = true;
+    listError.hidden = true;
+    paintListing();
+    onList();
+  }
+
+  function listFailed(message) {
+    listing = false;
+    listError.textContent = typeof message === "string" && message ? message : "Listing the outputs failed";
+    listError.hidden = false;
+    paintListing();
+  }
+
+  function update(outputs, status, onRequest = false) {
+    if (onRequest) {
+      for (const row of rows.values()) {
+        row.tr.remove();
+        row.note.remove();
+      }
+      rows.clear();
+      empty.remove();
+      body.append(listRow);
+      return;
+    }
+    if (listRow.isConnected || listing) {
+      listRow.remove();
+      listing = false;
+      listError.hidden = true;
+      paintListing();
+    }
     const list = Array.isArray(outputs) ? outputs : [];
     const seen = new Set();
     for (const out of list) {
@@ -186,5 +247,5 @@ export function createOutputsTable({ downloads, saves = null }) {
     else empty.remove();
   }
 
-  return { el, table, update, refresh };
+  return { el, table, update, refresh, listFailed };
 }

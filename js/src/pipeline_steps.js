@@ -7,7 +7,7 @@ const str = (v) => (v == null ? "" : String(v));
 export const isTime = (v) => typeof v === "number" && Number.isFinite(v);
 
 // `graph` as the kernel sends it, checked and made canonical: string ids, each node once, edges
-// only between known nodes, no self-loops, no duplicates. `key` changes exactly when the layout
+// only between known nodes, no self-loops, no duplicates; an edge keeps its data names. `key` changes exactly when the layout
 // has to (ids, names or edges changed), so an equal graph set again does not relayout.
 export function normalizeGraph(graph) {
   const nodes = [];
@@ -27,7 +27,9 @@ export function normalizeGraph(graph) {
     const pair = JSON.stringify([from, to]);
     if (from === to || !seen.has(from) || !seen.has(to) || pairs.has(pair)) continue;
     pairs.add(pair);
-    edges.push([from, to]);
+    // the third item: names of the PipelineData that flow along the edge (text, may be absent)
+    const data = Array.isArray(edge[2]) ? [...new Set(edge[2].map(str).filter(Boolean))] : [];
+    edges.push(data.length ? [from, to, data] : [from, to]);
   }
   return { nodes, edges, key: JSON.stringify([nodes, edges]) };
 }
@@ -59,8 +61,9 @@ export function stepStatus(step) {
 const isTerminal = (step) => TERMINAL_STATUSES.has(stepStatus(step));
 
 // Milliseconds the step ran: start -> end, or start -> now while it has no end and is not final.
+// A step that has not started has none, whatever times it carries.
 export function stepDuration(step, now) {
-  if (!isTime(step?.start_time)) return null;
+  if (!isTime(step?.start_time) || stepStatus(step) === "NotStarted") return null;
   if (isTime(step.end_time)) return Math.max(0, step.end_time - step.start_time);
   return isTerminal(step) ? null : Math.max(0, now - step.start_time);
 }

@@ -4,6 +4,8 @@ import { GraphView } from "./dag.js";
 import { createTimeline } from "./timeline.js";
 import { createDetail } from "./detail.js";
 import { createMetricsTable } from "./metrics_table.js";
+import { MAX_LAYER, groupGraph, groupView } from "./graph_groups.js";
+import { nodeTitle } from "./step_times.js";
 import {
   normalizeGraph,
   nodeView,
@@ -14,7 +16,8 @@ import {
   summaryText,
 } from "./pipeline_steps.js";
 
-export { GraphView, layoutGraph, edgePath, shortName } from "./dag.js";
+export { GraphView, layoutGraph, edgePath, shortName, fitScale } from "./dag.js";
+export { groupGraph, matchSteps } from "./graph_groups.js";
 export { createTimeline, timeRange, stepBars, axisTicks } from "./timeline.js";
 export { createDetail, NO_HOST_HINT } from "./detail.js";
 export { createMetricsTable, tableRows, sortRows } from "./metrics_table.js";
@@ -25,7 +28,8 @@ export * from "./pipeline_steps.js";
 // writes `selected`. `graph` changes relayout the DAG; `steps` changes repaint nodes, summary,
 // timeline and detail header in place; a 1 s clock runs while a step is queued or running.
 // `host` is anywidget's host API (>= 0.11); without it the detail pane says how to see the logs.
-export function renderPipelineWidget({ model, el, host, now = () => Date.now() }) {
+// `maxLayer` is graph_groups.MAX_LAYER (Infinity draws every node: the benchmark's naive way).
+export function renderPipelineWidget({ model, el, host, now = () => Date.now(), maxLayer = MAX_LAYER }) {
   const cleanups = [];
   const listen = (event, fn) => {
     model.on(event, fn);
@@ -60,6 +64,8 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
   );
 
   let graph = normalizeGraph(null);
+  let shown = groupGraph(graph, { maxLayer }); // the graph as drawn: wide layers collapsed (graph_groups.js)
+  let timelineRows = [];
   let stepMap = new Map();
   let rows = [];
   let views = new Map();
@@ -78,7 +84,12 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
   function computeViews(t) {
     const names = new Map(rows.map((r) => [r.id, r.name]));
     views = new Map();
-    for (const id of names.keys()) views.set(id, nodeView({ id, name: names.get(id) }, stepMap.get(id), t));
+    for (const id of names.keys()) {
+      const step = stepMap.get(id);
+      const view = nodeView({ id, name: names.get(id) }, step, t);
+      views.set(id, { ...view, title: nodeTitle(view, step, t) });
+    }
+    for (const group of shown.groups.values()) views.set(group.id, groupView(group, stepMap));
     return views;
   }
 
@@ -131,17 +142,23 @@ export function renderPipelineWidget({ model, el, host, now = () => Date.now() }
     const t = now();
     stepMap = stepsByNode(model.get("steps"));
     rows = stepRows(graph.nodes, stepMap);
+    const drawn = new Set(graph.nodes.map((n) => n.id));
+    timelineRows = [
+      ...shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })),
+      ...rows.filter((r) => !drawn.has(r.id)),
+    ];
     computeViews(t);
     graphView.paint(views);
     paintSummary();
-    timeline.update(rows, stepMap, t, { start_time: model.get("start_time"), end_time: model.get("end_time") });
+    timeline.update(timelineRows, stepMap, t, { start_time: model.get("start_time"), end_time: model.get("end_time") });
     detail.setHead(headFor(selectedId(), t));
     runClock();
   }
 
   function paintGraph() {
     graph = normalizeGraph(model.get("graph"));
-    graphView.setGraph(graph);
+    shown = groupGraph(graph, { maxLayer });
+    graphView.setGraph(shown);
     paintSteps();
   }
 

@@ -19,7 +19,7 @@ export { LogSync } from "./logsync.js";
 export { createTabs } from "./tabs.js";
 export { createStatusBadge, createElapsed, formatElapsed, statusInfo, STATUSES } from "./status.js";
 export { Downloads, saveBlob } from "./downloads.js";
-export { createOutputsTable, formatBytes, outputExists } from "./outputs.js";
+export { createOutputsTable, formatBytes, outputExists, LIST_OUTPUTS_NOTE } from "./outputs.js";
 export { progressText, downloadNote, kernelSaveNote } from "./download_text.js";
 export { KernelSaves } from "./kernel_save.js";
 export { createLogExport, logExportNote } from "./log_export.js";
@@ -99,7 +99,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     send: (msg) => model.send(msg),
     onChange: (outputName) => outputsTable.refresh(outputName),
   });
-  const outputsTable = createOutputsTable({ downloads, saves });
+  const outputsTable = createOutputsTable({ downloads, saves, onList: () => model.send({ type: "list_outputs" }) });
   const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
   const metrics = new MetricsStore({ sync: () => logSync.sync() });
   const metricsArea = createMetricsArea({ store: metrics, themeRoot: root });
@@ -127,7 +127,7 @@ export function renderStepWidget({ model, el, options = {} }) {
       failure.update({ status: model.get("status"), error: model.get("error") });
     },
     outputs() {
-      outputsTable.update(model.get("outputs"), model.get("status"));
+      outputsTable.update(model.get("outputs"), model.get("status"), Boolean(model.get("outputs_on_request")));
     },
     params() {
       metricsArea.setParams(model.get("params"));
@@ -140,7 +140,7 @@ export function renderStepWidget({ model, el, options = {} }) {
   const traits = {
     reuse: ["reuse"],
     error: ["error", "status"],
-    outputs: ["outputs", "status"],
+    outputs: ["outputs", "status", "outputs_on_request"],
     params: ["params"],
     images: ["images"],
   };
@@ -177,6 +177,9 @@ export function renderStepWidget({ model, el, options = {} }) {
         break;
       case "older_lines":
         buffer?.prepend(msg.start_line, msg.lines);
+        break;
+      case "list_outputs_error":
+        outputsTable.listFailed(msg.message);
         break;
       default:
         if (msg.type === "save_local_done" || msg.type === "save_local_error") saves.handle(msg);

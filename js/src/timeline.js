@@ -1,10 +1,17 @@
 import { h } from "./dom.js";
 import { formatElapsed, statusInfo } from "./status.js";
 import { isTime, stepStatus, stepIsLive } from "./pipeline_steps.js";
+import { groupStatus } from "./graph_groups.js";
+import { stepTimes, clockTime } from "./step_times.js";
 
 // Gantt-like timeline: one row per step on a shared time axis, a light bar from queued to start
 // and a bar in the status colour from start to end. Open bars end at `now`, so the axis and
 // every bar are recomputed each second while something runs (50 rows: a few style writes).
+// A group of the graph (graph_groups.js) is one row spanning its steps, which a click unfolds
+// below it; the rows scroll inside a bounded height (pipeline_widget.css), so 200 steps never
+// make the widget 200 rows tall. A step that has not started has no bar and no time.
+
+const notStarted = (step) => stepStatus(step) === "NotStarted";
 
 const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(
   (s) => s * 1000,
@@ -22,7 +29,7 @@ export function timeRange(steps, now, pipeline = {}) {
     t1 = Math.max(t1, t);
   };
   for (const step of steps) {
-    if (!step) continue;
+    if (!step || notStarted(step)) continue;
     see(step.queued_time);
     see(step.start_time);
     see(step.end_time);
@@ -46,7 +53,7 @@ export function axisTicks(span) {
 
 // The two bars of a step as [start, end] ms, or null where there is none.
 export function stepBars(step, now) {
-  if (!step) return { queued: null, run: null };
+  if (!step || notStarted(step)) return { queued: null, run: null };
   const live = stepIsLive(step);
   const q = isTime(step.queued_time) ? step.queued_time : null;
   const s = isTime(step.start_time) ? step.start_time : null;
@@ -64,6 +71,30 @@ export function stepBars(step, now) {
   return { queued, run };
 }
 
+// One bar pair spanning a group's steps: queued from the first queue time to the first start,
+// running from the first start to the last end (now while one of them is still open).
+export function groupBars(steps, now) {
+  let q0 = Infinity;
+  let qEnd = -Infinity;
+  let s0 = Infinity;
+  let s1 = -Infinity;
+  for (const step of steps) {
+    const { queued, run } = stepBars(step, now);
+    if (queued) {
+      q0 = Math.min(q0, queued[0]);
+      qEnd = Math.max(qEnd, queued[1]);
+    }
+    if (run) {
+      s0 = Math.min(s0, run[0]);
+      s1 = Math.max(s1, run[1]);
+    }
+  }
+  const run = Number.isFinite(s0) ? [s0, s1] : null;
+  let queued = null;
+  if (Number.isFinite(q0)) queued = [q0, run ? Math.max(q0, s0) : qEnd];
+  return { queued, run };
+}
+
 const pct = (v) => `${(Math.round(v * 1000) / 10).toFixed(1)}%`;
 
 export function createTimeline({ onSelect = () => {} } = {}) {
@@ -77,34 +108,65 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     empty,
     rowsEl,
   );
+  const expanded = new Set(); // group ids unfolded in the timeline
+  const activate = (row) => {
+    const id = row.getAttribute("data-node-id");
+    if (!row.classList.contains("prw-tl-group")) return onSelect(id);
+    if (expanded.has(id)) expanded.delete(id);
+    else expanded.add(id);
+    buildRows(last.rows, last.stepMap);
+    paint(lastNow);
+  };
   rowsEl.addEventListener("click", (event) => {
     const row = event.target?.closest?.(".prw-tl-row");
-    if (row) onSelect(row.getAttribute("data-node-id"));
+    if (row) activate(row);
+  });
+  rowsEl.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    const row = event.target?.closest?.(".prw-tl-group");
+    if (!row) return;
+    event.preventDefault();
+    activate(row);
   });
 
-  let rows = new Map(); // id -> { el, label, queued, run, painted }
+  let rows = new Map(); // id -> { el, label, queued, run, painted, members }
   let rowKey = null;
   let ticksKey = null;
+  let lastNow = Date.now();
   let last = { rows: [], stepMap: new Map(), pipeline: {} };
 
-  function buildRows(list) {
-    const key = JSON.stringify(list.map((r) => [r.id, r.name]));
+  function rowEl(id, name, { group = null, member = false } = {}) {
+    const queued = h("div", { class: "prw-tl-bar prw-tl-queued", hidden: true });
+    const run = h("div", { class: "prw-tl-bar prw-tl-run", hidden: true });
+    const open = group && expanded.has(id);
+    const label = h("span", { class: "prw-tl-label", title: name, text: group ? `${open ? "▾" : "▸"} ${name}` : name });
+    const row = h(
+      "div",
+      {
+        class: `prw-tl-row${group ? " prw-tl-group" : ""}${member ? " prw-tl-member" : ""}`,
+        "data-node-id": id,
+        "data-testid": group ? `prw-timeline-group-${group.layer}` : `prw-timeline-row-${id}`,
+        ...(group ? { role: "button", tabindex: 0, "aria-expanded": open ? "true" : "false" } : {}),
+      },
+      label,
+      h("div", { class: "prw-tl-track" }, queued, run),
+    );
+    rows.set(id, { el: row, label, name, queued, run, painted: {}, members: group?.members ?? null });
+    return row;
+  }
+
+  function buildRows(list, stepMap) {
+    const key = JSON.stringify([list.map((r) => [r.id, r.name, r.group?.members ?? null]), [...expanded]]);
     if (key === rowKey) return;
     rowKey = key;
     rows = new Map();
-    const els = list.map(({ id, name }) => {
-      const queued = h("div", { class: "prw-tl-bar prw-tl-queued", hidden: true });
-      const run = h("div", { class: "prw-tl-bar prw-tl-run", hidden: true });
-      const label = h("span", { class: "prw-tl-label", title: name, text: name });
-      const row = h(
-        "div",
-        { class: "prw-tl-row", "data-node-id": id, "data-testid": `prw-timeline-row-${id}` },
-        label,
-        h("div", { class: "prw-tl-track" }, queued, run),
-      );
-      rows.set(id, { el: row, label, queued, run, painted: {} });
-      return row;
-    });
+    const els = [];
+    for (const entry of list) {
+      els.push(rowEl(entry.id, entry.name, { group: entry.group ?? null }));
+      if (entry.group && expanded.has(entry.id)) {
+        for (const id of entry.group.members) els.push(rowEl(id, String(stepMap.get(id)?.name || id), { member: true }));
+      }
+    }
     rowsEl.replaceChildren(...els);
   }
 
@@ -121,11 +183,11 @@ export function createTimeline({ onSelect = () => {} } = {}) {
   }
 
   function paint(now) {
-    const { rows: list, stepMap, pipeline } = last;
-    const steps = list.map((r) => stepMap.get(r.id));
-    const range = timeRange(steps, now, pipeline);
+    lastNow = now;
+    const { stepMap, pipeline } = last;
+    const range = timeRange([...stepMap.values()], now, pipeline);
     empty.hidden = range != null;
-    rowsEl.hidden = range == null || list.length === 0;
+    rowsEl.hidden = range == null || rows.size === 0;
     axis.hidden = range == null;
     if (!range) return;
     const ticks = axisTicks(range.t1 - range.t0);
@@ -138,20 +200,20 @@ export function createTimeline({ onSelect = () => {} } = {}) {
         ),
       );
     }
-    for (const { id } of list) {
-      const entry = rows.get(id);
-      const step = stepMap.get(id);
-      const bars = stepBars(step, now);
+    for (const [id, entry] of rows) {
+      const steps = entry.members ? entry.members.map((m) => stepMap.get(m)) : null;
+      const step = steps ? null : stepMap.get(id);
+      const bars = steps ? groupBars(steps, now) : stepBars(step, now);
       placeBar(entry.queued, bars.queued, range, entry.painted, "queued");
       placeBar(entry.run, bars.run, range, entry.painted, "run");
-      const status = stepStatus(step);
+      const status = steps ? groupStatus(entry.members, stepMap) : stepStatus(step);
       if (entry.painted.status !== status) {
         entry.painted.status = status;
         const info = statusInfo(status);
         entry.el.setAttribute("data-status", status);
         entry.run.className = `prw-tl-bar prw-tl-run prw-tone-${info.tone}`;
       }
-      const title = barTitle(entry.label.textContent, step, bars);
+      const title = steps ? groupTitle(entry.name, steps, bars, now) : barTitle(entry.name, step, now);
       if (entry.painted.title !== title) {
         entry.painted.title = title;
         entry.el.title = title;
@@ -161,10 +223,11 @@ export function createTimeline({ onSelect = () => {} } = {}) {
 
   return {
     el,
-    // rows: [{id, name}] in display order; stepMap: node_id -> step; pipeline: {start_time, end_time}
+    // rows: [{id, name, group?}] in display order (a group: graph_groups.groupGraph's);
+    // stepMap: node_id -> step; pipeline: {start_time, end_time}
     update(list, stepMap, now, pipeline = {}) {
-      buildRows(list);
       last = { rows: list, stepMap, pipeline };
+      buildRows(list, stepMap);
       paint(now);
     },
     tick(now) {
@@ -176,9 +239,19 @@ export function createTimeline({ onSelect = () => {} } = {}) {
   };
 }
 
-function barTitle(name, step, bars) {
-  const parts = [name, statusInfo(stepStatus(step)).label];
-  if (bars.queued) parts.push(`queued ${formatElapsed(bars.queued[1] - bars.queued[0])}`);
-  if (bars.run) parts.push(`ran ${formatElapsed(bars.run[1] - bars.run[0])}`);
-  return parts.join(" · ");
+// A bar's tooltip: the step, its status and its times (step_times.js).
+export function barTitle(name, step, now) {
+  return [`${name} · ${statusInfo(stepStatus(step)).label}`, ...stepTimes(step, now)].join("\n");
+}
+
+function groupTitle(name, steps, bars, now) {
+  const counts = new Map();
+  for (const step of steps) {
+    const label = statusInfo(stepStatus(step)).label.toLowerCase();
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  const lines = [name, `${steps.length} steps · ${[...counts].map(([l, c]) => `${c} ${l}`).join(" · ")}`];
+  if (bars.run) lines.push(`First started ${clockTime(bars.run[0], now)}`, `Last ${bars.run[1] >= now ? "still running" : `ended ${clockTime(bars.run[1], now)}`}`);
+  lines.push("Click to list them here");
+  return lines.join("\n");
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
+  LIST_OUTPUTS_NOTE,
   downloadNote,
   kernelSaveNote,
   outputExists,
@@ -120,5 +121,34 @@ describe("the outputs table", () => {
     const message = get("srw-save-local-message-model");
     expect(message.textContent).toBe("exists");
     expect(message.classList.contains("srw-dl-error")).toBe(true);
+  });
+
+  it("lists the outputs of a run of another tool only when asked, then shows the table", () => {
+    const { model, get, el } = mount({ status: "Finished", outputs: [], outputs_on_request: true });
+    const button = get("srw-list-outputs");
+    expect(button.textContent).toBe("List outputs");
+    expect(get("srw-outputs").textContent).toContain(LIST_OUTPUTS_NOTE);
+    expect(get("srw-outputs").textContent).not.toContain("No outputs");
+    expect(model.sent.filter((m) => m.type === "list_outputs")).toEqual([]);
+    button.click();
+    button.click(); // a second click while the kernel lists sends nothing more
+    expect(model.sent.filter((m) => m.type === "list_outputs")).toEqual([{ type: "list_outputs" }]);
+    expect(button.disabled).toBe(true);
+    expect(button.textContent).toBe("Listing…");
+    model.emit({ type: "list_outputs_error", message: "Listing the outputs failed: HTTP 500" });
+    expect(get("srw-list-outputs-error").textContent).toBe("Listing the outputs failed: HTTP 500");
+    expect(button.disabled).toBe(false);
+    button.click();
+    expect(get("srw-list-outputs-error").hidden).toBe(true);
+    model.setMany({ outputs: [{ name: "data.csv", size: 8, file_count: 1, is_dir: false }], outputs_on_request: false });
+    expect(get("srw-list-outputs")).toBeNull();
+    expect(get("srw-download-data.csv")).not.toBeNull();
+    expect(el.querySelector("tr.srw-out-row .srw-out-size").textContent).toBe("8 B");
+  });
+
+  it("shows no button for a step that declares its outputs", () => {
+    const { get } = mount({ status: "Finished", outputs: [] });
+    expect(get("srw-list-outputs")).toBeNull();
+    expect(get("srw-outputs").textContent).toContain("No outputs");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GraphView, NODE_H, NODE_W, edgePath, layoutGraph, shortName } from "../src/dag.js";
+import { GRAPH_MAX_H, GraphView, NODE_H, NODE_W, edgePath, layoutGraph, shortName } from "../src/dag.js";
 import { normalizeGraph } from "../src/pipeline_steps.js";
 import { makeGraph } from "./fake-model.js";
 
@@ -117,18 +117,22 @@ describe("GraphView", () => {
     view.scroller.dispatchEvent(plain);
     expect(view.zoomLabel.textContent).toBe("88%");
     expect(plain.defaultPrevented).toBe(false);
-    expect(fit.getAttribute("aria-label")).toBe("Fit to width");
+    expect(fit.getAttribute("aria-label")).toBe("Fit the whole graph");
     view.dispose();
   });
 
-  it("fits the width of its container", () => {
+  it("fits the whole graph into its container, width and height", () => {
     const view = new GraphView();
     Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => 404 });
     view.setGraph(normalizeGraph(makeGraph(50)));
     // the first fit stops at 60 % so 50 steps stay readable; the rest scrolls
     expect(view.scale).toBe(0.6);
     view.fit();
-    expect(view.scale).toBeCloseTo(400 / view.layout.width, 5);
+    // the graph area is at most GRAPH_MAX_H tall: the whole graph, the tighter of the two
+    const { width, height } = view.layout;
+    expect(view.scale).toBeCloseTo(Math.min(400 / width, (GRAPH_MAX_H - 4) / height), 5);
+    expect(view.scale * width).toBeLessThanOrEqual(404);
+    expect(view.scale * height).toBeLessThanOrEqual(GRAPH_MAX_H);
     view.dispose();
   });
 });

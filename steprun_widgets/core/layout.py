@@ -42,6 +42,9 @@ TAG_OUTPUT_NAMES = "steprun.outputs"
 #: JSON {pipeline output name: [node id, output name]} on a pipeline run: the step outputs that
 #: ``PipelineData(pipeline_output_name=...)`` promoted to the pipeline (``get_pipeline_output``).
 TAG_PIPELINE_OUTPUTS = "steprun.pipelineoutputs"
+#: MLflow's own tag on a run that logged images with ``mlflow.log_image(key=...)``; MLflow's UI
+#: reads it too, to know whether a run has images at all.
+TAG_MLFLOW_LOGGED_IMAGES = "mlflow.loggedImages"
 
 # --- artifacts ----------------------------------------------------------------------------------
 LOGS_DIR = "logs"
@@ -207,25 +210,81 @@ def decode_log_sizes(value: str | None) -> dict[str, int] | None:
 
 
 # --- the pipeline graph -------------------------------------------------------------------------
-def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]]) -> str:
-    """The compact JSON kept in the pipeline run's graph tag: nodes (id, name) and edges."""
-    return json.dumps({"nodes": nodes, "edges": [list(e) for e in edges]}, separators=(",", ":"))
+def encode_graph(nodes: list[dict[str, str]], edges: list[tuple[str, str]],
+                 edge_data: Mapping[tuple[str, str], list[str]] | None = None) -> str:
+    """The compact JSON kept in the pipeline run's graph tag: nodes (id, name) and edges.
+
+    An edge that carries data is ``[from, to, [PipelineData name, ...]]`` (``edge_data``), one
+    without (``run_after``) stays ``[from, to]``.
+    """
+    edge_data = edge_data or {}
+
+    def edge(e: tuple[str, str]) -> list:
+        names = edge_data.get(tuple(e))
+        return [*e, list(names)] if names else list(e)
+
+    return json.dumps({"nodes": nodes, "edges": [edge(e) for e in edges]}, separators=(",", ":"))
 
 
-def decode_graph(value: str | None) -> dict:
-    """Read the graph tag back; a missing or malformed tag gives an empty graph."""
+#: The graph tag is split into tags of at most this many characters: ``steprun.graph``, then
+#: ``steprun.graph.1``, ``steprun.graph.2``... MLflow 2.9 refuses a tag value over 5,000 characters
+#: (3.x over 8,000), and a server on PostgreSQL or MySQL stores tag values in a column of that size,
+#: while a 200-step graph takes about 20,000.
+GRAPH_TAG_CHUNK = 5000
+
+
+def graph_tags(value: str) -> dict[str, str]:
+    """The tags that hold the graph JSON ``value`` (``encode_graph``), each within the limit."""
+    chunks = [value[i:i + GRAPH_TAG_CHUNK] for i in range(0, len(value), GRAPH_TAG_CHUNK)] or [""]
+    return {TAG_GRAPH if i == 0 else f"{TAG_GRAPH}.{i}": chunk for i, chunk in enumerate(chunks)}
+
+
+def graph_value(tags: Mapping[str, str]) -> str | None:
+    """The graph JSON a pipeline run's tags hold (``graph_tags``), or None without a graph tag."""
+    first = tags.get(TAG_GRAPH)
+    if first is None:
+        return None
+    parts = [first]
+    while f"{TAG_GRAPH}.{len(parts)}" in tags:
+        parts.append(tags[f"{TAG_GRAPH}.{len(parts)}"])
+    return "".join(parts)
+
+
+def _graph_json(value: str | None) -> dict:
     try:
         graph = json.loads(value) if value else {}
     except ValueError:
         graph = {}
-    if not isinstance(graph, dict):  # valid JSON but not an object: ``[]``, ``"x"``, ``5``
-        graph = {}
-    raw_nodes, raw_edges = graph.get("nodes"), graph.get("edges")
+    return graph if isinstance(graph, dict) else {}  # valid JSON but not an object: ``[]``, ``5``
+
+
+def _raw_edges(graph: dict) -> list[list]:
+    raw = graph.get("edges")
+    return [e for e in (raw if isinstance(raw, list) else [])
+            if isinstance(e, list) and len(e) in (2, 3)]
+
+
+def decode_graph(value: str | None) -> dict:
+    """Read the graph tag back; a missing or malformed tag gives an empty graph."""
+    graph = _graph_json(value)
+    raw_nodes = graph.get("nodes")
     nodes = [n for n in (raw_nodes if isinstance(raw_nodes, list) else [])
              if isinstance(n, dict) and "id" in n]
-    edges = [tuple(e) for e in (raw_edges if isinstance(raw_edges, list) else [])
-             if isinstance(e, list) and len(e) == 2]
-    return {"nodes": nodes, "edges": edges}
+    return {"nodes": nodes, "edges": [tuple(e[:2]) for e in _raw_edges(graph)]}
+
+
+def decode_edge_data(value: str | None) -> dict[tuple[str, str], list[str]]:
+    """The PipelineData names each edge of the graph tag carries: (from, to) -> names.
+
+    Edges without data, and graph tags written before edges carried data, give none.
+    """
+    found = {}
+    for e in _raw_edges(_graph_json(value)):
+        if len(e) == 3 and isinstance(e[2], list):
+            names = [n for n in e[2] if isinstance(n, str) and n]
+            if names:
+                found[(e[0], e[1])] = names
+    return found
 
 
 def decode_pipeline_outputs(value: str | None) -> dict[str, tuple[str, str]]:
@@ -243,3 +302,10 @@ def decode_pipeline_outputs(value: str | None) -> dict[str, tuple[str, str]]:
 def is_step_run(tags: Mapping[str, str]) -> bool:
     """True for a run that the runner wrote as a step of a pipeline."""
     return tags.get(TAG_RUN_SOURCE) == RUN_SOURCE_STEP
+
+
+def may_have_images(tags: Mapping[str, str]) -> bool:
+    """Whether a run's ``images/`` is worth a listing: a step of the runner (``Run.log_image``), or
+    a run of another tool that MLflow's ``log_image`` tagged. Other runs of other tools say nothing
+    of images, and a listing for each of them would double what a pipeline's step views cost."""
+    return is_step_run(tags) or TAG_MLFLOW_LOGGED_IMAGES in tags

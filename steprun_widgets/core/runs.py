@@ -142,8 +142,6 @@ class StepRun(_Run):
         self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
         #: True once the log names cannot change any more (given, the runner's, or listed at the end).
         self._log_paths_final = self._log_paths is not None
-        #: Folders at the top of an ended run's artifacts, once listed (see ``top_folders``).
-        self._top_folders: frozenset[str] | None = None
         if kwargs:
             raise TypeError(f"StepRun() got unexpected keyword arguments: {sorted(kwargs)}")
 
@@ -174,15 +172,14 @@ class StepRun(_Run):
         """Log name -> artifact path of this run's logs.
 
         A step of the runner has the names of SPEC §4. A run written by another tool has what it
-        keeps under ``logs/`` (one listing; no default names are guessed): listed once when the
-        run has ended, and again on ``refresh=True`` while it goes on (new logs may appear).
+        keeps under ``logs/`` (one listing; no default names are guessed; a run without ``logs/``
+        lists as empty on every server): listed once when the run has ended, and again on
+        ``refresh=True`` while it goes on (new logs may appear).
         """
         if self._log_paths is None or (refresh and not self._log_paths_final):
             record = self._record()
             if layout.is_step_run(record.tags):
                 paths, final = dict(layout.LOG_FILES), True
-            elif self._top_folders is not None and layout.LOGS_DIR not in self._top_folders:
-                paths, final = {}, True
             else:
                 paths = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
                          for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
@@ -193,23 +190,6 @@ class StepRun(_Run):
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:
         return self.log_paths()
-
-    def top_folders(self) -> frozenset[str]:
-        """The folders at the top of an ended run's artifacts (one listing, kept).
-
-        Who needs both ``logs/`` and ``outputs/`` of a run of another tool (a step's widget) asks
-        this first: a folder that is not there costs no listing of its own.
-        """
-        if self._top_folders is None:
-            found = frozenset(e.path for e in self._rest.list_artifacts(self.id) if e.is_dir)
-            if not layout.is_terminal(self._record().seed_status()):
-                return found  # still going: more may come
-            self._top_folders = found
-        return self._top_folders
-
-    def known_top_folders(self) -> frozenset[str] | None:
-        """The ended run's top folders if ``top_folders()`` already listed them, else None (no request)."""
-        return self._top_folders
 
     def log_reader(self, log_name: str) -> LogReader:
         """An incremental reader of one log (``stdout``, ``stderr``, ``job``...)."""
@@ -258,8 +238,6 @@ class StepRun(_Run):
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Output name -> StepRunOutput, for every output the step uploaded."""
         outputs: dict[str, StepRunOutput] = {}
-        if self._top_folders is not None and layout.OUTPUTS_DIR not in self._top_folders:
-            return outputs
         for entry in self._rest.list_artifacts(self.id, layout.OUTPUTS_DIR):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).
@@ -302,7 +280,7 @@ class PipelineRun(_Run):
 
     def get_graph(self) -> dict:
         """Nodes (id, name) and edges of the pipeline, from its graph tag."""
-        return layout.decode_graph(self._record().tags.get(layout.TAG_GRAPH))
+        return layout.decode_graph(layout.graph_value(self._record().tags))
 
     def step_records(self) -> list[RunRecord]:
         """The step runs of this pipeline as the server has them now (one search request)."""

@@ -90,6 +90,10 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
     if show_output:
         printer.say(f"{kind}: {owner.id}")
     lost: ServiceError | None = None
+    # While the server was unreachable the runner could not send heartbeats either: right after a
+    # reconnect a stale heartbeat says nothing, so NotResponding ends the wait only once the runner
+    # had a whole staleness period to beat again.
+    beats_count_from = float("-inf")
     try:
         while True:
             try:
@@ -118,7 +122,10 @@ def wait_for_runs(owner: _Run, steps: list[StepRun] | None, show_output: bool,
             if lost is not None:
                 printer.say("Reconnected to the tracking server.")
                 lost = None
-            if layout.is_terminal(status) or status == layout.NOT_RESPONDING:
+                beats_count_from = time.monotonic()
+            if layout.is_terminal(status) or (
+                    status == layout.NOT_RESPONDING
+                    and time.monotonic() - beats_count_from >= layout.HEARTBEAT_STALE_AFTER):
                 break
             if time.monotonic() >= deadline:
                 printer.say(f"Timed out after {timeout_seconds:g} s waiting for run {owner.id}; it is "

@@ -339,6 +339,17 @@ class Pipeline:
         edges |= {(o.node_id, s.node_id) for s in self.steps for o in s._run_after}
         return sorted(edges)
 
+    def edge_data(self) -> dict[tuple[str, str], list[str]]:
+        """(upstream node id, downstream node id) -> names of the PipelineData that flow along it."""
+        producers = self.producers()
+        found: dict[tuple[str, str], list[str]] = {}
+        for s in self.steps:
+            for d in s.inputs:
+                names = found.setdefault((producers[d.name].node_id, s.node_id), [])
+                if d.name not in names:
+                    names.append(d.name)
+        return found
+
     def pipeline_outputs(self) -> dict[str, tuple[str, str]]:
         """Pipeline output name -> (node id, output name) of the step output it promotes."""
         return {d.pipeline_output_name: (s.node_id, d.output_name) for s in self.steps

@@ -77,12 +77,12 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     rest = workspace.rest
     experiment_id = experiment.ensure()
     digests = {s.name: source_digest(s.source_directory) for s in order}
-    name = pipeline_name or "pipeline: " + ", ".join(s.name for s in order)[:200]
+    name = pipeline_name or default_pipeline_name([s.name for s in order])
     run_tags = {
         **user_tags,
         layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE,
-        layout.TAG_GRAPH: layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
-                                              pipeline.edges()),
+        **layout.graph_tags(layout.encode_graph([{"id": s.node_id, "name": s.name} for s in order],
+                                                pipeline.edges(), pipeline.edge_data())),
         layout.TAG_HEARTBEAT: layout.heartbeat_value(),
     }
     if pipeline.description:
@@ -119,6 +119,25 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
         _abandon(rest, created, exc)
         raise
     return PipelineRun(experiment, pipeline_record.run_id, _record=pipeline_record)
+
+
+#: A default name lists the steps while it stays this short; past it, the first step and a count.
+DEFAULT_NAME_MAX = 48
+
+
+def default_pipeline_name(step_names: list[str]) -> str:
+    """A short, stable name for a pipeline run submitted without ``pipeline_name``.
+
+    ``"pipeline: prep, train, evaluate"`` while the names fit DEFAULT_NAME_MAX characters, else the
+    first step (in graph order) and how many more: ``"pipeline: source +199 steps"``. Azure ML v1
+    documents no default here (the seed reference is silent), so the name only has to stay
+    readable in one line of a widget header and of MLflow's run list, whatever the pipeline size.
+    """
+    listed = ", ".join(step_names)
+    if not step_names or len(listed) <= DEFAULT_NAME_MAX:
+        return f"pipeline: {listed}" if step_names else "pipeline"
+    first = step_names[0] if len(step_names[0]) <= 32 else f"{step_names[0][:31]}…"
+    return f"pipeline: {first} +{len(step_names) - 1} steps"
 
 
 def _argument(arg: Any, step: PipelineStep, values: Mapping[str, Any]) -> Any:

@@ -12,7 +12,6 @@ import base64
 import bisect
 import contextlib
 import math
-from collections.abc import Callable
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.metrics import (
@@ -103,13 +102,9 @@ class MetricSeries:
 class MetricsWatch:
     """The metrics, parameters and images of one run, refreshed from its records."""
 
-    def __init__(self, rest: MlflowRest, run_id: str,
-                 known_folders: Callable[[], frozenset[str] | None] = lambda: None) -> None:
+    def __init__(self, rest: MlflowRest, run_id: str) -> None:
         self.rest = rest
         self.run_id = run_id
-        #: The run's top folders when already listed (an ended run): no ``images/`` there means
-        #: no listing of it.
-        self.known_folders = known_folders
         self.series: dict[str, MetricSeries] = {}
         self.descriptions: dict[str, str] = {}
         self.params: dict[str, str] = {}
@@ -156,8 +151,7 @@ class MetricsWatch:
         return [s.snapshot_message() for _, s in sorted(self.series.items()) if s.count]
 
     def _list_images(self, record: RunRecord) -> list[dict]:
-        folders = self.known_folders()
-        if folders is not None and layout.IMAGES_DIR not in folders:
+        if not layout.may_have_images(record.tags):
             return []
         entries = [e for e in self.rest.list_artifacts(self.run_id, layout.IMAGES_DIR)
                    if not e.is_dir and e.path.lower().endswith(".png")]

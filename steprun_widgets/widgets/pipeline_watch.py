@@ -49,7 +49,9 @@ class PipelineWatch:
     def traits(self) -> dict:
         record = self.record
         assert record is not None
-        graph = layout.decode_graph(record.tags.get(layout.TAG_GRAPH))
+        graph_json = layout.graph_value(record.tags)
+        graph = layout.decode_graph(graph_json)
+        edge_data = layout.decode_edge_data(graph_json)
         if not graph["nodes"]:  # a pipeline written by another tool: its child runs, no edges
             graph = {"nodes": [{"id": key, "name": r.name} for key, r in self.step_records.items()],
                      "edges": []}
@@ -74,7 +76,8 @@ class PipelineWatch:
             "run_id": record.run_id, "name": record.name, "status": record.seed_status(),
             "start_time": _ms(record.start_time), "end_time": _ms(record.end_time),
             "error": record.tags.get(layout.TAG_ERROR, ""),
-            "graph": {"nodes": graph["nodes"], "edges": [list(e) for e in graph["edges"]]},
+            "graph": {"nodes": graph["nodes"],
+                      "edges": [[*e, edge_data[e]] if e in edge_data else list(e) for e in graph["edges"]]},
             "steps": steps,
             "metrics_table": metrics_table(table_rows),
         }

@@ -87,9 +87,14 @@ class PipelineRunWidget(RunWidget):
         return self._children[node_id]
 
     def snapshot_state(self) -> dict:
-        return {key: getattr(self, key) for key in
-                ("run_id", "name", "status", "start_time", "end_time", "error", "steps",
-                 "metrics_table")}
+        """The traits the snapshot shows, and the open step view's own state (as the live pane)."""
+        state = {key: getattr(self, key) for key in
+                 ("run_id", "name", "status", "start_time", "end_time", "error", "graph", "steps",
+                  "metrics_table")}
+        child = self._children.get(self.selected) if self.selected else None
+        if child is not None:
+            state["selected_step_state"] = child.snapshot_state()
+        return state
 
     def close(self) -> None:
         get_poller().unregister(self)

@@ -1,44 +1,80 @@
 """Static HTML snapshots of a widget's last state, for places where no widget runs.
 
 GitHub, nbviewer, ``nbconvert`` exports opened offline and static sites show this instead of
-"Loading widget…". A snapshot is self-contained: inline CSS, no script, every piece of server
-text escaped.
+"Loading widget…". A snapshot is self-contained: inline CSS and SVG, no script, every piece of
+server text escaped. It shows what the live view shows: for a pipeline the graph (inline SVG),
+the per-status counts, a step table with the timeline's bars, the metrics table and the open
+step's view; for a step its status, reuse, error, outputs with sizes, metrics charts and the log
+tails with their ANSI colours. Where a renderer strips styles and SVG (GitHub keeps only basic
+tags) the words stay: every status is an icon and a word, every picture has a table beside it.
+
+The pieces live beside this module: :mod:`snapshot_parts` (escaping, status look),
+:mod:`snapshot_graph` (the graph, laid out by :mod:`graph_layout`), :mod:`snapshot_timeline`
+and :mod:`snapshot_logs` (ANSI to HTML).
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
-from collections.abc import Iterable
-from datetime import datetime, timezone
+import time
+from collections.abc import Mapping
 
-#: ANSI escape sequences (CSI and OSC); the snapshot shows logs as plain text, so they are removed.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-SNAPSHOT_LOG_LINES = 200
+from steprun_widgets.widgets.graph_layout import layout_graph
+from steprun_widgets.widgets.snapshot_graph import graph_svg
+from steprun_widgets.widgets.snapshot_logs import SNAPSHOT_LOG_LINES, ansi_html, plain, tail_lines
+from steprun_widgets.widgets.snapshot_parts import (  # noqa: F401  (names this module always had)
+    SUMMARY_ORDER,
+    badge,
+    duration,
+    esc,
+    human_size,
+    look,
+    when,
+)
+from steprun_widgets.widgets.snapshot_timeline import (
+    TimeRange,
+    axis_svg,
+    bar_svg,
+    offset_text,
+    time_range,
+)
 
-COLOURS = {
-    "Finished": ("#1a7f37", "✔"), "Failed": ("#cf222e", "✖"), "Canceled": ("#9a6700", "⊘"),
-    "Running": ("#0969da", "▶"), "Queued": ("#57606a", "…"), "NotStarted": ("#57606a", "○"),
-    "NotResponding": ("#bc4c00", "⚠"),
-}
+__all__ = ["SNAPSHOT_LOG_LINES", "companion", "pipeline_html", "standalone_page", "step_html"]
 
+# The host page's CSS is strong where snapshots are shown: JupyterLab's (and nbconvert's) rendered
+# HTML right-aligns table cells with ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td"
+# (specificity 0,2,1), centres tables, shrinks every <svg> to the output's width and colours
+# tables for a dark theme: the rules here are one step more specific (table.srw-tbl, pre.srw-log,
+# svg.srw-graph).
 CSS = """
 .srw-snap{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;color:#1f2328;
- border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;max-width:960px;background:#fff}
+ border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;max-width:980px;background:#fff;
+ text-align:left}
 .srw-snap .badge{display:inline-block;border:1px solid currentColor;border-radius:10px;padding:0 8px;
- font-weight:600}
-.srw-snap .muted{color:#57606a}
-.srw-snap .err{color:#cf222e;margin:4px 0}
-.srw-snap table{border-collapse:collapse;margin:6px 0}
-.srw-snap td,.srw-snap th{border-bottom:1px solid #d0d7de;padding:2px 10px 2px 0;text-align:left}
-.srw-snap pre{background:#f6f8fa;padding:6px;max-height:360px;overflow:auto;white-space:pre-wrap;
- word-break:break-all;font-size:12px;margin:4px 0}
-.srw-snap h4{margin:8px 0 2px;font-size:13px}
+ font-weight:600;white-space:nowrap}
+.srw-snap .muted{color:#59636e}
+.srw-snap .err{color:#cf222e;margin:4px 0;white-space:pre-wrap}
+.srw-snap table.srw-tbl{border-collapse:collapse;margin:6px 0;color:#1f2328;table-layout:auto;
+ font-size:13px}
+.srw-snap table.srw-tbl td,.srw-snap table.srw-tbl th{border:0;border-bottom:1px solid #d0d7de;
+ padding:2px 12px 2px 0;text-align:left;vertical-align:middle;line-height:1.4;max-width:none}
+.srw-snap table.srw-tbl tbody tr{background:transparent}
+.srw-snap table.srw-tbl td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+.srw-snap table.srw-tbl td.name{font-weight:600;white-space:nowrap}
+.srw-snap table.srw-tbl code{font-size:11px;white-space:nowrap;background:transparent;padding:0}
+.srw-snap pre.srw-log{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'Liberation Mono',monospace;
+ background:#f6f8fa;color:#1f2328;padding:6px 8px;max-height:360px;overflow:auto;white-space:pre-wrap;
+ word-break:break-all;font-size:12px;line-height:1.45;margin:4px 0;text-align:left;border:0}
+.srw-snap pre.srw-log code{font-family:inherit;background:transparent;padding:0;white-space:inherit}
+.srw-snap h4{margin:10px 0 2px;font-size:13px}
+.srw-snap .srw-graph-wrap,.srw-snap .srw-scroll{overflow-x:auto;margin:6px 0}
+.srw-snap table.srw-tbl td.err{min-width:14em}
+.srw-snap svg.srw-graph{max-width:none;height:auto}
 .srw-snap .charts{display:flex;flex-wrap:wrap;gap:8px}
 .srw-snap figure{margin:0;border:1px solid #d0d7de;border-radius:4px;padding:4px}
-.srw-snap figcaption{font-size:12px;color:#57606a;max-width:320px}
-.srw-snap svg text{font-size:10px;fill:#57606a}
+.srw-snap figcaption{font-size:12px;color:#59636e;max-width:320px}
+.srw-snap figure svg text{font-size:10px;fill:#59636e}
+.srw-snap .srw-pane{border-left:3px solid #0969da;padding-left:8px;margin:8px 0}
 """
 
 
@@ -50,44 +86,8 @@ HIDE_COMPANION_CSS = """
 
 
 def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def duration(start_ms: float | None, end_ms: float | None) -> str:
-    if not start_ms or not end_ms:
-        return ""
-    seconds = max(0.0, (end_ms - start_ms) / 1000)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"
-
-
-def badge(status: str) -> str:
-    colour, icon = COLOURS.get(status, ("#57606a", "?"))
-    return f'<span class="badge" style="color:{colour}">{icon} {esc(status)}</span>'
-
-
-def _when(ms: float | None) -> str:
-    if not ms:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """Text without its escape sequences."""
+    return plain(text)
 
 
 def wrap(body: str, kind: str) -> str:
@@ -95,13 +95,20 @@ def wrap(body: str, kind: str) -> str:
             f'<div class="muted" style="margin-top:4px">snapshot of the last state</div></div>')
 
 
-def step_html(state: dict) -> str:
-    """The snapshot of a StepRunWidget's state (its synced traits)."""
+def _table(head: list[str], rows: list[str]) -> str:
+    cells = "".join(f"<th>{h}</th>" for h in head)
+    return (f'<table class="srw-tbl"><thead><tr>{cells}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table>")
+
+
+# --- a step -----------------------------------------------------------------------------------------
+def step_body(state: Mapping) -> str:
+    """The inside of a step's snapshot: header, reuse, error, outputs, metrics, logs."""
     facts = [f"run {esc(state.get('run_id', ''))}"]
     if state.get("end_time"):
         facts.append(duration(state.get("start_time"), state.get("end_time")))
     if state.get("start_time"):
-        facts.append("started " + _when(state.get("start_time")))
+        facts.append("started " + when(state.get("start_time")))
     parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
              f'<span class="muted">{" · ".join(facts)}</span></div>']
     reuse = state.get("reuse") or {}
@@ -109,46 +116,129 @@ def step_html(state: dict) -> str:
         origin = f" (pipeline {esc(reuse['pipeline_run_id'])})" if reuse.get("pipeline_run_id") else ""
         parts.append(f'<div class="muted">♻ reused results of run {esc(reuse["run_id"])}{origin}</div>')
     if state.get("error"):
-        parts.append(f'<div class="err">{esc(state["error"])}</div>')
+        parts.append(f'<div class="err">✖ {esc(state["error"])}</div>')
     outputs = state.get("outputs") or []
     if outputs:
-        rows = "".join(f"<tr><td>{esc(o.get('name', ''))}</td><td>{human_size(o.get('size'))}</td>"
-                       f"<td>{esc(o.get('file_count') if o.get('file_count') is not None else '–')}</td></tr>"
-                       for o in outputs)
-        parts.append(f"<h4>Outputs</h4><table><tr><th>name</th><th>size</th><th>files</th></tr>{rows}</table>")
+        rows = [f"<tr><td class='name'>{esc(o.get('name', ''))}</td>"
+                f"<td class='num'>{human_size(o.get('size'))}</td>"
+                f"<td class='num'>{esc('–' if o.get('file_count') is None else o['file_count'])}</td></tr>"
+                for o in outputs]
+        parts.append("<h4>Outputs</h4>" + _table(["name", "size", "files"], rows))
+    elif state.get("outputs_on_request"):
+        parts.append('<h4>Outputs</h4><div class="muted">not listed (a run of another tool: '
+                     '"List outputs" in the live view lists them)</div>')
     parts.append(metrics_html(state.get("metrics") or {}, state.get("params") or {},
                               state.get("images") or []))
     for stream, log in (state.get("logs") or {}).items():
-        tail = log.get("tail", "") if isinstance(log, dict) else ""
-        if not tail:
+        text = log.get("tail", "") if isinstance(log, Mapping) else ""
+        if not text:
             continue
-        lines = strip_ansi(tail).split("\n")
-        shown = lines[-SNAPSHOT_LOG_LINES:]
-        more = "" if len(shown) == len(lines) and not log.get("first_line") else \
-            f' <span class="muted">(last {len(shown)} lines)</span>'
-        parts.append(f"<h4>{esc(stream)}{more}</h4><pre>{esc(chr(10).join(shown))}</pre>")
-    return wrap("".join(parts), "step")
+        shown, count, total = tail_lines(text)
+        more = ("" if count == total and not log.get("first_line") else
+                f' <span class="muted">(last {count} lines)</span>')
+        parts.append(f'<h4>{esc(stream)}{more}</h4><pre class="srw-log" '
+                     f'style="font-family:ui-monospace,Menlo,Consolas,monospace;text-align:left">'
+                     f"<code>{ansi_html(shown)}</code></pre>")
+    return "".join(parts)
 
 
-def pipeline_html(state: dict) -> str:
-    """The snapshot of a PipelineRunWidget's state: status, counts and one row per step."""
-    steps: Iterable[dict] = state.get("steps") or []
+def step_html(state: Mapping) -> str:
+    """The snapshot of a StepRunWidget's state (its synced traits)."""
+    return wrap(step_body(state), "step")
+
+
+# --- a pipeline -------------------------------------------------------------------------------------
+def _summary(steps: list[Mapping]) -> str:
     counts: dict[str, int] = {}
     for step in steps:
-        counts[step.get("status", "")] = counts.get(step.get("status", ""), 0) + 1
-    summary = " · ".join(f"{n} {esc(s)}" for s, n in sorted(counts.items()))
+        status = str(step.get("status") or "NotStarted")
+        counts[status] = counts.get(status, 0) + 1
+    order = [s for s in SUMMARY_ORDER if s in counts] + sorted(s for s in counts if s not in SUMMARY_ORDER)
+    items = [f'<span style="color:{look(s)[0]}">{look(s)[1]} {counts[s]} {esc(s)}</span>' for s in order]
+    reused = sum(1 for s in steps if s.get("reused"))
+    if reused:
+        items.append(f"♻ {reused} reused")
+    return " · ".join(items) or "no steps"
+
+
+def _short_id(run_id: str) -> str:
+    """A run id cut to 8 characters for a table cell, the whole id in its tooltip."""
+    if len(run_id) <= 9:
+        return f"<code>{esc(run_id)}</code>"
+    return f'<code title="{esc(run_id)}">{esc(run_id[:8])}…</code>'
+
+
+def _offset(step: Mapping, rng: TimeRange | None) -> str:
+    start = step.get("start_time")
+    return f"+{offset_text(start - rng.t0)}" if rng and isinstance(start, (int, float)) and start else ""
+
+
+def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[str, str],
+               pipeline: Mapping, now_ms: float) -> tuple[list[str], list[str]]:
+    steps = [by_node.get(i, {}) for i in order]
+    rng = time_range(steps, now_ms, pipeline)
+    has_error = any(s.get("error") for s in steps)
+    head = ["step", "status", "started", "duration", "reused from"]
+    if rng:
+        head.append(axis_svg(rng))
+    if has_error:
+        head.append("error")
+    rows = []
+    for node_id, step in zip(order, steps, strict=True):
+        origin = step.get("reused_run_id") or ""
+        reused = f"♻ run {_short_id(origin)}" if step.get("reused") else "–"
+        cells = [f"<td class='name'>{esc(names.get(node_id, node_id))}</td>",
+                 f"<td>{badge(str(step.get('status') or 'NotStarted'))}</td>",
+                 f"<td class='num'>{_offset(step, rng)}</td>",
+                 f"<td class='num'>{duration(step.get('start_time'), step.get('end_time'))}</td>",
+                 f"<td class='num'>{reused}</td>"]
+        if rng:
+            cells.append(f"<td>{bar_svg(step, rng, now_ms)}</td>")
+        if has_error:
+            cells.append(f"<td class='err'>{esc(step.get('error', ''))}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return head, rows
+
+
+def pipeline_html(state: Mapping, now_ms: float | None = None) -> str:
+    """The snapshot of a PipelineRunWidget's state: header, counts, graph, steps with their
+    timeline bars, metrics table and the step view that is open (``selected_step_state``)."""
+    now_ms = time.time() * 1000 if now_ms is None else now_ms
+    steps = [s for s in state.get("steps") or [] if isinstance(s, Mapping)]
+    by_node = {str(s.get("node_id")): s for s in steps}
+    graph = state.get("graph") or {}
+    if not (graph.get("nodes") if isinstance(graph, Mapping) else None):  # no graph: the steps
+        graph = {"nodes": [{"id": s.get("node_id"), "name": s.get("name")} for s in steps], "edges": []}
+    layout = layout_graph(graph)
+    names = {str(n.get("id")): str(n.get("name") or n.get("id")) for n in graph.get("nodes") or []
+             if isinstance(n, Mapping)}
+    for node_id, step in by_node.items():
+        names.setdefault(node_id, str(step.get("name") or node_id))
+    order = layout.order + [i for i in by_node if i not in layout.positions]
+
+    facts = [f"pipeline run {esc(state.get('run_id', ''))}"]
+    if state.get("end_time"):
+        facts.append(duration(state.get("start_time"), state.get("end_time")))
+    if state.get("start_time"):
+        facts.append("started " + when(state.get("start_time")))
     parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
-             f'<span class="muted">pipeline run {esc(state.get("run_id", ""))} · {summary}</span></div>']
+             f'<span class="muted">{" · ".join(facts)}</span></div>',
+             f"<div>{_summary([by_node.get(i, {}) for i in order])}</div>"]
     if state.get("error"):
-        parts.append(f'<div class="err">{esc(state["error"])}</div>')
-    rows = "".join(
-        f"<tr><td>{esc(s.get('name', ''))}</td><td>{badge(s.get('status', ''))}</td>"
-        f"<td>{duration(s.get('start_time'), s.get('end_time'))}</td>"
-        f"<td>{'♻ ' + esc(s.get('reused_run_id', '')) if s.get('reused') else ''}</td>"
-        f"<td class='err'>{esc(s.get('error', ''))}</td></tr>" for s in steps)
-    parts.append("<table><tr><th>step</th><th>status</th><th>duration</th><th>reused</th>"
-                 f"<th>error</th></tr>{rows}</table>")
-    parts.append(pipeline_metrics_html(state.get("metrics_table") or {}, state.get("steps") or []))
+        parts.append(f'<div class="err">✖ {esc(state["error"])}</div>')
+    svg = graph_svg(graph, by_node, layout)
+    if svg:
+        parts.append(f'<div class="srw-graph-wrap">{svg}</div>')
+    if order:
+        head, rows = _step_rows(order, by_node, names, state, now_ms)
+        parts.append(f'<h4>Steps</h4><div class="srw-scroll">{_table(head, rows)}</div>')
+    else:
+        parts.append('<div class="muted">This pipeline has no steps.</div>')
+    parts.append(pipeline_metrics_html(state.get("metrics_table") or {}, steps))
+    selected = state.get("selected_step_state")
+    if isinstance(selected, Mapping):
+        parts.append(f'<h4>Step view: {esc(selected.get("name", ""))}</h4>'
+                     f'<div class="srw-pane">{step_body(selected)}</div>')
     return wrap("".join(parts), "pipeline")
 
 
@@ -218,7 +308,8 @@ def chart_svg(name: str, entry: dict) -> str:
     words = (f"{name}: {count} values, steps {fmt(x0)} to {fmt(x1)}, min {fmt(y0)}, max {fmt(y1)}, "
              f"last {fmt(last)}" + (f"; {odd} shown values are not finite" if odd else ""))
     bottom, right = CHART_H - _PAD_B, CHART_W - _PAD_R
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{CHART_H}" '
+    svg = (f'<svg class="srw-svg" xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" '
+           f'height="{CHART_H}" '
            f'viewBox="0 0 {CHART_W} {CHART_H}" role="img"><title>{esc(name)}</title>'
            f'<desc>{esc(words)}</desc>'
            f'<line x1="{_PAD_L}" y1="{_PAD_T}" x2="{_PAD_L}" y2="{bottom}" stroke="#8c959f"/>'
@@ -243,11 +334,12 @@ def metrics_html(metrics: dict, params: dict, images: list) -> str:
         rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(fmt((v.get('points') or [[0, '']])[-1][1]))}</td>"
                        f"<td class='muted'>{esc(v.get('description', ''))}</td></tr>"
                        for k, v in once.items())
-        parts.append(f"<h4>{'Values' if charted else 'Metrics'}</h4><table><tr><th>metric</th>"
-                     f"<th>value</th><th></th></tr>{rows}</table>")
+        parts.append(f"<h4>{'Values' if charted else 'Metrics'}</h4><table class='srw-tbl'>"
+                     f"<tr><th>metric</th><th>value</th><th></th></tr>{rows}</table>")
     if params:
         rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in sorted(params.items()))
-        parts.append(f"<h4>Parameters</h4><table><tr><th>name</th><th>value</th></tr>{rows}</table>")
+        parts.append(f"<h4>Parameters</h4><table class='srw-tbl'><tr><th>name</th><th>value</th></tr>"
+                     f"{rows}</table>")
     if images:
         names = ", ".join(esc(i.get("name", "")) for i in images if isinstance(i, dict))
         parts.append(f'<h4>Images</h4><div class="muted">{names}</div>')
@@ -269,7 +361,8 @@ def pipeline_metrics_html(table: dict, steps: list) -> str:
                   for n in shown) + "</tr>" for r in rows)
     more = (f'<div class="muted">{len(names) - len(shown)} more metrics not shown</div>'
             if len(names) > len(shown) else "")
-    return f"<h4>Metrics (last values)</h4><table><tr><th>step</th>{head}</tr>{body}</table>{more}"
+    return (f"<h4>Metrics (last values)</h4><table class='srw-tbl'><tr><th>step</th>{head}</tr>"
+            f"{body}</table>{more}")
 
 
 def companion(fragment: str) -> str:

@@ -39,6 +39,8 @@ class StepRunWidget(RunWidget):
 
     reuse = traitlets.Dict().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)
+    #: The outputs of a run of another tool are listed only when the view asks (``list_outputs``).
+    outputs_on_request = traitlets.Bool(False).tag(sync=True)
     logs = traitlets.Dict().tag(sync=True)
     tail_lines = traitlets.Int(2000).tag(sync=True)
     #: ``{name: {"points": [[step, value, ts], ...] (at most 500), "count", "seq", "description"}}``
@@ -82,7 +84,7 @@ class StepRunWidget(RunWidget):
         """Status, reuse, error, outputs and the current log tails (see ``to_html``)."""
         state = {key: getattr(self, key) for key in
                  ("run_id", "name", "status", "start_time", "end_time", "error", "reuse", "outputs",
-                  "params", "images")}
+                  "outputs_on_request", "params", "images")}
         state["logs"] = self.watch.logs_state()
         state["metrics"] = self.watch.metrics_state()
         return state
@@ -121,6 +123,8 @@ class StepRunWidget(RunWidget):
                 sender.cancel()
         elif kind == "save_local":
             threading.Thread(target=self._save_local, args=(content,), daemon=True).start()
+        elif kind == "list_outputs":
+            threading.Thread(target=self._list_outputs, daemon=True).start()
         elif kind == "older_lines":
             threading.Thread(target=self._send_older, args=(content,), daemon=True).start()
 
@@ -140,6 +144,17 @@ class StepRunWidget(RunWidget):
         message = save_output_locally(self.step_run, str(content.get("output", "")),
                                       content.get("path") or "")
         self.send({**message, "request_id": str(content.get("request_id", ""))})
+
+    def _list_outputs(self) -> None:
+        """List the outputs the view asked for; a failure is said beside the button."""
+        try:
+            with self.watch.lock:
+                self._update_traits(self.watch.list_outputs())
+                self._refresh_companion(force=True)  # the saved snapshot shows them too
+        except Exception as exc:  # the widget says why; nothing else breaks
+            reason = str(exc) if isinstance(exc, StepRunError) else f"{type(exc).__name__}: {exc}"
+            self.send({"type": "list_outputs_error",
+                       "message": redact(f"Listing the outputs failed: {reason}")[:500]})
 
     def _send_older(self, content: dict) -> None:
         stream = str(content.get("stream", ""))

@@ -30,7 +30,9 @@ class StepWatch:
         self.logs: dict[str, LogTail] = {}
         self.outputs: list[dict] = []
         self.outputs_final = False
-        self.metrics = MetricsWatch(step_run._rest, step_run.id, known_folders=step_run.known_top_folders)
+        #: True once the view asked for the outputs of a run of another tool (``list_outputs``).
+        self.outputs_asked = False
+        self.metrics = MetricsWatch(step_run._rest, step_run.id)
         self.final = False
         #: Messages of a refresh that broke off half-way, sent with the next one.
         self._unsent: list[dict] = []
@@ -88,12 +90,9 @@ class StepWatch:
 
     def _read_artifacts(self, record: RunRecord, status: str, initial: bool,
                         messages: list[dict]) -> None:
-        """Read the logs that grew and, once the run ended, list its outputs."""
+        """Read the logs that grew and, once the run ended, list its outputs (a run of another
+        tool's only once the view asked: see ``outputs_on_request``)."""
         terminal = layout.is_terminal(status)
-        if initial and terminal and not layout.is_step_run(record.tags):
-            # An ended run of another tool: one listing of its top says whether it has logs/ and
-            # outputs/ at all, so a run without them costs no listing of each.
-            self.step_run.top_folders()
         # Runs of other tools may gain logs while they go on: their logs/ is listed again then.
         for name in self.step_run.log_paths(refresh=not self.final):
             if name not in self.logs:
@@ -111,11 +110,35 @@ class StepWatch:
             if terminal or initial or (known is None and not waiting) or (
                     known is not None and known > tail.total_bytes):
                 messages.extend(tail.pull(final=terminal))
-        if terminal and not self.outputs_final:
+        if terminal and not self.outputs_final and not self.outputs_on_request:
             self.outputs = self._list_outputs()
             self.outputs_final = True
         elif not self.outputs:
             self.outputs = self._declared_outputs(record)
+
+    @property
+    def outputs_on_request(self) -> bool:
+        """True while the outputs of a run of another tool wait for the view to ask for them.
+
+        Such a run declares none, so listing them walks every folder under ``outputs/`` (one
+        request each): the view offers a button instead. The runner's steps declare theirs in a
+        tag and are listed once they end.
+        """
+        return (not self.outputs_asked and self.record is not None
+                and not layout.is_step_run(self.record.tags))
+
+    def list_outputs(self) -> dict[str, Any]:
+        """List the outputs now, as the view asked (``list_outputs``); returns the traits.
+
+        A run that still goes on is listed again when it ends, like a step of the runner.
+        """
+        with self.lock:
+            assert self.record is not None  # the widget made its first look
+            if not self.outputs_final:
+                self.outputs = self._list_outputs()
+                self.outputs_final = layout.is_terminal(self.record.seed_status())
+            self.outputs_asked = True
+            return self.traits()
 
     def traits(self) -> dict[str, Any]:
         """The widget's synced state, except the logs (see ``logs_state``)."""
@@ -140,6 +163,7 @@ class StepWatch:
                                              self.artifacts_error) if e),
             "reuse": reuse,
             "outputs": list(self.outputs),
+            "outputs_on_request": self.outputs_on_request,
             "params": dict(self.metrics.params),
             "images": list(self.metrics.images),
         }

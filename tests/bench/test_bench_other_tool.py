@@ -9,15 +9,17 @@ tools. Two ways of reading it, each on a workspace of its own, counted by
 - ``wait_for_completion(show_output=True)`` on the pipeline (it has ended: one refresh);
 - a ``PipelineRunWidget`` of it, then each step's view opened once (``selected`` = its node).
 
-"today" is main's code before this change, in the same run: the four functions this change
-replaced are put back for it (``StepRun.log_paths`` that guesses stdout/stderr/job when ``logs/``
-is empty, the waiting loop's readers of stdout and stderr only, a step view's first look that
-fetches the run again, and no listing of a run's top folders). Bar (issue 10): at most one listing
-per step + one read per existing log + 5. The waiting loop meets it. A step's view needs both the
-step's ``logs/`` and its ``outputs/``, and MLflow lists one folder level a request: it lists the
-run's top once (a run without ``logs/`` or ``outputs/`` costs nothing more), then each folder
-that is there, so a step with logs costs two listings; its bar here is that, and the table shows
-the issue's bar beside it.
+"today" is main's code before issue 10's request economy, in the same run: what it replaced is put
+back for it (``StepRun.log_paths`` that guesses stdout/stderr/job when ``logs/`` is empty, the
+waiting loop's readers of stdout and stderr only, a step view's first look that fetches the run
+again, the outputs of every ended run listed at once, and an ``images/`` listing for every run).
+Bar (issue 10), for both ways: at most one listing per step + one read per existing log + 5.
+
+A step view of a run of another tool lists its ``logs/`` (one listing; a run without it lists as
+empty, on 2.x too) and reads each log there. Its outputs are not declared, and listing them walks
+every folder under ``outputs/``, so the view lists them only when the user clicks "List outputs";
+its ``images/`` only when MLflow's ``log_image`` tagged the run. The last row says what clicking
+"List outputs" in every step's view would add (not part of the bar).
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ pytestmark = pytest.mark.bench
 STEPS = 200
 PLAIN, BARE = 47, 150  # + prep, train, empty
 EXISTING_LOGS = 2 + 1 + PLAIN
-STEPS_WITH_LOGS = 2 + PLAIN
-OUTPUT_FOLDERS = 3  # prep: outputs/, outputs/model/, outputs/model/weights/
 
 
 # --- main's code paths, put back for "today" --------------------------------------------------------
@@ -67,10 +67,6 @@ def _todays_start(self):
     return self.apply(self.step_run._record(refresh=True), initial=True)
 
 
-def _todays_top_folders(self):
-    return frozenset()  # main did not list them: nothing is known, nothing is skipped
-
-
 @pytest.fixture(scope="module")
 def big_pipeline(tracking_uri):
     return make_other_tool_runs(tracking_uri, "bench-other-tool-200", PLAIN, BARE)
@@ -88,9 +84,16 @@ def _measure(tracking_uri: str, made: dict, how: str) -> dict:
         else:
             widget = PipelineRunWidget(run, poll=False)
             assert len(widget.steps) == STEPS and widget.watch.final
+            listed = {}
             for step in list(widget.steps):
                 widget.selected = step["node_id"]
-                assert widget.selected_step is not None and widget.selected_step.watch.final
+                view = widget.selected_step
+                assert view is not None and view.watch.final
+                if how == "list":
+                    view._list_outputs()  # what the view's "List outputs" button asks for
+                    listed[view.name] = {o["name"]: o["size"] for o in view.outputs}
+            if how == "list":
+                assert listed["prep"] == {"data.csv": 8, "model": 13 + 256}
             widget.close()
         requests = ws.transport.request_count - before
     kinds = answers.by_kind()
@@ -102,32 +105,35 @@ def _measure(tracking_uri: str, made: dict, how: str) -> dict:
 def test_bench_other_tool_pipeline(big_pipeline, tracking_uri, monkeypatch):
     assert len(big_pipeline["children"]) == STEPS
     bound = STEPS + EXISTING_LOGS + 5
-    bounds = {"wait": bound, "widget": bound + STEPS_WITH_LOGS + OUTPUT_FOLDERS}
     results = {}
     for how in ("wait", "widget"):
         results[("now", how)] = _measure(tracking_uri, big_pipeline, how)
         with monkeypatch.context() as patch:
             patch.setattr(StepRun, "log_paths", _todays_log_paths)
-            patch.setattr(StepRun, "top_folders", _todays_top_folders)
             patch.setattr(waiting._Watch, "readers_for", _todays_readers_for)
             patch.setattr(StepWatch, "start", _todays_start)
+            patch.setattr(StepWatch, "outputs_on_request", False)
+            patch.setattr(layout, "may_have_images", lambda tags: True)
             results[("today", how)] = _measure(tracking_uri, big_pipeline, how)
+    asked = _measure(tracking_uri, big_pipeline, "list")
     rows = []
     for how, label in (("wait", "wait_for_completion(show_output=True)"),
                        ("widget", "PipelineRunWidget + each step's view")):
         for way in ("today", "now"):
             r = results[(way, how)]
-            rows.append([f"{label}, {way}", r["requests"], r["listings"], r["reads"], r["absent"],
-                         bound, bounds[how]])
+            rows.append([f"{label}, {way}", r["requests"], r["listings"], r["reads"], r["absent"], bound])
         ratio = results[("today", how)]["requests"] / results[("now", how)]["requests"]
-        rows.append([f"{label}: today / now", f"{ratio:.2f}x", "", "", "", "", ""])
+        rows.append([f"{label}: today / now", f"{ratio:.2f}x", "", "", "", ""])
+    rows.append(["the same + \"List outputs\" clicked in each view, now", asked["requests"],
+                 asked["listings"], asked["reads"], asked["absent"], "-"])
     publish("other_tool_pipeline", "Finished 200-step pipeline of another tool (MLflow's client; "
             f"{EXISTING_LOGS} logs, {BARE + 1} children without artifacts), requests to read it\n"
-            + table(["way", "requests", "listings", "log reads", "404/500 answers", "issue's bar",
-                     "bar here"], rows))
+            + table(["way", "requests", "listings", "log reads", "404/500 answers", "issue's bar"], rows))
     for how in ("wait", "widget"):
         now = results[("now", how)]
-        assert now["requests"] <= bounds[how], (how, now)
+        assert now["requests"] <= bound, (how, now)
         assert now["absent"] == 0, (how, now)
         assert now["reads"] == EXISTING_LOGS, (how, now)
         assert results[("today", how)]["requests"] > now["requests"]
+    # Asked for, the outputs cost one outputs/ listing a step, plus prep's model/ and model/weights/.
+    assert asked["listings"] == results[("now", "widget")]["listings"] + STEPS + 2, asked

@@ -13,6 +13,11 @@ plus one ranged GET per log with new bytes. Bar (issue 5): at most 3 a tick.
 Render: ``js/bench/pipeline_render.py`` (the built bundle on a page, a stand-in model, fresh
 Chromium pages), run as a subprocess: first render to a painted frame. Bar: under 500 ms. Beside
 it, the naive way to follow status changes (render again) against the widget's in-place update.
+
+Scale (issue 12): the first render of a 200-step fan-out/fan-in (source -> 198 parallel steps ->
+sink, data on every edge), the widget's way (the wide layer collapsed into one group node, the
+timeline one row per drawn node) beside the naive way (every node and timeline row painted, as
+before grouping). Bar: the longest main-thread task of the first render under 200 ms.
 """
 
 from __future__ import annotations
@@ -184,3 +189,41 @@ def test_bench_pipeline_widget_first_render():
     ]
     publish("pipeline_widget_render", "\n".join(lines))
     assert results[50]["frame"] < 500
+
+
+LONG = re.compile(r"long tasks: longest (?P<longest>[\d.]+) ms median, (?P<longest_max>[\d.]+) ms max, "
+                  r"(?P<count>[\d.]+) a render; painted: (?P<nodes>\d+) nodes \((?P<groups>\d+) groups\), "
+                  r"(?P<rows>\d+) timeline rows, timeline (?P<height>\d+) px tall")
+
+
+def _render(*args: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, str(REPO / "js" / "bench" / "pipeline_render.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found, long = RENDER.search(done.stdout), LONG.search(done.stdout)
+    assert found and long, done.stdout
+    return {k: float(v) for k, v in {**found.groupdict(), **long.groupdict()}.items()}
+
+
+@pytest.mark.bench
+def test_bench_pipeline_widget_fan_out_render():
+    ours = _render("--steps", "200", "--shape", "fan", "--runs", "5")
+    naive = _render("--steps", "200", "--shape", "fan", "--no-group", "--runs", "3")
+    rows = []
+    for way, pages, r in (("grouped (ours)", 5, ours), ("every node (naive)", 3, naive)):
+        rows.append([way, pages, f"{r['nodes']:.0f} ({r['groups']:.0f} group)", f"{r['rows']:.0f}",
+                     f"{r['height']:.0f}", f"{r['longest']:.0f}", f"{r['longest_max']:.0f}",
+                     f"{r['count']:g}", f"{r['render']:.1f}", f"{r['frame']:.1f}"])
+    lines = [
+        "PipelineRunWidget first render of a 200-step fan-out/fan-in (source -> 198 parallel steps -> "
+        "sink) in headless Chromium (built bundle, stand-in model, fresh page per run; medians, ms): "
+        "js/bench/pipeline_render.py --shape fan",
+        table(["way", "pages", "nodes painted", "timeline rows", "timeline px", "longest task",
+               "longest (max)", "long tasks", "render()", "to painted frame"], rows),
+        f"naive/ours: longest task {naive['longest'] / max(ours['longest'], 1):.1f}x, to painted frame "
+        f"{naive['frame'] / max(ours['frame'], 0.1):.1f}x; long tasks are main-thread tasks of 50 ms or more "
+        "(Long Tasks API) between render() and the painted frame; bar: longest task < 200 ms",
+    ]
+    publish("pipeline_widget_fan_render", "\n".join(lines))
+    assert ours["nodes"] == 3 and ours["groups"] == 1 and naive["nodes"] == 200
+    assert ours["longest"] < 200

@@ -127,3 +127,20 @@ def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
                 return
             time.sleep(0.3)
     raise AssertionError(f"cells did not run: prompts {prompts.all_inner_texts()}")
+
+
+def run_until(page, url: str, selector: str, attempts: int = 3, timeout_s: float = 90) -> None:
+    """Run a notebook's cells (``run_all_cells``) until ``selector`` shows on the page.
+
+    On a loaded machine Lab sometimes replaces the kernel it started while the cells run, or
+    drops the queued cells while its kernel connection starts (the prompts show "[ ]" again and
+    nothing ran): the notebook is then opened and run once more, up to ``attempts`` times.
+    """
+    for attempt in range(attempts):
+        run_all_cells(page, url)
+        try:
+            page.locator(selector).first.wait_for(timeout=timeout_s * 1000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise

@@ -103,7 +103,12 @@ def _open_offline(browser, html: Path, shot: Path) -> dict:
             .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0)
             .map(e => ({kind: e.classList.contains('srw-snapshot-pipeline') ? 'pipeline' : 'step',
                         text: e.innerText, images: e.querySelectorAll('img').length,
-                        scripts: e.querySelectorAll('script').length}))""")
+                        scripts: e.querySelectorAll('script').length,
+                        graph: [...e.querySelectorAll('svg.srw-graph')]
+                          .map(g => Math.round(g.getBoundingClientRect().width)),
+                        nameAlign: [...e.querySelectorAll('td.name')].map(c => getComputedStyle(c).textAlign),
+                        logFont: [...e.querySelectorAll('pre.srw-log')]
+                          .map(p => getComputedStyle(p).fontFamily)}))""")
         return {
             "visible": visible,
             "all_snapshots": page.locator(".srw-snap").count(),
@@ -157,3 +162,11 @@ def test_exported_notebook_shows_the_run_offline(browser, tmp_path, tracking_uri
         assert stale not in pipeline and stale not in step, (pipeline, step)
     assert "✔ Finished" in step and "greeting" in step
     assert seen["log_visible"] and seen["payload_visible"], "log text, the payload too, shows as text"
+    # issue 11: the graph is drawn, step names are left-aligned (the page's CSS right-aligns table
+    # cells) and the log is in a monospace font
+    shown = {v["kind"]: v for v in seen["visible"]}
+    assert len(shown["pipeline"]["graph"]) == 1 and shown["pipeline"]["graph"][0] > 300, shown["pipeline"]
+    assert "Steps" in pipeline and "reused from" in pipeline and "+0s" in pipeline
+    for v in shown.values():
+        assert v["nameAlign"] and set(v["nameAlign"]) == {"left"}, v["nameAlign"]
+    assert shown["step"]["logFont"] and all("monospace" in f for f in shown["step"]["logFont"])

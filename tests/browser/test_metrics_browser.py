@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.browser.test_step_widget_browser import choose_theme
 
 XSS = '<img src=x onerror="window.__xss=1">'
@@ -33,25 +33,6 @@ STEP_SCRIPT = textwrap.dedent(f"""
         print(f"epoch {{i}}", flush=True)
         time.sleep(0.4)
 """)
-
-
-def _run_until_widget(page, url: str) -> None:
-    """Run the notebook; on a loaded machine Lab sometimes drops the queued cells while its kernel
-    connection starts (prompts back to "[ ]", nothing ran): then run them once more."""
-    for attempt in range(2):
-        run_all_cells(page, url)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if page.locator(".srw-root").count():
-                return
-            prompts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt")
-            if attempt == 0 and all("[ ]" in t for t in prompts.all_inner_texts()):
-                time.sleep(5)  # give a slow kernel a last chance before running again
-                if not page.locator(".srw-root").count() and \
-                        all("[ ]" in t for t in prompts.all_inner_texts()):
-                    break
-            time.sleep(0.5)
-    page.locator(".srw-root").first.wait_for(timeout=60_000)
 
 
 def _count(plot) -> int:
@@ -80,7 +61,7 @@ def test_live_chart_grows_while_the_step_runs(lab, page, experiment_name, artifa
         f"    step_run.id, 'note', {XSS!r})  # MLflow allows markup in values, not in keys",
         "StepRunWidget(step_run)",
     ])
-    _run_until_widget(page, f"{lab.url}/lab/tree/{nb.name}")
+    run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".srw-root")
 
     widget = page.locator(".srw-root").first
     chart = widget.get_by_test_id("srw-chart-loss")

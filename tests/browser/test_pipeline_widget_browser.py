@@ -16,7 +16,7 @@ from pathlib import Path
 
 from steprun_widgets import Experiment, PipelineRun, Workspace
 from steprun_widgets.core import layout
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 
 SCRIPTS = {
     # load -> fit -> report, and load -> check beside fit; fit is slow enough to watch
@@ -110,9 +110,8 @@ def test_pipeline_widget_live_in_jupyterlab(lab, page, experiment_name, artifact
         (src / name / f"{name}.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     nb = write_notebook(Path(lab.root) / f"{experiment_name}.ipynb", _notebook_cells(src, experiment_name))
     try:
-        run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
+        run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".prw-root [data-testid='prw-graph']")
         widget = page.locator(".prw-root").first
-        widget.get_by_test_id("prw-graph").wait_for(timeout=90_000)
 
         # every step of the pipeline is a node of the graph
         nodes = widget.locator("[data-testid^='prw-node-']")

@@ -30,7 +30,7 @@ import requests
 from steprun_widgets import Experiment, Workspace
 from steprun_widgets.core import layout
 from steprun_widgets.local import Pipeline, PythonScriptStep
-from tests.browser.lab import JupyterLab, accept_kernel_dialog, run_all_cells, write_notebook
+from tests.browser.lab import JupyterLab, accept_kernel_dialog, run_until, write_notebook
 from tests.notebooks.helpers import WIDGET_STATE, execute
 
 LOG_LINE = "hello from greet"
@@ -87,23 +87,8 @@ def _live_views(page, timeout: float = 90) -> None:
     _wait(lambda: LOG_LINE in (page.locator(".srw-root").first.text_content() or ""), 60, "the step log")
 
 
-def _run_until(page, url: str, shown) -> None:
-    """Run all cells until ``shown()`` passes: a run-all sent while Lab still swaps the kernel it
-    started for the notebook (two start at once on a loaded machine) is lost with that kernel."""
-    for attempt in range(3):
-        run_all_cells(page, url) if attempt == 0 else _run_all_again(page)
-        try:
-            return shown()
-        except AssertionError:
-            if attempt == 2:
-                raise
-
-
-def _run_until_live(page, url: str) -> None:
-    _run_until(page, url, lambda: _live_views(page, timeout=45))
-
-
 def _run_all_again(page) -> None:
+    """Run the open notebook's cells again (from the Run menu)."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
@@ -174,7 +159,8 @@ def _assert_views_from_saved_state(page) -> None:
 def test_lab_restart_save_and_reopen(lab, page, finished, artifacts_dir):
     nb = write_notebook(Path(lab.root) / "saved-lab.ipynb", _cells(finished))
     url = f"{lab.url}/lab/tree/{nb.name}"
-    _run_until_live(page, url)
+    run_until(page, url, ".prw-root [data-testid^='prw-node-']")
+    _live_views(page)
     assert _visible(page, ".srw-snapshot-companion") == 0, "live views: the snapshots are hidden"
     assert _visible(page, ".srw-not-live") == 0
 
@@ -279,7 +265,8 @@ def test_lab_loader_gets_the_code_from_its_kernel(lab, page, finished):
     def step_view(what: str, timeout: float = 90) -> None:
         _wait(lambda: LOG_LINE in (page.locator(".srw-root").first.text_content() or ""), timeout, what)
 
-    _run_until(page, url, lambda: step_view("the step view", 45))
+    run_until(page, url, ".srw-root")
+    step_view("the step view")
     page.keyboard.press("Control+s")
     _wait(lambda: "srw-snapshot-companion" in nb.read_text(encoding="utf-8"), 30, "the notebook saved")
     # a new page: ipywidgets restores the one living model from the kernel, without any carrier

@@ -6,7 +6,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 
 PAYLOAD = '<img src=x onerror="window.__xss=1;fetch(\'http://127.0.0.1:9/xss\')">'
 RESULT = bytes(range(256)) * 100
@@ -71,9 +71,7 @@ def test_step_widget_live_in_jupyterlab(lab, page, experiment_name, artifacts_di
     ])
     requests_seen: list[str] = []
     page.on("request", lambda r: requests_seen.append(r.url))
-    run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
-
-    page.get_by_test_id("srw-status").first.wait_for(timeout=90_000)
+    run_until(page, f"{lab.url}/lab/tree/{nb.name}", "[data-testid='srw-status']")
     seen = _wait_status(page, "Running")
     widget = page.locator(".srw-root").first
     deadline = time.monotonic() + 30

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.browser.test_pipeline_widget_browser import _cleanup, _wait
 from tests.browser.test_step_widget_browser import choose_theme
 
@@ -107,16 +107,8 @@ def ux_notebook(lab, experiment_name, tracking_uri):
 
 def test_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
     roots = page.locator(".srw-root")
-    for attempt in range(3):
-        # On a loaded machine Lab sometimes replaces the kernel it started while the cells run
-        # (the cells then show "[ ]" again): open the notebook and run it once more.
-        run_all_cells(page, f"{lab.url}/lab/tree/{ux_notebook.name}")
-        try:
-            _wait(lambda: roots.count() >= 3, 90, "the step widgets")
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    run_until(page, f"{lab.url}/lab/tree/{ux_notebook.name}", ".srw-root")
+    _wait(lambda: roots.count() >= 3, 90, "the step widgets")
 
     train, prep = roots.nth(1), roots.nth(2)
     # 2: a running step offers no download of an output it has not written

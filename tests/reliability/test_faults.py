@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from steprun_widgets import Experiment, PipelineRunWidget, Workspace
+from steprun_widgets import Experiment, PipelineRun, PipelineRunWidget, Workspace
 from steprun_widgets.core import layout
 from steprun_widgets.errors import ActivityFailedException
 from steprun_widgets.local import PipelineData
@@ -34,6 +34,7 @@ from tests.reliability.helpers import (
     wait_until,
     watch_widget,
 )
+from tests.runlayout import RunLayout
 
 # A step that tees every byte it prints to a reference file, prints until the test opens its gate
 # (or a deadline passes), then finishes: the end of the step can be placed inside a server outage.
@@ -170,6 +171,34 @@ while time.monotonic() < deadline:
     time.sleep(0.1)
 print("sleeper ends", flush=True)
 """
+
+
+def test_a_heartbeat_stale_from_an_outage_does_not_end_the_wait(own_server, experiment_name):
+    """The runner cannot beat while the server is down: after a reconnect, a stale heartbeat is not
+    yet NotResponding; the run's real end is waited for (and a real NotResponding still ends it)."""
+    ws = Workspace(own_server.url)
+    runs = RunLayout(ws, experiment_name)
+    pipe = runs.pipeline(steps=["long"])
+    record = runs.step(pipe, "long")
+    runs.heartbeat(record)
+    step = PipelineRun(Experiment(ws, experiment_name), pipe.run_id).find_step_run("long")[0]
+    outcome: dict = {}
+    waiter = threading.Thread(target=lambda: outcome.update(
+        status=step.wait_for_completion(show_output=False, timeout_seconds=120)), daemon=True)
+    waiter.start()
+    time.sleep(1.5)  # the wait has read the run once: Running, heartbeat fresh
+    runs.heartbeat(record, age_seconds=layout.HEARTBEAT_STALE_AFTER + 30)  # as after a long outage
+    kill_server(own_server)
+    time.sleep(3)
+    own_server.start()
+    reconnected = time.monotonic()
+    time.sleep(3)  # the wait reads NotResponding now, right after its reconnect
+    assert waiter.is_alive(), f"the wait ended on a heartbeat stale from the outage: {outcome}"
+    runs.heartbeat(record)  # the runner beats again, then the step ends
+    runs.set_status(record, layout.FINISHED)
+    waiter.join(60)
+    assert outcome.get("status") == layout.FINISHED
+    assert time.monotonic() - reconnected < layout.HEARTBEAT_STALE_AFTER + 30
 
 
 def test_runner_killed_reports_not_responding_then_resubmit_works(experiment, tmp_path):

@@ -15,6 +15,7 @@ from steprun_widgets.errors import ArtifactStoreError
 from tests.mlflow_server import MlflowServer, free_port
 from tests.runlayout import RunLayout
 from tests.servers.helpers import recording
+from tests.support import watch_widget
 
 pytestmark = pytest.mark.servers
 
@@ -108,10 +109,14 @@ def test_unreadable_store_fails_logs_and_outputs_only(storeless_server, experime
     assert "Lost the connection" not in text
     assert "[logs of mine cannot be read:" in text and "[logs of theirs cannot be read:" in text
 
-    widget = StepRunWidget(steps["theirs"], poll=False)
+    widget, browser = watch_widget(steps["theirs"])
     try:
         assert widget.status == layout.FINISHED and widget.connection == "ok"
         assert "could not read the artifact store" in widget.error
+        widget._list_outputs()  # the view's "List outputs" (on this thread): said beside the button
+        said = browser.of("list_outputs_error")
+        assert len(said) == 1 and "could not read the artifact store" in said[0]["message"], said
+        assert widget.outputs_on_request and widget.outputs == []  # still offered
     finally:
         widget.close()
     workspace.transport.close()

@@ -20,7 +20,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
 from steprun_widgets.errors import ActivityFailedException, OutputNotFoundError
 from tests.servers.helpers import make_other_tool_runs, recording
-from tests.support import watch_widget
+from tests.support import wait_until, watch_widget
 
 pytestmark = pytest.mark.servers
 
@@ -124,16 +124,45 @@ def test_step_widget_kernel_side(other_experiment, other_runs, workspace):
     assert prep.status == layout.FINISHED and prep.watch.final and prep.error == ""
     assert prep.logs["stdout"]["tail"] == "reading data\nprep done ✓\n"
     assert prep.logs["stderr"]["tail"] == "a warning\n"
-    assert {o["name"]: (o["file_count"], o["is_dir"]) for o in prep.outputs} == {
-        "data.csv": (1, False), "model": (2, True)}
+    assert prep.outputs_on_request and prep.outputs == []  # listed when asked (next test)
     train = StepRunWidget(run.get_step("train"), poll=False)
     assert train.status == layout.FAILED and set(train.logs) == {"train"}
     empty = StepRunWidget(run.get_step("empty"), poll=False)
     assert empty.status == layout.FINISHED and empty.logs == {} and empty.outputs == []
     assert empty.connection == "ok"
     html = prep.to_html()
-    assert "prep done ✓" in html
+    assert "prep done ✓" in html and "not listed" in html
     for widget in (prep, train, empty):
+        widget.close()
+
+
+def test_step_view_lists_outputs_only_when_asked(other_experiment, other_runs, workspace):
+    run = _pipeline(other_experiment, other_runs)
+    step = run.get_step("prep")
+    with recording(workspace) as answers:
+        widget, browser = watch_widget(step)
+    try:
+        # One listing (its logs/) and one read per log; no outputs/ nor images/ listing.
+        listed = [path for _, path, _ in answers.seen if path.endswith("/artifacts/list")]
+        assert len(listed) == 1 and answers.by_kind()["read"] == 2, answers.seen
+        assert widget.outputs_on_request and widget.outputs == []
+        widget.refresh()  # an ended run: nothing more is read, and still no listing of outputs
+        assert widget.outputs == [] and widget.outputs_on_request
+
+        with recording(workspace) as answers:
+            widget._handle_message(widget, {"type": "list_outputs"}, [])
+            wait_until(lambda: not widget.outputs_on_request, 30, "the outputs listed")
+        assert {o["name"]: (o["size"], o["file_count"], o["is_dir"]) for o in widget.outputs} == {
+            "data.csv": (len(b"a,b\n1,2\n"), 1, False),
+            "model": (len(b'{"layers": 2}') + 256, 2, True)}
+        # outputs/, then model/ and model/weights/ (a lone file needs no listing of its own)
+        assert answers.by_kind()["list"] == 3 and answers.errors() == [], answers.seen
+        assert "data.csv" in widget.to_html() and "not listed" not in widget.to_html()
+
+        with recording(workspace) as answers:
+            widget._list_outputs()  # what a second message does, here on this thread
+        assert answers.count == 0 and not browser.of("list_outputs_error")  # listed for good
+    finally:
         widget.close()
 
 
@@ -180,9 +209,17 @@ def test_a_running_run_of_another_tool_gains_logs(runs, workspace, experiment_na
         widget.refresh()  # the run goes on: its logs/ is listed again
         assert widget.watch.logs["stdout"].total_bytes == len(b"it started late\n")
         assert browser.log_text("stdout") == "it started late\n"
+        # "List outputs" while it runs lists what is there now; the end lists them again.
+        runs.artifact(late, "outputs/early.txt", "x")
+        assert widget.outputs_on_request
+        widget._list_outputs()
+        assert [(o["name"], o["size"]) for o in widget.outputs] == [("early.txt", 1)]
+        assert not widget.outputs_on_request
+        runs.artifact(late, "outputs/late.txt", "yy")
         runs.set_status(late, layout.FINISHED)
         widget.refresh()
         assert widget.watch.final and step.log_paths() == {"stdout": "logs/stdout.txt"}
+        assert [(o["name"], o["size"]) for o in widget.outputs] == [("early.txt", 1), ("late.txt", 2)]
         out = io.StringIO()
         assert wait_for_runs(step, [step], True, 60, True, out=out) == layout.FINISHED
         assert "it started late" in out.getvalue()
