@@ -38,7 +38,7 @@ const stripUplot = {
 };
 
 const result = await build({
-  entryPoints: ["src/step_widget.js", "src/step_widget.css", "src/pipeline_widget.js", "src/pipeline_widget.css"],
+  entryPoints: ["src/loader.js", "src/step_widget.js", "src/step_widget.css", "src/pipeline_widget.js", "src/pipeline_widget.css"],
   bundle: true,
   format: "esm",
   minify: true,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import anywidget
 import traitlets
 
 from steprun_widgets.widgets.display import SnapshotDisplay
+from steprun_widgets.widgets.frontend import MESSAGE, Bundle, esm_for, hot_reload
 
 
 class RunWidget(SnapshotDisplay, anywidget.AnyWidget):
@@ -19,6 +22,21 @@ class RunWidget(SnapshotDisplay, anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     connection = traitlets.Unicode("ok").tag(sync=True)
     connection_detail = traitlets.Unicode("").tag(sync=True)
+
+    #: The frontend bundle of the subclass (frontend.py: whole in one widget, a loader in the others).
+    _frontend: ClassVar[Bundle]
+
+    def __init__(self, **kwargs: Any) -> None:
+        if not hot_reload():  # else the class's _esm and _css: the files' paths, for live reload
+            self._esm = esm_for(self, self._frontend)
+            self._css = ""  # the loader adds the bundle's CSS, once per page
+        super().__init__(**kwargs)
+        self.on_msg(self._serve_frontend)
+
+    def _serve_frontend(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
+        """A loader that found no frontend code on its page asks for it (js/src/loader.js)."""
+        if isinstance(content, dict) and content.get("type") == MESSAGE:
+            self.send(self._frontend.reply())
 
     def _on_connection(self, ok: bool, detail: str) -> None:
         """The poller's word on the server: "reconnecting" (with why) while it cannot be reached."""

@@ -6,8 +6,13 @@ snapshot: the companion has a display id, so it is kept current as the run goes 
 first output is frozen at display time (a snapshot there would show "Queued" for a run that
 finished). GitHub, nbviewer and exports without widget state show the companion; an export with
 widget state renders the widget view, which needs the widget manager from a CDN, and the
-companion where that cannot load. The widget's CSS hides the companion wherever the live view
-renders.
+companion where that cannot load.
+
+Which of the two shows in a Jupyter page is the companion's own CSS (``COMPANION_CSS``): it hides
+the companion right after a rendered view, and the view's output when ipywidgets has nothing to
+show there ("Loading widget...", or "Error displaying widget: model not found" in a notebook
+reopened without its kernel or widget state), so the snapshot stands for the run. Elsewhere the
+bundle's CSS hides the companions where a live view renders (js/src/theme.css).
 """
 
 from __future__ import annotations
@@ -20,6 +25,19 @@ from typing import Any
 from steprun_widgets.widgets import snapshot
 
 STATIC = Path(__file__).parent / "static"
+
+#: In the companion output (a trusted output's styles apply; an untrusted notebook renders no
+#: widget view at all). ``.srw-live`` marks a view the loader rendered (js/src/loader.js). The
+#: output before the companion is the widget view's: it holds no element while ipywidgets shows
+#: only its loading or error text there (its renderer writes them as the node's text).
+COMPANION_CSS = (
+    "<style>"
+    ".jp-OutputArea-child:has(.srw-live)+.jp-OutputArea-child:has(.srw-snapshot-companion)"
+    "{display:none}"
+    ".jp-OutputArea-child:has(+.jp-OutputArea-child .srw-snapshot-companion)>.jp-OutputArea-output"
+    ":not(:has(*)){display:none}"
+    "</style>"
+)
 
 
 def asset(name: str, extra_css: str = "") -> str | Path:
@@ -83,7 +101,7 @@ class SnapshotDisplay:
         # would stay at the display-time state and stand beside (or, by the CSS, instead of) the
         # current one. Empty HTML, not none, so no viewer falls back to the object's repr.
         display({**data, "text/html": ""}, metadata=metadata, raw=True)
-        self._companion_handle = display(HTML(snapshot.companion(self.to_html())), display_id=True)
+        self._companion_handle = display(HTML(self._companion_html()), display_id=True)
         self._snapshot_status = getattr(self, "status", None)
 
     def _refresh_companion(self, force: bool = False) -> None:
@@ -95,4 +113,7 @@ class SnapshotDisplay:
         from IPython.display import HTML
 
         self._snapshot_status = status
-        handle.update(HTML(snapshot.companion(self.to_html())))
+        handle.update(HTML(self._companion_html()))
+
+    def _companion_html(self) -> str:
+        return COMPANION_CSS + snapshot.companion(self.to_html())

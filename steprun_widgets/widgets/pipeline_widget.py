@@ -11,6 +11,7 @@ from steprun_widgets.errors import StepRunError
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.cancel_control import request_cancel
 from steprun_widgets.widgets.display import asset
+from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.pipeline_watch import PipelineWatch
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
@@ -30,6 +31,7 @@ class PipelineRunWidget(RunWidget):
 
     _esm = asset("pipeline_widget.js")
     _css = asset("pipeline_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _frontend = Bundle("pipeline_widget")
     _snapshot_kind = "pipeline"
 
     graph = traitlets.Dict().tag(sync=True)

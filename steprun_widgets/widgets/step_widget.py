@@ -11,6 +11,7 @@ from steprun_widgets.core.runs import StepRun
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
+from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.step_view import LOGS_SYNC_EVERY, StepSession
@@ -28,6 +29,7 @@ class StepRunWidget(RunWidget):
 
     _esm = asset("step_widget.js")
     _css = asset("step_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _frontend = Bundle("step_widget")
 
     reuse = traitlets.Dict().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)

@@ -2,8 +2,9 @@
 
 The notebook is executed once per session with nbclient (``store_widget_state=True``, as Jupyter
 saves it) against the session's MLflow server; the notebook test looks at the same file. The
-table splits the file into what the widget state holds (per model: the frontend code anywidget
-keeps in each model's ``_esm`` and ``_css``, the log tails, the rest) and the cell outputs, beside
+table splits the file into what the widget state holds (the frontend code anywidget keeps in the
+models' ``_esm`` and ``_css``: whole in one model per bundle, a small loader in the others; the
+log tails; the rest) and the cell outputs, beside
 the same notebook without widget state. Bar (issue 5): at most 2 MB.
 """
 
@@ -58,7 +59,7 @@ def test_bench_executed_quickstart_size(tmp_path_factory, tracking_uri):
         table(["what", "size", "of the file"], rows),
         f"{total} bytes = {total / BAR:.0%} of the bar; with state / without = {total / without_size:.1f}x",
         f"widget models: {len(state)} ({kinds['pipeline']} PipelineRunWidget, {kinds['step']} StepRunWidget, "
-        f"{len(state) - len(ours)} ipywidgets: their layouts and the download's progress bar); each of our "
-        "models carries its own copy of the frontend code",
+        f"{len(state) - len(ours)} ipywidgets: their layouts and the download's progress bar); one of our "
+        "models per bundle carries the frontend code, the others a small loader",
     ]))
     assert total <= BAR

@@ -21,9 +21,12 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 
 
 class JupyterLab:
-    """``jupyter lab`` on 127.0.0.1, token-less, serving ``root``; stopped by ``stop()``."""
+    """``jupyter lab`` on 127.0.0.1, token-less, serving ``root``; stopped by ``stop()``.
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    ``app="notebook"`` serves Notebook 7 instead (the same server, Lab's settings folder).
+    """
+
+    def __init__(self, root: Path, env: dict[str, str], app: str = "jupyterlab") -> None:
         self.root = root
         # Own settings and workspaces: no restored tabs from other runs, a fixed light theme
         # (not the system's), and no news prompt covering the page.
@@ -37,7 +40,7 @@ class JupyterLab:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "jupyterlab.log"
-        cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
+        cmd = [sys.executable, "-m", app, "--allow-root", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
                f"--ServerApp.root_dir={root}", "--ServerApp.disable_check_xsrf=True",
                "--LabApp.news_url=", "--LabApp.collaborative=False"]
