@@ -55,6 +55,7 @@ export class LogView {
     this.rowAbs = [];
     this.rowFilter = [];
     this.newLines = 0; // lines that arrived while scrolled up (the "Jump to end" button says so)
+    this.emptyText = "No output yet"; // what an empty log says (setEmptyText: once the run ended)
     this.wrap = false;
     this.autoHeight = true; // until the user resizes the panel
     this.autoHeightPx = null;
@@ -298,6 +299,13 @@ export class LogView {
     return topSpan > 0 ? (t / topSpan) * maxS : 0;
   }
 
+  /** What an empty log says: "No output yet" while the run may still write, else why it is empty. */
+  setEmptyText(text) {
+    if (text === this.emptyText) return;
+    this.emptyText = text;
+    this.frame.schedule();
+  }
+
   _render() {
     const buf = this.buffer;
     if (!buf) return;
@@ -383,7 +391,7 @@ export class LogView {
     if (this.jump.textContent !== label) this.jump.textContent = label;
     this.older.hidden = buf.firstLine <= 0;
     this.older.disabled = this.pendingOlder.has(buf);
-    if (rows === 0) this.scroller.dataset.empty = re ? "No matching lines" : "No output yet";
+    if (rows === 0) this.scroller.dataset.empty = re ? "No matching lines" : this.emptyText;
     else delete this.scroller.dataset.empty;
     this.matchInfo.hidden = !re;
     if (re) this.matchInfo.textContent = `${base + (showPartial ? 1 : 0)} matching`;

@@ -12,6 +12,7 @@ import { createFailureGuide } from "./failure.js";
 import { KernelSaves } from "./kernel_save.js";
 import { createLogExport } from "./log_export.js";
 import { createCancelControl } from "./cancel.js";
+import { TERMINAL_STATUSES } from "./status.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -31,6 +32,12 @@ export { h, frameScheduler } from "./dom.js";
 export { MetricsStore, Series } from "./metrics_data.js";
 
 export const STREAMS = ["stdout", "stderr", "job"];
+
+/** What an empty log says for a run in `status` (point 7's wording: no "yet" once it ended). */
+export function emptyLogText(status, startTime) {
+  if (!TERMINAL_STATUSES.has(status)) return "No output yet";
+  return typeof startTime === "number" ? "No output" : "No output: the step did not run";
+}
 
 let instances = 0;
 
@@ -142,6 +149,9 @@ export function renderStepWidget({ model, el, options = {} }) {
     cancel() {
       cancel.update({ status: model.get("status"), name: model.get("name") });
     },
+    emptyLog() {
+      view.setEmptyText(emptyLogText(model.get("status"), model.get("start_time")));
+    },
   };
   header.bind(model, listen);
   const traits = {
@@ -151,6 +161,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     params: ["params"],
     images: ["images"],
     cancel: ["status", "name"],
+    emptyLog: ["status", "start_time"],
   };
   for (const [part, names] of Object.entries(traits)) {
     paint[part]();

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import widget, { renderStepWidget } from "../src/step_widget.js";
+import widget, { emptyLogText, renderStepWidget } from "../src/step_widget.js";
 import { FakeLogKernel, FakeModel, allLines, byTestId, visibleLines } from "./fake-model.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -27,6 +27,21 @@ afterEach(() => {
 });
 
 describe("StepRunWidget", () => {
+  it("says why an empty log is empty: yet while it may write, not once it ended", () => {
+    expect(emptyLogText("Running", 1)).toBe("No output yet");
+    expect(emptyLogText("Queued", null)).toBe("No output yet");
+    expect(emptyLogText("Finished", 1)).toBe("No output");
+    expect(emptyLogText("Canceled", null)).toBe("No output: the step did not run");
+    const { model, el, flush } = mount({ status: "Running", start_time: Date.now() });
+    const empty = () => el.querySelector("[data-empty]")?.dataset.empty;
+    flush();
+    expect(empty()).toBe("No output yet");
+    model.set("status", "Canceled");
+    model.set("start_time", null);
+    flush();
+    expect(empty()).toBe("No output: the step did not run");
+  });
+
   it("renders through anywidget's render() and cleans up", () => {
     const model = new FakeModel({ start_time: Date.now() - 1000 });
     const el = document.createElement("div");
