@@ -21,10 +21,11 @@ import uuid
 
 import pytest
 
-from steprun_widgets import Experiment, PipelineRunWidget, StepRunWidget
+from steprun_widgets import Experiment, PipelineRunWidget
 from steprun_widgets.core import layout
 from steprun_widgets.local import plan as plan_module
 from steprun_widgets.local import submit as submit_module
+from steprun_widgets.widgets.step_view import StepPane
 from tests.bench.report import publish, table
 from tests.bench.test_bench_pipeline_widget import REPO, WIDTH, fifty_steps
 from tests.widgets.helpers import embedded_workspace, stop_leftovers
@@ -69,7 +70,8 @@ def test_bench_snapshot_of_fifty_steps(mlflow_server, tmp_path, monkeypatch):
         cases = [("50-step pipeline", widget)]
         opened = PipelineRunWidget(run, poll=False)
         opened.selected = next(s["node_id"] for s in opened.steps if s["name"] == "s0_0")
-        assert isinstance(opened.selected_step, StepRunWidget)
+        assert isinstance(opened.selected_step, StepPane)
+        assert "Step view" in opened.to_html()
         cases.append(("50 steps + a step view open", opened))
 
         rows = []

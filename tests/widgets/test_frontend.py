@@ -9,6 +9,7 @@ import pytest
 from steprun_widgets import Experiment, PipelineRunWidget, StepRunWidget, Workspace
 from steprun_widgets.core import layout
 from steprun_widgets.local import Pipeline, PythonScriptStep
+from steprun_widgets.widgets import frontend
 from steprun_widgets.widgets.display import STATIC
 from steprun_widgets.widgets.frontend import MESSAGE
 from tests.support import Recorder
@@ -25,6 +26,12 @@ def finished_run(tracking_uri, tmp_path_factory):
     run = Experiment(ws, "frontend").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False, timeout_seconds=120) == layout.FINISHED
     return run
+
+
+@pytest.fixture(autouse=True)
+def fresh_page(monkeypatch):
+    """No carrier yet, as in a new kernel: earlier tests' widgets may still be alive."""
+    monkeypatch.setattr(frontend, "_carriers", {})
 
 
 def _spec(esm: str) -> dict:
