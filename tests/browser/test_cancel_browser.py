@@ -17,7 +17,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.browser.test_pipeline_widget_browser import _attr, _cleanup, _wait, node_id
 from tests.browser.test_step_widget_browser import choose_theme
 
@@ -73,7 +73,7 @@ def test_cancel_a_step_and_a_pipeline(lab, page, experiment_name, tracking_uri, 
     cells = [c.format(src=str(src), experiment=experiment_name) if i == 0 else c for i, c in enumerate(CELLS)]
     nb = write_notebook(Path(lab.root) / f"{experiment_name}.ipynb", cells)
     try:
-        run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
+        run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".prw-root")
         step = page.locator(".srw-root:not(.prw-root .srw-root)").first
         pipelines = page.locator(".prw-root")
         _wait(lambda: pipelines.count() == 2, 90, "both pipeline widgets")
