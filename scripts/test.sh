@@ -52,13 +52,13 @@ python -m ruff check steprun_widgets tests
 # well. Arguments (a narrower run) give one lane of exactly what they name, then the matrix.
 run_lane() {  # name, log file, pytest arguments... (lines go out live, prefixed with the lane)
   local name=$1 log=$2; shift 2
-  python -m pytest -q -p no:cacheprovider -rs --durations=12 "$@" 2>&1 | tee "$log" | sed -u "s/^/[$name] /"
+  python -m pytest -q -p no:cacheprovider -rfEs --durations=12 "$@" 2>&1 | tee "$log" | sed -u "s/^/[$name] /"
 }
 matrix() {  # log file, pytest arguments...
   local log=$1; shift
   local rc=0
   STEPRUN_TEST_MLFLOW_PYTHON="$oldest_venv/bin/python" \
-    python -m pytest -q -p no:cacheprovider -rs -m servers "$@" 2>&1 | tee "$log" | sed -u "s/^/[matrix] /" \
+    python -m pytest -q -p no:cacheprovider -rfEs -m servers "$@" 2>&1 | tee "$log" | sed -u "s/^/[matrix] /" \
     || rc=$?
   # Exit 5 (no test selected): the arguments narrowed the run to tests outside the subset.
   [ "$rc" -ne 5 ] || rc=0
@@ -92,6 +92,7 @@ done
 # pytest's closing lines again, last, where readers of a CI log look for them.
 for lane in rest ui matrix; do
   [ -e "$logs/$lane.log" ] || continue
+  grep -E '^(FAILED|ERROR) ' "$logs/$lane.log" | sed "s/^/== $lane: /" || true
   printf '== %s: %s\n' "$lane" "$(tail -n 1 "$logs/$lane.log")"
 done
 rm -rf "$logs"

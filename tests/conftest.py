@@ -18,6 +18,18 @@ def pytest_configure(config):
     # (``_thread.interrupt_main``) would see nothing. Python's own handler, as in a terminal.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used a JupyterLab gets the end of Lab's log in its report: kernel
+    starts, restarts and deaths are only seen there."""
+    outcome = yield
+    report = outcome.get_result()
+    lab = getattr(item, "funcargs", {}).get("lab")
+    if report.failed and report.when == "call" and hasattr(lab, "log_tail"):
+        report.sections.append(("JupyterLab log (last lines)", lab.log_tail()))
+
+
 _names = itertools.count()
 
 

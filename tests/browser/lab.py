@@ -43,7 +43,9 @@ class JupyterLab:
         cmd = [sys.executable, "-m", app, "--allow-root", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
                f"--ServerApp.root_dir={root}", "--ServerApp.disable_check_xsrf=True",
-               "--LabApp.news_url=", "--LabApp.collaborative=False"]
+               "--LabApp.news_url=", "--LabApp.collaborative=False",
+               # window.jupyterapp: lets a test wait for the notebook's kernel (wait_for_kernel)
+               f"--{'JupyterNotebookApp' if app == 'notebook' else 'LabApp'}.expose_app_in_browser=True"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=root,
                                      start_new_session=True)
@@ -65,6 +67,12 @@ class JupyterLab:
         raw = json.dumps({"theme": theme, "adaptive-theme": False})
         url = f"{self.url}/lab/api/settings/@jupyterlab/apputils-extension:themes"
         requests.put(url, json={"raw": raw}, timeout=10).raise_for_status()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log (kernel starts, restarts and deaths show there)."""
+        self._log.flush()
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -100,6 +108,18 @@ def accept_kernel_dialog(page) -> None:
         dialog.locator("button", has_text="Select").first.click()
 
 
+def wait_for_kernel(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the open notebook's kernel is connected and idle.
+
+    Asking to run cells before that makes Lab ask which kernel to use (or drop the request); on a
+    loaded machine a kernel can take longer than one "Run All" attempt to start, and accepting
+    that dialog then replaces the kernel that was still starting, again and again.
+    """
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.kernelDisplayStatus === 'idle'",
+        timeout=timeout_ms)
+
+
 def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
     """Open a notebook in Lab and run all its cells with the Run menu, as a user would.
 
@@ -114,6 +134,7 @@ def run_all_cells(page, url: str, timeout_ms: int = 90_000) -> None:
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         accept_kernel_dialog(page)
+        wait_for_kernel(page, max(1_000, int((deadline - time.monotonic()) * 1000)))
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         # Every code cell is queued or ran once its prompt is no longer "[ ]"; a page whose kernel
@@ -134,11 +155,12 @@ def run_until(page, url: str, selector: str, attempts: int = 3, timeout_s: float
 
     On a loaded machine Lab sometimes replaces the kernel it started while the cells run, or
     drops the queued cells while its kernel connection starts (the prompts show "[ ]" again and
-    nothing ran): the notebook is then opened and run once more, up to ``attempts`` times.
+    nothing ran, or the cells never get a kernel that stays): the notebook is then opened and run
+    once more, up to ``attempts`` times.
     """
     for attempt in range(attempts):
-        run_all_cells(page, url)
         try:
+            run_all_cells(page, url)
             page.locator(selector).first.wait_for(timeout=timeout_s * 1000)
             return
         except Exception:

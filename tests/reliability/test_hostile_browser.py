@@ -20,7 +20,7 @@ import pytest
 from steprun_widgets import Experiment, PipelineRun, PipelineRunWidget, StepRunWidget
 from steprun_widgets.core import layout
 from steprun_widgets.local import PipelineData
-from tests.browser.lab import run_all_cells, write_notebook
+from tests.browser.lab import run_until, write_notebook
 from tests.reliability.helpers import script_step, stop_leftovers, submit
 from tests.runlayout import RunLayout
 
@@ -142,7 +142,7 @@ def test_hostile_content_renders_inert_in_jupyterlab(lab, in_browser, hostile_ru
     def body(browser):
         context, page, requests = _new_page(browser)
         try:
-            run_all_cells(page, f"{lab.url}/lab/tree/{nb.name}")
+            run_until(page, f"{lab.url}/lab/tree/{nb.name}", ".prw-root")
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             try:
                 _wait(lambda: cells.nth(5).locator(".prw-root").count() == 1, 60, "the widgets to render")
@@ -225,7 +225,7 @@ def test_hostile_content_renders_inert_in_jupyterlab(lab, in_browser, hostile_ru
         finally:
             context.close()
 
-    in_browser.run(body)
+    in_browser.run(body, timeout=600)  # run_until may open the notebook up to 3 times
 
 
 def test_hostile_content_in_to_html_snapshots_is_inert(in_browser, hostile_runs, tmp_path):
