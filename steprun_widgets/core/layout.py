@@ -261,7 +261,7 @@ def _graph_json(value: str | None) -> dict:
 def _raw_edges(graph: dict) -> list[list]:
     raw = graph.get("edges")
     return [e for e in (raw if isinstance(raw, list) else [])
-            if isinstance(e, list) and len(e) in (2, 3)]
+            if isinstance(e, list) and len(e) in (2, 3) and isinstance(e[0], str) and isinstance(e[1], str)]
 
 
 def decode_graph(value: str | None) -> dict:
@@ -269,7 +269,7 @@ def decode_graph(value: str | None) -> dict:
     graph = _graph_json(value)
     raw_nodes = graph.get("nodes")
     nodes = [n for n in (raw_nodes if isinstance(raw_nodes, list) else [])
-             if isinstance(n, dict) and "id" in n]
+             if isinstance(n, dict) and isinstance(n.get("id"), str)]
     return {"nodes": nodes, "edges": [tuple(e[:2]) for e in _raw_edges(graph)]}
 
 

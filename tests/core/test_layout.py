@@ -38,5 +38,7 @@ def test_graph_round_trip_and_malformed_tags():
     assert layout.decode_graph(layout.encode_graph(nodes, [("n1", "n2")])) == {
         "nodes": nodes, "edges": [("n1", "n2")]}
     for bad in (None, "", "{", "[]", '"x"', "5", "null", '{"nodes": 5, "edges": {"a": 1}}',
-                '{"nodes": [1, {"name": "no id"}], "edges": [[1], "ab"]}'):
+                '{"nodes": [1, {"name": "no id"}], "edges": [[1], "ab"]}',
+                '{"nodes": [{"id": ["a"]}, {"id": 3}], "edges": [[["a"], "b"], ["a", {"b": 1}, []]]}'):
         assert layout.decode_graph(bad) == {"nodes": [], "edges": []}, bad
+        assert layout.decode_edge_data(bad) == {}, bad  # unhashable ends must not raise
