@@ -137,7 +137,10 @@ def default_pipeline_name(step_names: list[str]) -> str:
     if not step_names or len(listed) <= DEFAULT_NAME_MAX:
         return f"pipeline: {listed}" if step_names else "pipeline"
     first = step_names[0] if len(step_names[0]) <= 32 else f"{step_names[0][:31]}…"
-    return f"pipeline: {first} +{len(step_names) - 1} steps"
+    more = len(step_names) - 1
+    if not more:
+        return f"pipeline: {first}"
+    return f"pipeline: {first} +{more} step{'s' if more > 1 else ''}"
 
 
 def _argument(arg: Any, step: PipelineStep, values: Mapping[str, Any]) -> Any:

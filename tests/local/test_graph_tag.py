@@ -13,7 +13,9 @@ def test_default_pipeline_name_lists_a_few_steps_and_counts_many():
     assert default_pipeline_name(names) == "pipeline: source +199 steps"
     assert default_pipeline_name(names) == default_pipeline_name(list(names))  # stable
     long = ["x" * 60, "y"]
-    assert default_pipeline_name(long) == f"pipeline: {'x' * 31}… +1 steps"
+    assert default_pipeline_name(long) == f"pipeline: {'x' * 31}… +1 step"
+    assert default_pipeline_name(long[:1]) == f"pipeline: {'x' * 31}…"
+    assert default_pipeline_name([*long, "z"]) == f"pipeline: {'x' * 31}… +2 steps"
     assert default_pipeline_name([]) == "pipeline"
 
 
