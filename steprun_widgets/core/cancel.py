@@ -10,6 +10,9 @@ from steprun_widgets.core import layout
 if TYPE_CHECKING:
     from steprun_widgets.core.runs import PipelineRun, StepRun
 
+#: The error a step or pipeline canceled by a user carries (its error tag, the widget's error line).
+CANCELED_ERROR = "canceled by request"
+
 #: How long cancel() waits for the runner to acknowledge before finishing the job itself.
 RUNNER_ACK_TIMEOUT = 8.0
 
@@ -61,5 +64,5 @@ def cancel_step(step: StepRun, ack_timeout: float = RUNNER_ACK_TIMEOUT) -> None:
         return
     # Not started yet (the runner skips a step with the tag), no runner, or no answer: end it here.
     if not layout.is_terminal(step.get_status()):
-        rest.set_tag(step.id, layout.TAG_ERROR, "canceled by request")
+        rest.set_tag(step.id, layout.TAG_ERROR, CANCELED_ERROR)
         rest.update_run(step.id, layout.MLFLOW_STATUS[layout.CANCELED], int(time.time() * 1000))

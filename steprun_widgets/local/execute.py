@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from steprun_widgets.core import layout
+from steprun_widgets.core.cancel import CANCELED_ERROR
 from steprun_widgets.core.outputs import download_output
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.workspace import Workspace
@@ -141,6 +142,10 @@ def _kill_with_parent() -> None:  # pragma: no cover - runs in the child before 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
+class _CanceledBeforeStart(Exception):
+    """The step was canceled after it was marked Running, before its script started."""
 
 
 class StepProcess:
@@ -264,14 +269,20 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
 
     ``credentials`` are the tracking server's (the step's process never gets them). ``cancel`` is the
     runner's event when running in its process; elsewhere (a Dask worker) the pipeline's cancel tag is
-    polled instead.
+    polled instead. The step's own cancel tag (``StepRun.cancel()``) is read before it starts, again
+    once its inputs are ready, and about once a second while its script runs.
     """
     step = plan.step(step_name)
     rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
-    if layout.is_terminal(run.seed_status()) or run.tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
-        # StepRun.cancel() before it started (it marked the run Canceled): it never runs
-        return {"status": layout.CANCELED, "error": "canceled by request"}
+    if layout.is_terminal(run.seed_status()):
+        # ended before it started (StepRun.cancel() marks a waiting step Canceled): it never runs
+        return {"status": run.seed_status(), "error": run.tags.get(layout.TAG_ERROR, "")}
+    if run.tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
+        # the tag without the end (the client that set it stopped before ending the run): end it here
+        rest.set_tag(step.run_id, layout.TAG_ERROR, CANCELED_ERROR)
+        rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.CANCELED], now_ms())
+        return {"status": layout.CANCELED, "error": CANCELED_ERROR}
     work = Path(plan.work_dir)
     here = work.is_dir()
     if not here:  # a worker on another machine
@@ -298,6 +309,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
+        if _cancel_requested(rest, plan, step, cancel):  # canceled while it started, or its inputs came
+            raise _CanceledBeforeStart
         python = step.python or plan.python or sys.executable
         resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
         argv = resolved if step.command else [python, step.script_name, *resolved]
@@ -325,7 +338,7 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         if process.killed_leftovers:
             job("The script left processes running that held its output: they were killed")
         if canceled:
-            status, error = layout.CANCELED, "canceled by request"
+            status, error = layout.CANCELED, CANCELED_ERROR
             job(f"Step canceled; the process was stopped after {took:.1f} s")
         elif rc != 0:
             error = describe_exit(rc)
@@ -336,6 +349,9 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
             job(f"Script ended with exit code 0 after {took:.1f} s")
             _upload_outputs(rest, run, step, step_dir, job)
             status = layout.FINISHED
+    except _CanceledBeforeStart:
+        status, error = layout.CANCELED, CANCELED_ERROR
+        job("Step canceled before its script started")
     except Exception as exc:  # anything else: the step fails with a reason, it never stays Running
         error = redact(f"{type(exc).__name__}: {exc}")[:500]
         with contextlib.suppress(Exception):
@@ -398,18 +414,26 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
                 published, last_sizes_at = sizes, now
         requested = cancel is not None and cancel.is_set()
         if not requested and now - last_check >= CANCEL_CHECK_EVERY:
-            # the step's own cancel tag (StepRun.cancel()), and the pipeline's where no event
-            # of the runner's process says it (a Dask worker)
             last_check = now
-            with contextlib.suppress(Exception):
-                requested = rest.get_run(step.run_id).tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
-                if not requested and cancel is None:
-                    run_tags = rest.get_run(plan.pipeline_run_id).tags
-                    requested = run_tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
+            with contextlib.suppress(Exception):  # server down: asked again next round
+                requested = _cancel_requested(rest, plan, step, cancel)
         if requested:
             process.stop()
             return True
     return False
+
+
+def _cancel_requested(rest: MlflowRest, plan: PipelinePlan, step: StepPlan,
+                      cancel: threading.Event | None) -> bool:
+    """The runner's event, the step's own cancel tag (StepRun.cancel()), and the pipeline's tag
+    where no event of the runner's process says it (a Dask worker)."""
+    if cancel is not None and cancel.is_set():
+        return True
+    if rest.get_run(step.run_id).tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
+        return True
+    if cancel is not None:
+        return False
+    return rest.get_run(plan.pipeline_run_id).tags.get(layout.TAG_CANCEL_REQUESTED) == "true"
 
 
 def log_sizes(sinks: dict) -> dict[str, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from steprun_widgets.core import layout
+from steprun_widgets.core.cancel import CANCELED_ERROR
 from steprun_widgets.errors import redact
 from steprun_widgets.local import workarea
 from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
@@ -136,7 +137,7 @@ class PipelineDriver:
                 with contextlib.suppress(Exception):
                     own.close() if hasattr(own, "gather") else own.shutdown(wait=True)
         if self.cancel.is_set():
-            return layout.CANCELED, "canceled by request"
+            return layout.CANCELED, CANCELED_ERROR
         if failed:
             name, reason = next(iter(failed.items()))
             return layout.FAILED, f"step {name!r} failed: {reason}"[:1000]
@@ -160,7 +161,7 @@ class PipelineDriver:
 
     def _cancel_pending(self, pending: list[str]) -> None:
         for name in pending:
-            self._mark(name, layout.CANCELED, "canceled by request")
+            self._mark(name, layout.CANCELED, CANCELED_ERROR)
 
     def _end_leftovers(self, status: str, error: str) -> None:
         """After a runner error: close every step that is not final yet."""

@@ -133,9 +133,13 @@ def test_processes_left_holding_the_output_do_not_keep_the_step_running(experime
     wait_until(lambda: not alive(child), 5, "the leftover child to be gone")
 
 
-def test_cancel_a_step_before_it_starts(experiment, tmp_path):
+@pytest.mark.parametrize("how", ["cancel()", "tag only"])
+def test_cancel_a_step_before_it_starts(experiment, tmp_path, how):
     """StepRun.cancel() on a waiting step: Canceled at once, never run, no start time; the pipeline
-    ends Canceled (a result it was to make is missing) once the rest is done."""
+    ends Canceled (a result it was to make is missing) once the rest is done.
+
+    "tag only": a client set the cancel tag and stopped before it ended the run; the runner ends
+    it when the step's turn comes (it used to skip it and leave it waiting for good)."""
     src = write_script(tmp_path / "src", "first.py",
                        "import time\nprint('first', flush=True)\ntime.sleep(3)\n")
     after = write_script(tmp_path / "after", "after.py", "print('after ran')\n")
@@ -148,9 +152,12 @@ def test_cancel_a_step_before_it_starts(experiment, tmp_path):
     waiting = run.find_step_run("after")[0]
     assert waiting.get_status() in (layout.NOT_STARTED, layout.QUEUED)
     started = time.monotonic()
-    waiting.cancel()
-    assert time.monotonic() - started < 5, "a step that has not started is canceled at once"
-    assert waiting.get_status() == layout.CANCELED
+    if how == "cancel()":
+        waiting.cancel()
+        assert time.monotonic() - started < 5, "a step that has not started is canceled at once"
+        assert waiting.get_status() == layout.CANCELED
+    else:
+        experiment.workspace.rest.set_tag(waiting.id, layout.TAG_CANCEL_REQUESTED, "true")
     wait_until(lambda: layout.is_terminal(run.get_status()), 60, "the pipeline to end")
     assert statuses(run) == {"first": layout.FINISHED, "after": layout.CANCELED}
     assert run.get_status() == layout.CANCELED
