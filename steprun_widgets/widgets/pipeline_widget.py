@@ -7,7 +7,7 @@ from typing import Any
 import traitlets
 
 from steprun_widgets.core.runs import PipelineRun
-from steprun_widgets.errors import StepRunError
+from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.cancel_control import request_cancel
 from steprun_widgets.widgets.display import asset
@@ -17,6 +17,9 @@ from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.step_view import StepPane
 from steprun_widgets.widgets.step_widget import StepRunWidget
+
+#: How the header's connection notice starts when a step view could not be opened.
+OPEN_FAILED = "Opening the view of step"
 
 
 class PipelineRunWidget(RunWidget):
@@ -71,8 +74,10 @@ class PipelineRunWidget(RunWidget):
             self._show_pane(self.selected)
 
     def refresh(self) -> PipelineRunWidget:
-        """Refresh from the server now (the pipeline and its open step view)."""
-        get_poller().tick([self, *self._children.values(), *self._panes.values()])
+        """Refresh from the server now: the pipeline, its open step view and the widgets that
+        ``step_widget()`` made (step views opened before are refreshed when opened again)."""
+        pane = self.selected_step
+        get_poller().tick([self, *self._children.values(), *([pane] if pane is not None else [])])
         return self
 
     # --- the step view --------------------------------------------------------------------------
@@ -90,14 +95,27 @@ class PipelineRunWidget(RunWidget):
         self._show_pane(change["new"])
 
     def _show_pane(self, node_id: str) -> None:
-        pane = self._pane_for(node_id) if node_id else None
+        try:
+            pane = self._pane_for(node_id) if node_id else None
+        except StepRunError as exc:
+            # The server failed while the view opened: said in the header (as a poll failure is);
+            # tried again on the next poll while the pipeline is watched, or on the next click.
+            with self.hold_sync():
+                self.pane, self.pane_logs = {}, {}
+                reason = redact(f"{OPEN_FAILED} {node_id!r} failed: {exc}")[:500]
+                self._on_connection(False, reason)
+            return
         if pane is None:
             with self.hold_sync():
                 self.pane, self.pane_logs = {}, {}
+            self._refresh_companion(force=True)
             return
+        if self.connection_detail.startswith(OPEN_FAILED):  # a failed opening, said above: it opened now
+            self._on_connection(True, "")
         if self._poll and not pane.watch.final:
             get_poller().register(pane)
         self._publish_pane(pane, logs=True)
+        self._refresh_companion(force=True)  # the saved snapshot shows the open step view
 
     def _pane_for(self, node_id: str) -> StepPane | None:
         """The view of one node (made once, then kept), or None while the node has no run yet."""
@@ -110,8 +128,9 @@ class PipelineRunWidget(RunWidget):
                                             self.tail_lines)
         return self._panes[node_id]
 
-    def _publish_pane(self, pane: StepPane, logs: bool = False) -> None:
-        """A pane's state changed: publish it if it is the open one (``logs``: its tails too)."""
+    def _publish_pane(self, pane: StepPane, logs: bool = False, final: bool = False) -> None:
+        """A pane's state changed: publish it if it is the open one (``logs``: its tails too;
+        ``final``: the step's last state, which the saved snapshot then shows)."""
         if pane.node_id != self.selected:
             return
         state = {k: v for k, v in pane.state.items() if k not in ("logs", "metrics")}
@@ -120,6 +139,8 @@ class PipelineRunWidget(RunWidget):
             if logs or self.pane_logs.get("node_id") != pane.node_id:
                 self.pane_logs = {"node_id": pane.node_id, "logs": pane.state.get("logs", {}),
                                   "metrics": pane.state.get("metrics", {})}
+        if final:
+            self._refresh_companion(force=True)
 
     def step_widget(self, node_id: str) -> StepRunWidget:
         """A StepRunWidget of one node, to display in a cell of its own (made once, then kept)."""

@@ -187,7 +187,7 @@ class StepPane:
         self.state.update(traits)
         owner = self._owner()
         if owner is not None:
-            owner._publish_pane(self, logs="logs" in traits)
+            owner._publish_pane(self, logs="logs" in traits, final=final)
 
     def _on_record(self, record: RunRecord) -> None:
         self.session.on_record(record)

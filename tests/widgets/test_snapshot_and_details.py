@@ -203,6 +203,29 @@ def test_pipeline_snapshot_shows_the_open_step_view(reused_runs):
     assert '<pre class="srw-log"' in pane and "plain" in pane and "2.0 KiB" in pane
 
 
+class _Handle:
+    """Stands in for IPython's DisplayHandle of the companion output: keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.html: list[str] = []
+
+    def update(self, obj) -> None:
+        self.html.append(obj.data)
+
+
+def test_the_companion_follows_the_open_step_view(finished_run):
+    """The saved notebook's snapshot shows the step opened after the run ended, and none once the
+    view is closed (the companion was refreshed only when the pipeline's status changed)."""
+    widget = PipelineRunWidget(finished_run, poll=False)
+    widget._companion_handle = handle = _Handle()
+    node = next(s["node_id"] for s in widget.steps if s["name"] == "use")
+    widget.selected = node
+    assert handle.html and "Step view" in handle.html[-1] and "used" in handle.html[-1]
+    widget.selected = ""
+    assert "Step view" not in handle.html[-1]
+    widget.close()
+
+
 def test_step_snapshot_colours_the_log_and_names_the_original(reused_runs):
     first, second = reused_runs
     original = first.find_step_run(HOSTILE_NAME)[0]

@@ -110,3 +110,32 @@ def test_text_read_before_a_failed_request_still_reaches_the_browser(experiment,
     for stream, final in (("stdout", step.get_stdout_log()), ("job", step.get_job_log())):
         start = first.get(stream, {"tail": "", "seq": 0})
         assert start["tail"] + browser.log_text(stream, after_seq=start["seq"]) == final, stream
+
+
+def test_a_step_view_the_server_cannot_open_says_why_then_opens(own_server, tmp_path, experiment_name,
+                                                                 monkeypatch):
+    """A click on a step while the server is away: the header says why (no exception on the comm
+    thread, no pane stuck on "Opening…"); the next click opens it and the notice goes."""
+    from steprun_widgets import PipelineRunWidget
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    experiment = Experiment(Workspace(own_server.url), experiment_name)
+    try:
+        run = submit(experiment, [script_step(tmp_path, "quick", "print('quick')\n")])
+        assert run.wait_for_completion(show_output=False, timeout_seconds=60) == layout.FINISHED
+        widget = PipelineRunWidget(run, poll=False)
+        node = next(iter(widget.watch.step_records))
+        own_server.stop()
+        widget.selected = node
+        assert widget.pane == {} and widget.selected_step is None
+        assert widget.connection == "reconnecting"
+        assert f"Opening the view of step {node!r} failed" in widget.connection_detail
+        own_server.start()
+        widget.selected = ""
+        widget.selected = node
+        assert widget.pane["node_id"] == node and widget.selected_step.status == layout.FINISHED
+        assert "quick" in widget.selected_step.logs["stdout"]["tail"]
+        assert (widget.connection, widget.connection_detail) == ("ok", "")
+        widget.close()
+    finally:
+        stop_leftovers(experiment)
