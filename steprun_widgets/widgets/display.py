@@ -40,7 +40,7 @@ COMPANION_CSS = (
 )
 
 
-def asset(name: str, extra_css: str = "") -> str | Path:
+def asset(name: str) -> str | Path:
     """A frontend file for anywidget: its text, or its path when live reload is on.
 
     Given a path, anywidget connects every new widget to the file's change signal with a strong
@@ -50,7 +50,7 @@ def asset(name: str, extra_css: str = "") -> str | Path:
     path = STATIC / name
     if os.environ.get("ANYWIDGET_HMR") == "1":
         return path
-    return path.read_text(encoding="utf-8") + extra_css
+    return path.read_text(encoding="utf-8")
 
 
 class SnapshotDisplay:

@@ -14,7 +14,6 @@ from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.pipeline_watch import PipelineWatch
 from steprun_widgets.widgets.poller import get_poller
-from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.step_view import StepPane
 from steprun_widgets.widgets.step_widget import StepRunWidget
 
@@ -33,7 +32,7 @@ class PipelineRunWidget(RunWidget):
     """
 
     _esm = asset("pipeline_widget.js")
-    _css = asset("pipeline_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _css = asset("pipeline_widget.css")
     _frontend = Bundle("pipeline_widget")
     _snapshot_kind = "pipeline"
 

@@ -78,13 +78,6 @@ CSS = """
 """
 
 
-#: Added to the widgets' CSS: where a live view renders, the static companion output is hidden.
-HIDE_COMPANION_CSS = """
-.srw-snapshot-companion{display:none!important}
-.jp-OutputArea-child:has(.srw-snapshot-companion){display:none!important}
-"""
-
-
 def strip_ansi(text: str) -> str:
     """Text without its escape sequences."""
     return plain(text)

@@ -13,7 +13,6 @@ from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.poller import get_poller
-from steprun_widgets.widgets.snapshot import HIDE_COMPANION_CSS
 from steprun_widgets.widgets.step_view import LOGS_SYNC_EVERY, StepSession
 
 __all__ = ["StepRunWidget", "LOGS_SYNC_EVERY"]
@@ -28,7 +27,7 @@ class StepRunWidget(RunWidget):
     """
 
     _esm = asset("step_widget.js")
-    _css = asset("step_widget.css", extra_css=HIDE_COMPANION_CSS)
+    _css = asset("step_widget.css")
     _frontend = Bundle("step_widget")
 
     reuse = traitlets.Dict().tag(sync=True)
