@@ -101,9 +101,10 @@ export function createTimeline({ onSelect = () => {} } = {}) {
   const axis = h("div", { class: "prw-tl-axis", "aria-hidden": "true" });
   const rowsEl = h("div", { class: "prw-tl-rows" });
   const empty = h("div", { class: "prw-tl-empty", text: "No step has been queued yet." });
+  // data-lm-suppress-shortcuts: Enter on a group row unfolds it, not JupyterLab's cell edit mode.
   const el = h(
     "section",
-    { class: "prw-timeline", "data-testid": "prw-timeline", "aria-label": "Timeline" },
+    { class: "prw-timeline", "data-testid": "prw-timeline", "aria-label": "Timeline", "data-lm-suppress-shortcuts": "true" },
     h("div", { class: "prw-tl-head" }, h("span", { class: "prw-tl-title", text: "Timeline" }), axis),
     empty,
     rowsEl,
@@ -114,8 +115,10 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     if (!row.classList.contains("prw-tl-group")) return onSelect(id);
     if (expanded.has(id)) expanded.delete(id);
     else expanded.add(id);
+    const focused = row.getRootNode().activeElement === row;
     buildRows(last.rows, last.stepMap);
     paint(lastNow);
+    if (focused) rows.get(id)?.el.focus(); // the rows were rebuilt: the focus would drop to the page
   };
   rowsEl.addEventListener("click", (event) => {
     const row = event.target?.closest?.(".prw-tl-row");

@@ -191,6 +191,26 @@ describe("timeline of a 200-step fan-out", () => {
     byTestId(tl.el, "prw-timeline-group-1").click();
     expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(3);
   });
+  it("Enter on a focused group row unfolds it and keeps the focus on the row", () => {
+    const shown = groupGraph(normalizeGraph(fan()));
+    const tl = createTimeline();
+    document.body.append(tl.el);
+    tl.update(shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })), stepsByNode(fanSteps()), T + 20_000);
+    expect(tl.el.getAttribute("data-lm-suppress-shortcuts")).toBe("true"); // Enter is not the cell's
+    const enter = () => {
+      const row = byTestId(tl.el, "prw-timeline-group-1");
+      row.focus();
+      row.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    };
+    enter();
+    expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(201);
+    expect(document.activeElement).toBe(byTestId(tl.el, "prw-timeline-group-1"));
+    expect(document.activeElement.getAttribute("aria-expanded")).toBe("true");
+    enter();
+    expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(3);
+    expect(document.activeElement).toBe(byTestId(tl.el, "prw-timeline-group-1"));
+    tl.el.remove();
+  });
 });
 
 describe("PipelineRunWidget at scale", () => {
