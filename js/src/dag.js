@@ -463,7 +463,7 @@ export class GraphView {
           tabindex: 0,
           role: "button",
           "aria-pressed": "false",
-          ...(group ? { "aria-expanded": "false" } : {}),
+          ...(group ? { "aria-expanded": node.id === this.openGroupId ? "true" : "false" } : {}),
           "data-node-id": node.id,
           "data-testid": group ? `prw-group-${node.group.layer}` : `prw-node-${node.id}`,
         },
@@ -472,11 +472,15 @@ export class GraphView {
       this.nodes.set(node.id, { g, parts, node, group, painted: {} });
       return g;
     });
+    // the nodes are new elements: a focused one (a resize relayout, a new graph) keeps the focus
+    const active = this.nodeLayer.getRootNode().activeElement;
+    const focused = active && this.nodeLayer.contains(active) ? active.getAttribute("data-node-id") : null;
     this.edges = edgeEls;
     this.edgeLabels = labelEls;
     this.edgeLayer.replaceChildren(...edgeEls);
     this.labelLayer.replaceChildren(...labelEls);
     this.nodeLayer.replaceChildren(...nodeEls);
+    if (focused) this.nodes.get(focused)?.g.focus?.();
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     this.empty.hidden = graph.nodes.length > 0;
     this.svg.style.display = graph.nodes.length > 0 ? "" : "none";

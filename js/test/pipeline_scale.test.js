@@ -314,6 +314,33 @@ describe("PipelineRunWidget at scale", () => {
     big.dispose();
   });
 
+  it("a relayout keeps an open group's aria-expanded and the focused node", () => {
+    const view = new GraphView();
+    document.body.append(view.el);
+    let width = 1200;
+    Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => width });
+    view.setGraph(groupGraph(normalizeGraph(fan())));
+    const group = () => view.nodeLayer.querySelector('[data-node-id="group:1:0"]');
+    group().focus();
+    group().dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(view.groupPanel.hidden).toBe(false);
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    width = 330; // narrower: the graph turns top to bottom, every node is drawn anew
+    view._relayoutForWidth();
+    expect(view.rankdir).toBe("TB");
+    expect(view.groupPanel.hidden).toBe(false);
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    expect(document.activeElement).toBe(group());
+    // a new graph that still has the group (a step renamed)
+    const renamed = fan();
+    renamed.nodes[0].name = "source-2";
+    view.setGraph(groupGraph(normalizeGraph(renamed)));
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    expect(document.activeElement).toBe(group());
+    view.dispose();
+    view.el.remove();
+  });
+
   it("Fit shows the whole graph at 100 % at most", () => {
     const view = new GraphView();
     Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => 1200 });
