@@ -121,9 +121,12 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
       live = Boolean(on);
       paint();
     },
-    // A kernel message; true when it was one of ours.
+    // A kernel message; true when it was one of ours. The kernel's answers reach every view of
+    // the model: one to a request of another view (or one this view gave up on) is dropped, and
+    // the run's status trait shows how it ended.
     handle(msg) {
       if (!msg || typeof msg.type !== "string" || !msg.type.startsWith("cancel_")) return false;
+      if (pending == null || msg.request_id !== pending) return true;
       if (msg.type === "cancel_started") {
         setNote(CANCEL_REQUESTED);
       } else if (msg.type === "cancel_done") {

@@ -78,17 +78,44 @@ describe("the Cancel control", () => {
   });
 
   it("shows why a cancel failed, as text, and offers the button again", () => {
-    const { c, get } = control();
+    const { c, sent, get } = control();
     c.setLive(true);
     c.update({ status: "Running", name: "fit" });
     get("run-cancel").click();
     get("run-cancel-confirm").click();
-    c.handle({ type: "cancel_error", message: `Cancel failed: 403 ${XSS}` });
+    c.handle({ type: "cancel_error", message: `Cancel failed: 403 ${XSS}`, request_id: sent[0].request_id });
     expect(get("run-cancel-note").textContent).toBe(`Cancel failed: 403 ${XSS}`);
     expect(get("run-cancel-note").getAttribute("role")).toBe("alert");
     expect(document.querySelector("img")).toBeNull();
     expect(get("run-cancel").hidden).toBe(false);
     expect(get("run-cancel").disabled).toBe(false);
+  });
+
+  it("heeds only the answers to its own request (every view of the model gets them)", () => {
+    const one = control();
+    const two = control();
+    for (const { c } of [one, two]) {
+      c.setLive(true);
+      c.update({ status: "Running", name: "fit" });
+    }
+    one.get("run-cancel").click();
+    one.get("run-cancel-confirm").click();
+    const { request_id } = one.sent[0];
+    for (const { c } of [one, two]) c.handle({ type: "cancel_started", request_id });
+    expect(two.get("run-cancel-note").hidden).toBe(true); // the other view asked nothing
+    for (const { c } of [one, two]) c.handle({ type: "cancel_done", status: "Canceled", request_id });
+    expect(one.get("run-cancel-note").textContent).toBe("Canceled at your request");
+    expect(two.get("run-cancel-note").textContent).toBe("");
+    expect(two.get("run-cancel-note").hidden).toBe(true);
+    // a late answer to another request does not end this view's own one
+    two.get("run-cancel").click();
+    two.get("run-cancel-confirm").click();
+    two.c.handle({ type: "cancel_error", message: "late: no permission", request_id });
+    expect(two.get("run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
+    expect(two.get("run-cancel").disabled).toBe(true);
+    two.c.handle({ type: "cancel_error", message: "no permission", request_id: two.sent[0].request_id });
+    expect(two.get("run-cancel-note").textContent).toBe("no permission");
+    expect(two.get("run-cancel").disabled).toBe(false);
   });
 
   it("the question goes away when the run ends meanwhile", () => {
@@ -116,7 +143,8 @@ describe("Cancel in the widgets", () => {
     byTestId(el, "srw-run-cancel").click();
     byTestId(el, "srw-run-cancel-confirm").click();
     expect(model.sent.at(-1).type).toBe("cancel");
-    model.emit({ type: "cancel_error", message: "The step run 'r1' already ended (Finished): nothing to cancel" });
+    const { request_id } = model.sent.at(-1);
+    model.emit({ type: "cancel_error", message: "The step run 'r1' already ended (Finished): nothing to cancel", request_id });
     expect(byTestId(el, "srw-run-cancel-note").textContent).toContain("already ended");
   });
 
@@ -135,6 +163,7 @@ describe("Cancel in the widgets", () => {
     byTestId(el, "prw-run-cancel-confirm").click();
     expect(model.sent.at(-1)).toMatchObject({ type: "cancel" });
     expect(model.sent.at(-1).pane).toBeUndefined();
+    const pipelineRequest = model.sent.at(-1).request_id;
     // the step pane: its view's cancel goes marked with the node; its answers come back marked
     model.setMany({ selected: "n1", pane: { node_id: "n1", name: "prep", status: "Running" } });
     model.emit({ type: "sync_done", pane: "n1" });
@@ -143,10 +172,10 @@ describe("Cancel in the widgets", () => {
     expect(byTestId(pane, "srw-run-cancel-question").textContent).toBe("Cancel run prep?");
     byTestId(pane, "srw-run-cancel-confirm").click();
     expect(model.sent.at(-1)).toMatchObject({ type: "cancel", pane: "n1" });
-    model.emit({ type: "cancel_started", pane: "n1" });
+    model.emit({ type: "cancel_started", pane: "n1", request_id: model.sent.at(-1).request_id });
     expect(byTestId(pane, "srw-run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
     // a pipeline answer does not touch the step's note, nor the step's the pipeline's
-    model.emit({ type: "cancel_error", message: "pipeline: no permission" });
+    model.emit({ type: "cancel_error", message: "pipeline: no permission", request_id: pipelineRequest });
     expect(byTestId(el, "prw-run-cancel-note").textContent).toBe("pipeline: no permission");
     expect(byTestId(pane, "srw-run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
     model.set("pane", { node_id: "n1", name: "prep", status: "Canceled" });
