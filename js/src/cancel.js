@@ -6,10 +6,15 @@ import { TERMINAL_STATUSES, statusInfo } from "./status.js";
 // `{type: "cancel", request_id}`; the kernel calls the run's cancel() and answers
 // `cancel_started`, then `cancel_done` (with the status then) or `cancel_error` (why not, text).
 // The button shows only while the run has not ended and only once the view is live (`setLive`,
-// after the kernel answered the view's `sync`): a saved notebook without a kernel, or the
-// static snapshot, offers no control that cannot act. `prefix` names the test ids.
+// after the kernel answered the view's `sync`; off again when the loader finds the kernel gone):
+// a saved notebook without a kernel, or the static snapshot, offers no control that cannot act.
+// `prefix` names the test ids.
 
 export const CANCEL_REQUESTED = "Cancel requested…";
+export const NO_ANSWER = "The cancel request got no answer from the kernel. Try again, or run the cell again.";
+// cancel() waits up to 8 s for the runner (core/cancel.py RUNNER_ACK_TIMEOUT), then may end every
+// step itself over REST: well within this.
+export const ANSWER_TIMEOUT_MS = 60_000;
 
 export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
   let status = "";
@@ -17,6 +22,7 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
   let live = false;
   let confirming = false;
   let pending = null; // request id in flight
+  let timer = null; // gives up on `pending`
   let counter = 0;
 
   const button = h("button", {
@@ -99,8 +105,23 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     counter += 1;
     pending = `cancel-${counter}-${Math.random().toString(36).slice(2, 8)}`;
     send({ type: "cancel", request_id: pending });
+    timer = setTimeout(giveUp, ANSWER_TIMEOUT_MS);
     closeConfirm(false);
     setNote(CANCEL_REQUESTED);
+    paint();
+  }
+
+  function settled() {
+    clearTimeout(timer);
+    timer = null;
+    pending = null;
+  }
+
+  // No answer came, or none can come (the kernel went away): the button is offered again.
+  function giveUp() {
+    if (pending == null) return;
+    settled();
+    setNote(NO_ANSWER, true);
     paint();
   }
 
@@ -119,6 +140,7 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     },
     setLive(on) {
       live = Boolean(on);
+      if (!live) giveUp();
       paint();
     },
     // A kernel message; true when it was one of ours. The kernel's answers reach every view of
@@ -130,11 +152,11 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
       if (msg.type === "cancel_started") {
         setNote(CANCEL_REQUESTED);
       } else if (msg.type === "cancel_done") {
-        pending = null;
+        settled();
         const word = typeof msg.status === "string" ? msg.status : "";
         setNote(word === "Canceled" ? "Canceled at your request" : `Cancel requested; the run is ${statusInfo(word).label}`);
       } else if (msg.type === "cancel_error") {
-        pending = null;
+        settled();
         setNote(typeof msg.message === "string" && msg.message ? msg.message : "Cancel failed", true);
       }
       paint();

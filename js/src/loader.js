@@ -101,7 +101,8 @@ export default {
     const dispose = await code.default.render(context);
     // ipywidgets sets a model's comm dead when its kernel restarts, and a model restored from a
     // saved notebook's widget state has none (its view gets ipywidgets' "disconnected" class): the
-    // view stays at its last state, and says so.
+    // view stays at its last state, and says so; "srw-not-live" on el tells the view (its
+    // controls that need the kernel go, step_widget.js and pipeline_widget.js).
     const notLive = () => {
       if (el.querySelector(":scope > .srw-not-live")) return;
       const note = document.createElement("div");
@@ -109,6 +110,7 @@ export default {
       note.setAttribute("role", "status");
       note.textContent = NOT_LIVE;
       el.prepend(note);
+      el.dispatchEvent(new CustomEvent("srw-not-live"));
     };
     model.on("comm_live_update", notLive);
     if (el.classList.contains("jupyter-widgets-disconnected")) notLive();

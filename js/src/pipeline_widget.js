@@ -237,6 +237,14 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
     else cancel.handle(msg);
   });
 
+  // the loader found the kernel gone: the pane's step view, on this model, goes with it
+  const notLive = () => {
+    cancel.setLive(false);
+    stepView?.cancel.setLive(false);
+  };
+  el.addEventListener("srw-not-live", notLive);
+  cleanups.push(() => el.removeEventListener("srw-not-live", notLive));
+
   el.append(root);
   graphView.mounted();
   graphView.setSelected(selectedId());

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { createCancelControl, CANCEL_REQUESTED } from "../src/cancel.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ANSWER_TIMEOUT_MS, createCancelControl, CANCEL_REQUESTED, NO_ANSWER } from "../src/cancel.js";
 import { renderStepWidget } from "../src/step_widget.js";
 import { renderPipelineWidget } from "../src/pipeline_widget.js";
 import { FakeModel, byTestId, makeSteps, pipelineModel } from "./fake-model.js";
@@ -118,6 +118,47 @@ describe("the Cancel control", () => {
     expect(two.get("run-cancel").disabled).toBe(false);
   });
 
+  it("gives up on a request the kernel never answers, and offers the button again", () => {
+    vi.useFakeTimers();
+    try {
+      const { c, sent, get } = control();
+      c.setLive(true);
+      c.update({ status: "Running", name: "fit" });
+      get("run-cancel").click();
+      get("run-cancel-confirm").click();
+      c.handle({ type: "cancel_started", request_id: sent[0].request_id });
+      vi.advanceTimersByTime(ANSWER_TIMEOUT_MS - 1);
+      expect(get("run-cancel-note").textContent).toBe(CANCEL_REQUESTED);
+      expect(get("run-cancel").disabled).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(get("run-cancel-note").textContent).toBe(NO_ANSWER);
+      expect(get("run-cancel").disabled).toBe(false);
+      c.handle({ type: "cancel_done", status: "Running", request_id: sent[0].request_id }); // too late
+      expect(get("run-cancel-note").textContent).toBe(NO_ANSWER);
+      // an answer in time stops the clock
+      get("run-cancel").click();
+      get("run-cancel-confirm").click();
+      c.handle({ type: "cancel_done", status: "Canceled", request_id: sent[1].request_id });
+      vi.advanceTimersByTime(ANSWER_TIMEOUT_MS);
+      expect(get("run-cancel-note").textContent).toBe("Canceled at your request");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("goes when the view is no longer live, a request in flight included", () => {
+    const { c, get } = control();
+    c.setLive(true);
+    c.update({ status: "Running", name: "fit" });
+    get("run-cancel").click();
+    get("run-cancel-confirm").click();
+    c.setLive(false);
+    expect(get("run-cancel").hidden).toBe(true);
+    expect(get("run-cancel-note").textContent).toBe(NO_ANSWER);
+    c.setLive(true);
+    expect(get("run-cancel").disabled).toBe(false);
+  });
+
   it("the question goes away when the run ends meanwhile", () => {
     const { c, get } = control();
     c.setLive(true);
@@ -146,6 +187,32 @@ describe("Cancel in the widgets", () => {
     const { request_id } = model.sent.at(-1);
     model.emit({ type: "cancel_error", message: "The step run 'r1' already ended (Finished): nothing to cancel", request_id });
     expect(byTestId(el, "srw-run-cancel-note").textContent).toContain("already ended");
+  });
+
+  it("the views drop their Cancel buttons when the loader says the kernel is gone", () => {
+    const step = new FakeModel({ status: "Running", name: "fit" });
+    const stepEl = document.body.appendChild(document.createElement("div"));
+    const stepHandle = renderStepWidget({ model: step, el: stepEl });
+    cleanups.push(() => stepHandle.dispose());
+    step.emit({ type: "sync_done" });
+    expect(byTestId(stepEl, "srw-run-cancel").hidden).toBe(false);
+    stepEl.dispatchEvent(new CustomEvent("srw-not-live"));
+    expect(byTestId(stepEl, "srw-run-cancel").hidden).toBe(true);
+
+    const graph = { nodes: [{ id: "n1", name: "prep" }], edges: [] };
+    const model = pipelineModel({ graph, steps: makeSteps(graph, { n1: { status: "Running" } }), name: "pipe" });
+    const el = document.body.appendChild(document.createElement("div"));
+    const handle = renderPipelineWidget({ model, el });
+    cleanups.push(() => handle.dispose());
+    model.emit({ type: "sync_done" });
+    model.setMany({ selected: "n1", pane: { node_id: "n1", name: "prep", status: "Running" } });
+    model.emit({ type: "sync_done", pane: "n1" });
+    const pane = byTestId(el, "prw-detail");
+    expect(byTestId(el, "prw-run-cancel").hidden).toBe(false);
+    expect(byTestId(pane, "srw-run-cancel").hidden).toBe(false);
+    el.dispatchEvent(new CustomEvent("srw-not-live"));
+    expect(byTestId(el, "prw-run-cancel").hidden).toBe(true);
+    expect(byTestId(pane, "srw-run-cancel").hidden).toBe(true);
   });
 
   it("the pipeline header has its own; the pane's step view has the step's", () => {

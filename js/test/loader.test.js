@@ -4,7 +4,10 @@ import { FakeModel } from "./fake-model.js";
 // The loader (src/loader.js) as the kernel sends it without the code: __SRW_FRONTEND__ replaced
 // by a spec whose js is null. The code the kernel's reply carries is imported from a blob URL,
 // here a data: URL of a stand-in bundle.
-const BUNDLE = "export default { render({ el }) { el.dataset.rendered = 'yes'; } };";
+const BUNDLE = `export default { render({ el }) {
+  el.dataset.rendered = "yes";
+  el.addEventListener("srw-not-live", () => (el.dataset.told = "not live"));
+} };`;
 let hashes = 0;
 
 async function freshLoader() {
@@ -67,5 +70,18 @@ describe("the loader without code on the page", () => {
     const el = view();
     await loader.render({ model: b, el });
     expect(el.dataset.rendered).toBe("yes");
+  });
+
+  it("tells the view when its kernel went away, beside the note it shows", async () => {
+    const { hash, loader } = await freshLoader();
+    const model = new FakeModel();
+    const el = view();
+    const rendered = loader.render({ model, el });
+    reply(model, hash);
+    await rendered;
+    expect(el.dataset.told).toBeUndefined();
+    model._fire("comm_live_update");
+    expect(el.querySelector(".srw-not-live")).not.toBeNull();
+    expect(el.dataset.told).toBe("not live");
   });
 });
