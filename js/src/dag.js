@@ -23,7 +23,7 @@ THE SOFTWARE.
 import { graphlib, layout as dagreLayout } from "@dagrejs/dagre";
 import { h, svg } from "./dom.js";
 import { STATUSES } from "./status.js";
-import { matchSteps } from "./graph_groups.js";
+import { groupTestKey, matchSteps } from "./graph_groups.js";
 
 // The pipeline graph: dagre lays it out (left to right by default), SVG draws it. The layout
 // runs only when the graph itself changes (setGraph with a new key); status changes repaint the
@@ -465,7 +465,7 @@ export class GraphView {
           "aria-pressed": "false",
           ...(group ? { "aria-expanded": node.id === this.openGroupId ? "true" : "false" } : {}),
           "data-node-id": node.id,
-          "data-testid": group ? `prw-group-${node.group.layer}` : `prw-node-${node.id}`,
+          "data-testid": group ? `prw-group-${groupTestKey(node.group)}` : `prw-node-${node.id}`,
         },
         ...[parts.title, parts.stack, parts.box, parts.stripe, parts.icon, parts.name, parts.sub, parts.reuse].filter(Boolean),
       );

@@ -1,7 +1,7 @@
 import { h } from "./dom.js";
 import { formatElapsed, statusInfo } from "./status.js";
 import { isTime, stepStatus, stepIsLive } from "./pipeline_steps.js";
-import { groupStatus } from "./graph_groups.js";
+import { groupStatus, groupTestKey } from "./graph_groups.js";
 import { stepTimes, clockTime } from "./step_times.js";
 
 // Gantt-like timeline: one row per step on a shared time axis, a light bar from queued to start
@@ -148,7 +148,7 @@ export function createTimeline({ onSelect = () => {} } = {}) {
       {
         class: `prw-tl-row${group ? " prw-tl-group" : ""}${member ? " prw-tl-member" : ""}`,
         "data-node-id": id,
-        "data-testid": group ? `prw-timeline-group-${group.layer}` : `prw-timeline-row-${id}`,
+        "data-testid": group ? `prw-timeline-group-${groupTestKey(group)}` : `prw-timeline-row-${id}`,
         ...(group ? { role: "button", tabindex: 0, "aria-expanded": open ? "true" : "false" } : {}),
       },
       label,

@@ -167,6 +167,35 @@ describe("times in tooltips", () => {
   });
 });
 
+describe("a layer split into several parallel groups", () => {
+  // src -> a0..a4 -> sinkA and src -> b0..b4 -> sinkB: with at most 6 nodes a layer, layer 1
+  // becomes two groups of 5
+  function twoFans() {
+    const nodes = [{ id: "src", name: "source" }, { id: "sinkA", name: "sinkA" }, { id: "sinkB", name: "sinkB" }];
+    const edges = [];
+    for (const side of ["a", "b"]) {
+      for (let i = 0; i < 5; i++) {
+        nodes.push({ id: `${side}${i}`, name: `${side}-${i}` });
+        edges.push(["src", `${side}${i}`], [`${side}${i}`, side === "a" ? "sinkA" : "sinkB"]);
+      }
+    }
+    return normalizeGraph({ nodes, edges });
+  }
+
+  it("gives each group a test id of its own, the first one the layer's alone", () => {
+    const shown = groupGraph(twoFans(), { maxLayer: 6 });
+    expect([...shown.groups.keys()]).toEqual(["group:1:0", "group:1:1"]);
+    const view = new GraphView();
+    view.setGraph(shown);
+    const ids = (root, sel) => [...root.querySelectorAll(sel)].map((g) => g.getAttribute("data-testid"));
+    expect(ids(view.nodeLayer, ".prw-group").sort()).toEqual(["prw-group-1", "prw-group-1-1"]); // the SVG lists them in layout order
+    const tl = createTimeline();
+    tl.update(shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })), new Map(), T);
+    expect(ids(tl.el, ".prw-tl-group")).toEqual(["prw-timeline-group-1", "prw-timeline-group-1-1"]);
+    view.dispose();
+  });
+});
+
 describe("timeline of a 200-step fan-out", () => {
   it("spans a group's steps with one bar pair", () => {
     const steps = fanSteps().slice(1, 199);
