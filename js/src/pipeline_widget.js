@@ -177,7 +177,13 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
   let stepView = null;
   function mountStep(id, target) {
     const stepModel = createPaneModel(model, id);
-    const view = renderStepWidget({ model: stepModel, el: target });
+    let view;
+    try {
+      view = renderStepWidget({ model: stepModel, el: target });
+    } catch (err) {
+      stepModel.dispose(); // its listeners are on the pipeline's model
+      throw err;
+    }
     stepView = view;
     return () => {
       if (stepView === view) stepView = null;
