@@ -606,7 +606,9 @@ export class GraphView {
   _buildGroupPanel(group, members) {
     const list = this.groupPanel.querySelector(".prw-group-list");
     const scrollTop = list?.scrollTop ?? 0;
-    const focused = this.groupPanel.contains(document.activeElement) ? document.activeElement?.getAttribute("data-node-id") : null;
+    // inside a shadow root (marimo) document.activeElement is the host
+    const active = this.groupPanel.getRootNode().activeElement;
+    const focused = this.groupPanel.contains(active) ? active?.getAttribute("data-node-id") : null;
     this.groupItems = new Map();
     const close = h("button", {
       type: "button",

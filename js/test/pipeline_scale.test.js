@@ -302,6 +302,24 @@ describe("PipelineRunWidget at scale", () => {
     expect(group.classList.contains("prw-selected")).toBe(true);
   });
 
+  it("a reordered group list keeps the focused step, in a shadow root too (marimo)", () => {
+    const host = document.body.appendChild(document.createElement("div"));
+    const shadow = host.attachShadow({ mode: "open" });
+    const el = shadow.appendChild(document.createElement("div"));
+    const model = pipelineModel({ graph: fan(), steps: fanSteps() });
+    handle = renderPipelineWidget({ model, el, now: () => clock });
+    byTestId(el, "prw-group-1").dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const before = byTestId(el, "prw-group-step-p5");
+    before.focus();
+    expect(shadow.activeElement).toBe(before);
+    // p5 fails: it moves to the top, the list is rebuilt
+    model.set("steps", fanSteps().map((s) => (s.node_id === "p5" ? { ...s, status: "Failed" } : s)));
+    const after = byTestId(el, "prw-group-step-p5");
+    expect(after).not.toBe(before);
+    expect(el.querySelector(".prw-group-step")).toBe(after);
+    expect(shadow.activeElement).toBe(after);
+  });
+
   it("finds a step by name: Enter selects it, opens its group and marks it", () => {
     const { el, model } = mount();
     const input = byTestId(el, "prw-search");
