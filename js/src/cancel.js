@@ -16,7 +16,11 @@ export const NO_ANSWER = "The cancel request got no answer from the kernel. Try 
 // step itself over REST: well within this.
 export const ANSWER_TIMEOUT_MS = 60_000;
 
+let instances = 0;
+
 export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
+  instances += 1;
+  const questionId = `${prefix}-cancel-${instances}-${Math.random().toString(36).slice(2, 8)}-question`;
   let status = "";
   let name = "";
   let live = false;
@@ -35,7 +39,11 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     "data-lm-suppress-shortcuts": "true",
     onclick: () => openConfirm(),
   });
-  const question = h("span", { class: "srw-run-cancel-question", "data-testid": `${prefix}-run-cancel-question` });
+  const question = h("span", {
+    class: "srw-run-cancel-question",
+    id: questionId,
+    "data-testid": `${prefix}-run-cancel-question`,
+  });
   const yes = h("button", {
     type: "button",
     class: "srw-button srw-run-cancel-yes",
@@ -54,7 +62,13 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
   });
   const confirmBox = h(
     "div",
-    { class: "srw-run-cancel-confirm", role: "group", hidden: true, "data-testid": `${prefix}-run-cancel-box` },
+    {
+      class: "srw-run-cancel-confirm",
+      role: "group",
+      "aria-labelledby": questionId,
+      hidden: true,
+      "data-testid": `${prefix}-run-cancel-box`,
+    },
     question,
     yes,
     no,
@@ -84,6 +98,8 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     button.disabled = pending != null;
     if (!offer && confirming) closeConfirm(false);
     question.textContent = `Cancel run ${name || "(unnamed)"}?`;
+    // with the step pane open two Cancel buttons show: each says which run it cancels
+    button.setAttribute("aria-label", `Cancel ${kind} ${name || "(unnamed)"}`);
   }
 
   function openConfirm() {

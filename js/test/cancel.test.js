@@ -63,6 +63,20 @@ describe("the Cancel control", () => {
     expect(get("run-cancel").hidden).toBe(true);
   });
 
+  it("names its button after the run and its question group after the question", () => {
+    const { c, get } = control();
+    c.setLive(true);
+    c.update({ status: "Running", name: XSS });
+    expect(get("run-cancel").getAttribute("aria-label")).toBe(`Cancel step run ${XSS}`);
+    c.update({ status: "Running", name: "fit" });
+    expect(get("run-cancel").getAttribute("aria-label")).toBe("Cancel step run fit");
+    const box = get("run-cancel-box");
+    const labelledBy = box.getAttribute("aria-labelledby");
+    expect(labelledBy).toBeTruthy();
+    expect(document.getElementById(labelledBy)).toBe(get("run-cancel-question"));
+    expect(control().get("run-cancel-box").getAttribute("aria-labelledby")).not.toBe(labelledBy);
+  });
+
   it("Keep running and Escape close the question without sending", () => {
     const { c, sent, get } = control();
     c.setLive(true);
@@ -235,6 +249,9 @@ describe("Cancel in the widgets", () => {
     model.setMany({ selected: "n1", pane: { node_id: "n1", name: "prep", status: "Running" } });
     model.emit({ type: "sync_done", pane: "n1" });
     const pane = byTestId(el, "prw-detail");
+    // two Cancel buttons now: each has a name of its own
+    expect(byTestId(el, "prw-run-cancel").getAttribute("aria-label")).toBe("Cancel pipeline run pipe");
+    expect(byTestId(pane, "srw-run-cancel").getAttribute("aria-label")).toBe("Cancel step run prep");
     byTestId(pane, "srw-run-cancel").click();
     expect(byTestId(pane, "srw-run-cancel-question").textContent).toBe("Cancel run prep?");
     byTestId(pane, "srw-run-cancel-confirm").click();
