@@ -254,7 +254,9 @@ function groupTitle(name, steps, bars, now) {
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
   const lines = [name, `${steps.length} steps · ${[...counts].map(([l, c]) => `${c} ${l}`).join(" · ")}`];
-  if (bars.run) lines.push(`First started ${clockTime(bars.run[0], now)}`, `Last ${bars.run[1] >= now ? "still running" : `ended ${clockTime(bars.run[1], now)}`}`);
+  // from the steps' states, not the times: the server's clock may be ahead of this one
+  const live = steps.some(stepIsLive);
+  if (bars.run) lines.push(`First started ${clockTime(bars.run[0], now)}`, `Last ${live ? "still running" : `ended ${clockTime(bars.run[1], now)}`}`);
   lines.push("Click to list them here");
   return lines.join("\n");
 }

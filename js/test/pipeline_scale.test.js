@@ -220,6 +220,20 @@ describe("timeline of a 200-step fan-out", () => {
     byTestId(tl.el, "prw-timeline-group-1").click();
     expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(3);
   });
+  it("says a group's last step ended from the steps' states, whatever the clocks say", () => {
+    const shown = groupGraph(normalizeGraph(fan()));
+    const rows = shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group }));
+    const tl = createTimeline();
+    const title = () => byTestId(tl.el, "prw-timeline-group-1").title;
+    // all ended, the server's clock 10 s ahead of this one: the ends are still "in the future"
+    const ended = fanSteps().map((s) => (s.status === "Running" ? { ...s, status: "Finished", end_time: T + 20_000 } : s));
+    tl.update(rows, stepsByNode(ended), T + 10_000);
+    expect(title()).toContain(`Last ended ${clockTime(T + 20_000, T + 10_000)}`);
+    expect(title()).not.toContain("still running");
+    tl.update(rows, stepsByNode(fanSteps()), T + 20_000);
+    expect(title()).toContain("Last still running");
+  });
+
   it("Enter on a focused group row unfolds it and keeps the focus on the row", () => {
     const shown = groupGraph(normalizeGraph(fan()));
     const tl = createTimeline();
