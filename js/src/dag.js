@@ -176,6 +176,7 @@ export class GraphView {
     this.layout = null;
     this.nodes = new Map(); // id -> { g, parts, painted, node }
     this.edges = [];
+    this.edgeLabels = [];
     this.groups = new Map();
     this.groupOf = new Map();
     this.allNodes = [];
@@ -663,11 +664,13 @@ export class GraphView {
       g.classList.toggle("prw-selected", on);
       g.setAttribute("aria-pressed", on ? "true" : "false");
     }
+    const active = (el) => Boolean(shown) && (el.getAttribute("data-from") === shown || el.getAttribute("data-to") === shown);
     for (const path of this.edges) {
-      const on = Boolean(shown) && (path.getAttribute("data-from") === shown || path.getAttribute("data-to") === shown);
+      const on = active(path);
       path.classList.toggle("prw-edge-active", on);
       path.setAttribute("marker-end", `url(#${on ? this.activeMarkerId : this.markerId})`);
     }
+    for (const label of this.edgeLabels) label.classList.toggle("prw-edge-label-active", active(label));
   }
 
   focusNode(id) {

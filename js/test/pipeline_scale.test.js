@@ -293,6 +293,18 @@ describe("PipelineRunWidget at scale", () => {
     );
   });
 
+  it("highlights the data labels of the selected step's edges, as the edges", () => {
+    const { el, model } = mount();
+    const active = () => [...el.querySelectorAll(".prw-edge-label-active")].map((l) => l.lastChild.textContent);
+    expect(active()).toEqual([]);
+    model.set("selected", "src");
+    expect(active()).toEqual(["root"]);
+    model.set("selected", "p5"); // in the group: the group's edges
+    expect(active()).toEqual(["root", "d_0 +197"]);
+    model.set("selected", "");
+    expect(active()).toEqual([]);
+  });
+
   it("lists a group's steps on click, worst first, and a listed step selects it", () => {
     const { el, model } = mount();
     const group = byTestId(el, "prw-group-1");
