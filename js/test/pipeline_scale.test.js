@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { GRAPH_MAX_H, GraphView, LEGEND, edgeLabel, fitScale, layoutGraph, midPoint } from "../src/dag.js";
 import { MAX_LAYER, groupGraph, groupStatus, groupView, layers, matchSteps } from "../src/graph_groups.js";
@@ -193,6 +195,16 @@ describe("a layer split into several parallel groups", () => {
     tl.update(shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })), new Map(), T);
     expect(ids(tl.el, ".prw-tl-group")).toEqual(["prw-timeline-group-1", "prw-timeline-group-1-1"]);
     view.dispose();
+  });
+});
+
+describe("the group list's CSS", () => {
+  // happy-dom lays nothing out: the rule itself is checked
+  it("lets a column shrink below 14em in a narrower pane instead of overflowing it", () => {
+    // (vitest hands a CSS import over empty, and `URL` here is happy-dom's)
+    const css = readFileSync(fileURLToPath(import.meta.resolve("../src/pipeline_widget.css")), "utf8");
+    const rule = css.match(/\.prw-group-list\s*\{([^}]*)\}/)[1];
+    expect(rule).toContain("grid-template-columns: repeat(auto-fill, minmax(min(14em, 100%), 1fr));");
   });
 });
 
