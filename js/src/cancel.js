@@ -6,17 +6,27 @@ import { TERMINAL_STATUSES, statusInfo } from "./status.js";
 // `{type: "cancel", request_id}`; the kernel calls the run's cancel() and answers
 // `cancel_started`, then `cancel_done` (with the status then) or `cancel_error` (why not, text).
 // The button shows only while the run has not ended and only once the view is live (`setLive`,
-// after the kernel answered the view's `sync`): a saved notebook without a kernel, or the
-// static snapshot, offers no control that cannot act. `prefix` names the test ids.
+// after the kernel answered the view's `sync`; off again when the loader finds the kernel gone):
+// a saved notebook without a kernel, or the static snapshot, offers no control that cannot act.
+// `prefix` names the test ids.
 
 export const CANCEL_REQUESTED = "Cancel requested…";
+export const NO_ANSWER = "The cancel request got no answer from the kernel. Try again, or run the cell again.";
+// cancel() waits up to 8 s for the runner (core/cancel.py RUNNER_ACK_TIMEOUT), then may end every
+// step itself over REST: well within this.
+export const ANSWER_TIMEOUT_MS = 60_000;
+
+let instances = 0;
 
 export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
+  instances += 1;
+  const questionId = `${prefix}-cancel-${instances}-${Math.random().toString(36).slice(2, 8)}-question`;
   let status = "";
   let name = "";
   let live = false;
   let confirming = false;
   let pending = null; // request id in flight
+  let timer = null; // gives up on `pending`
   let counter = 0;
 
   const button = h("button", {
@@ -29,7 +39,11 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     "data-lm-suppress-shortcuts": "true",
     onclick: () => openConfirm(),
   });
-  const question = h("span", { class: "srw-run-cancel-question", "data-testid": `${prefix}-run-cancel-question` });
+  const question = h("span", {
+    class: "srw-run-cancel-question",
+    id: questionId,
+    "data-testid": `${prefix}-run-cancel-question`,
+  });
   const yes = h("button", {
     type: "button",
     class: "srw-button srw-run-cancel-yes",
@@ -48,7 +62,13 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
   });
   const confirmBox = h(
     "div",
-    { class: "srw-run-cancel-confirm", role: "group", hidden: true, "data-testid": `${prefix}-run-cancel-box` },
+    {
+      class: "srw-run-cancel-confirm",
+      role: "group",
+      "aria-labelledby": questionId,
+      hidden: true,
+      "data-testid": `${prefix}-run-cancel-box`,
+    },
     question,
     yes,
     no,
@@ -78,6 +98,8 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     button.disabled = pending != null;
     if (!offer && confirming) closeConfirm(false);
     question.textContent = `Cancel run ${name || "(unnamed)"}?`;
+    // with the step pane open two Cancel buttons show: each says which run it cancels
+    button.setAttribute("aria-label", `Cancel ${kind} ${name || "(unnamed)"}`);
   }
 
   function openConfirm() {
@@ -99,8 +121,23 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     counter += 1;
     pending = `cancel-${counter}-${Math.random().toString(36).slice(2, 8)}`;
     send({ type: "cancel", request_id: pending });
+    timer = setTimeout(giveUp, ANSWER_TIMEOUT_MS);
     closeConfirm(false);
     setNote(CANCEL_REQUESTED);
+    paint();
+  }
+
+  function settled() {
+    clearTimeout(timer);
+    timer = null;
+    pending = null;
+  }
+
+  // No answer came, or none can come (the kernel went away): the button is offered again.
+  function giveUp() {
+    if (pending == null) return;
+    settled();
+    setNote(NO_ANSWER, true);
     paint();
   }
 
@@ -119,19 +156,23 @@ export function createCancelControl({ send, prefix = "srw", kind = "run" }) {
     },
     setLive(on) {
       live = Boolean(on);
+      if (!live) giveUp();
       paint();
     },
-    // A kernel message; true when it was one of ours.
+    // A kernel message; true when it was one of ours. The kernel's answers reach every view of
+    // the model: one to a request of another view (or one this view gave up on) is dropped, and
+    // the run's status trait shows how it ended.
     handle(msg) {
       if (!msg || typeof msg.type !== "string" || !msg.type.startsWith("cancel_")) return false;
+      if (pending == null || msg.request_id !== pending) return true;
       if (msg.type === "cancel_started") {
         setNote(CANCEL_REQUESTED);
       } else if (msg.type === "cancel_done") {
-        pending = null;
+        settled();
         const word = typeof msg.status === "string" ? msg.status : "";
         setNote(word === "Canceled" ? "Canceled at your request" : `Cancel requested; the run is ${statusInfo(word).label}`);
       } else if (msg.type === "cancel_error") {
-        pending = null;
+        settled();
         setNote(typeof msg.message === "string" && msg.message ? msg.message : "Cancel failed", true);
       }
       paint();

@@ -23,7 +23,7 @@ THE SOFTWARE.
 import { graphlib, layout as dagreLayout } from "@dagrejs/dagre";
 import { h, svg } from "./dom.js";
 import { STATUSES } from "./status.js";
-import { matchSteps } from "./graph_groups.js";
+import { groupTestKey, matchSteps } from "./graph_groups.js";
 
 // The pipeline graph: dagre lays it out (left to right by default), SVG draws it. The layout
 // runs only when the graph itself changes (setGraph with a new key); status changes repaint the
@@ -176,6 +176,7 @@ export class GraphView {
     this.layout = null;
     this.nodes = new Map(); // id -> { g, parts, painted, node }
     this.edges = [];
+    this.edgeLabels = [];
     this.groups = new Map();
     this.groupOf = new Map();
     this.allNodes = [];
@@ -463,20 +464,24 @@ export class GraphView {
           tabindex: 0,
           role: "button",
           "aria-pressed": "false",
-          ...(group ? { "aria-expanded": "false" } : {}),
+          ...(group ? { "aria-expanded": node.id === this.openGroupId ? "true" : "false" } : {}),
           "data-node-id": node.id,
-          "data-testid": group ? `prw-group-${node.group.layer}` : `prw-node-${node.id}`,
+          "data-testid": group ? `prw-group-${groupTestKey(node.group)}` : `prw-node-${node.id}`,
         },
         ...[parts.title, parts.stack, parts.box, parts.stripe, parts.icon, parts.name, parts.sub, parts.reuse].filter(Boolean),
       );
       this.nodes.set(node.id, { g, parts, node, group, painted: {} });
       return g;
     });
+    // the nodes are new elements: a focused one (a resize relayout, a new graph) keeps the focus
+    const active = this.nodeLayer.getRootNode().activeElement;
+    const focused = active && this.nodeLayer.contains(active) ? active.getAttribute("data-node-id") : null;
     this.edges = edgeEls;
     this.edgeLabels = labelEls;
     this.edgeLayer.replaceChildren(...edgeEls);
     this.labelLayer.replaceChildren(...labelEls);
     this.nodeLayer.replaceChildren(...nodeEls);
+    if (focused) this.nodes.get(focused)?.g.focus?.();
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     this.empty.hidden = graph.nodes.length > 0;
     this.svg.style.display = graph.nodes.length > 0 ? "" : "none";
@@ -602,7 +607,9 @@ export class GraphView {
   _buildGroupPanel(group, members) {
     const list = this.groupPanel.querySelector(".prw-group-list");
     const scrollTop = list?.scrollTop ?? 0;
-    const focused = this.groupPanel.contains(document.activeElement) ? document.activeElement?.getAttribute("data-node-id") : null;
+    // inside a shadow root (marimo) document.activeElement is the host
+    const active = this.groupPanel.getRootNode().activeElement;
+    const focused = this.groupPanel.contains(active) ? active?.getAttribute("data-node-id") : null;
     this.groupItems = new Map();
     const close = h("button", {
       type: "button",
@@ -657,11 +664,13 @@ export class GraphView {
       g.classList.toggle("prw-selected", on);
       g.setAttribute("aria-pressed", on ? "true" : "false");
     }
+    const active = (el) => Boolean(shown) && (el.getAttribute("data-from") === shown || el.getAttribute("data-to") === shown);
     for (const path of this.edges) {
-      const on = Boolean(shown) && (path.getAttribute("data-from") === shown || path.getAttribute("data-to") === shown);
+      const on = active(path);
       path.classList.toggle("prw-edge-active", on);
       path.setAttribute("marker-end", `url(#${on ? this.activeMarkerId : this.markerId})`);
     }
+    for (const label of this.edgeLabels) label.classList.toggle("prw-edge-label-active", active(label));
   }
 
   focusNode(id) {

@@ -48,6 +48,7 @@ export function createDetail({ onClose = () => {} } = {}) {
   );
 
   let shown = null; // { nodeId, dispose } of the mounted step view
+  let failed = null; // the node whose view could not be shown: not tried again at every update
   let renders = 0;
   let lastView = null;
   // While the step's own view is shown it has the badge, the clock, the run id and the error:
@@ -89,11 +90,13 @@ export function createDetail({ onClose = () => {} } = {}) {
   function unmount() {
     if (shown) shown.dispose?.();
     shown = null;
+    failed = null;
   }
 
-  // Mounts the step view of `nodeId` in the body; the same node again is a no-op.
+  // Mounts the step view of `nodeId` in the body; the same node again is a no-op, and so is one
+  // whose view failed until something else is shown.
   function showStep(nodeId, mount) {
-    if (shown && shown.nodeId === nodeId) return;
+    if ((shown && shown.nodeId === nodeId) || failed === nodeId) return;
     unmount();
     renders += 1;
     const target = h("div", { class: "prw-child" });
@@ -102,6 +105,7 @@ export function createDetail({ onClose = () => {} } = {}) {
     try {
       shown = { nodeId, dispose: mount(target) };
     } catch (err) {
+      failed = nodeId;
       message(`Could not show the step view: ${err?.message ?? err}`, "prw-detail-failed");
     }
   }

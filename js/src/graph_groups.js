@@ -41,8 +41,9 @@ export function layers(nodes, edges) {
 
 // The graph to draw: `graph` (normalizeGraph) with wide layers collapsed. Returns
 // { nodes, edges, key, groups: Map groupId -> group, groupOf: Map stepId -> groupId, all }, where a
-// group node is { id, name, group: { id, name, members: [step ids], layer } } and `all` is every
-// step node (what the search box looks through). Without a wide layer it is `graph` itself.
+// group node is { id, name, group: { id, name, members: [step ids], layer, index } } (index: which
+// of its layer's groups) and `all` is every step node (what the search box looks through).
+// Without a wide layer it is `graph` itself.
 export function groupGraph(graph, { maxLayer = MAX_LAYER } = {}) {
   const groups = new Map();
   const groupOf = new Map();
@@ -74,7 +75,7 @@ export function groupGraph(graph, { maxLayer = MAX_LAYER } = {}) {
   const addGroup = (l, k, members, parallel) => {
     const id = freshId(`group:${l}:${k}`);
     const name = parallel ? `${members.length} parallel steps` : `${members.length} steps in layer ${l + 1}`;
-    groups.set(id, { id, name, members: members.map((m) => m.id), layer: l, parallel });
+    groups.set(id, { id, name, members: members.map((m) => m.id), layer: l, index: k, parallel });
     for (const m of members) groupOf.set(m.id, id);
   };
   for (const [l, list] of wide) {
@@ -112,6 +113,9 @@ export function groupGraph(graph, { maxLayer = MAX_LAYER } = {}) {
   const key = JSON.stringify([nodes.map((n) => [n.id, n.name, n.group?.members ?? null]), edges]);
   return { nodes, edges, key, groups, groupOf, all: graph.nodes };
 }
+
+// What names a group in test ids: its layer, and which of the layer's groups ("1", "1-1", ...).
+export const groupTestKey = (group) => (group.index ? `${group.layer}-${group.index}` : `${group.layer}`);
 
 // The order in which a group's status is decided: the first status any member has, so a group
 // with one failed step is Failed, one with a running step Running, and Finished only when all are.

@@ -28,7 +28,8 @@ function entry() {
   if (!found) {
     let resolve, reject;
     const promise = new Promise((res, rej) => ((resolve = res), (reject = rej)));
-    found = { promise, resolve, reject, started: false, css: "", styled: new WeakSet() };
+    // waiting: model -> { onMessage, timer } of each model that may still ask its kernel
+    found = { promise, resolve, reject, started: false, css: "", styled: new WeakSet(), waiting: new Map() };
     pages.set(KEY, found);
   }
   return found;
@@ -47,20 +48,26 @@ function provide(found, js, css) {
   if (found.started) return;
   found.started = true;
   found.css = css;
+  // Whichever way the code came (a carrier, or one model's reply), no model asks or waits any more.
+  for (const [model, { onMessage, timer }] of found.waiting) {
+    clearTimeout(timer);
+    model.off("msg:custom", onMessage);
+  }
+  found.waiting.clear();
   importText(js).then(found.resolve, found.reject);
 }
 
+// Runs from both initialize and render (once per view): a model registers and asks only once.
 function load(model) {
   const found = entry();
   if (SPEC.js !== null) provide(found, SPEC.js, SPEC.css);
-  if (!found.started) {
+  if (!found.started && !found.waiting.has(model)) {
     const onMessage = (msg) => {
-      if (msg?.type !== "srw-frontend" || msg.hash !== SPEC.hash) return;
-      model.off("msg:custom", onMessage);
-      provide(found, msg.js, msg.css);
+      if (msg?.type === "srw-frontend" && msg.hash === SPEC.hash) provide(found, msg.js, msg.css);
     };
+    const timer = setTimeout(() => found.started || model.send({ type: "srw-frontend" }), ASK_AFTER_MS);
+    found.waiting.set(model, { onMessage, timer });
     model.on("msg:custom", onMessage);
-    setTimeout(() => found.started || model.send({ type: "srw-frontend" }), ASK_AFTER_MS);
   }
   return found.promise;
 }
@@ -94,7 +101,8 @@ export default {
     const dispose = await code.default.render(context);
     // ipywidgets sets a model's comm dead when its kernel restarts, and a model restored from a
     // saved notebook's widget state has none (its view gets ipywidgets' "disconnected" class): the
-    // view stays at its last state, and says so.
+    // view stays at its last state, and says so; "srw-not-live" on el tells the view (its
+    // controls that need the kernel go, step_widget.js and pipeline_widget.js).
     const notLive = () => {
       if (el.querySelector(":scope > .srw-not-live")) return;
       const note = document.createElement("div");
@@ -102,6 +110,7 @@ export default {
       note.setAttribute("role", "status");
       note.textContent = NOT_LIVE;
       el.prepend(note);
+      el.dispatchEvent(new CustomEvent("srw-not-live"));
     };
     model.on("comm_live_update", notLive);
     if (el.classList.contains("jupyter-widgets-disconnected")) notLive();

@@ -65,10 +65,6 @@ export function createPaneModel(model, nodeId) {
     send(msg, callbacks, buffers) {
       model.send({ ...msg, pane: nodeId }, callbacks, buffers);
     },
-    // True once the kernel has this step's state (the pane trait names this node).
-    get ready() {
-      return read("pane").node_id === nodeId;
-    },
     dispose() {
       model.off("change:pane", onPane);
       model.off("change:pane_logs", onLogs);

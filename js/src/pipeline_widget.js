@@ -177,7 +177,13 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
   let stepView = null;
   function mountStep(id, target) {
     const stepModel = createPaneModel(model, id);
-    const view = renderStepWidget({ model: stepModel, el: target });
+    let view;
+    try {
+      view = renderStepWidget({ model: stepModel, el: target });
+    } catch (err) {
+      stepModel.dispose(); // its listeners are on the pipeline's model
+      throw err;
+    }
     stepView = view;
     return () => {
       if (stepView === view) stepView = null;
@@ -236,6 +242,14 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
     if (msg.type === "sync_done") cancel.setLive(true);
     else cancel.handle(msg);
   });
+
+  // the loader found the kernel gone: the pane's step view, on this model, goes with it
+  const notLive = () => {
+    cancel.setLive(false);
+    stepView?.cancel.setLive(false);
+  };
+  el.addEventListener("srw-not-live", notLive);
+  cleanups.push(() => el.removeEventListener("srw-not-live", notLive));
 
   el.append(root);
   graphView.mounted();

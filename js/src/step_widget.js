@@ -212,6 +212,10 @@ export function renderStepWidget({ model, el, options = {} }) {
     }
   });
 
+  const notLive = () => cancel.setLive(false); // the loader found the kernel gone
+  el.addEventListener("srw-not-live", notLive);
+  cleanups.push(() => el.removeEventListener("srw-not-live", notLive));
+
   failure.start("stdout");
   counts.flush();
   el.append(root);

@@ -1,7 +1,7 @@
 import { h } from "./dom.js";
 import { formatElapsed, statusInfo } from "./status.js";
 import { isTime, stepStatus, stepIsLive } from "./pipeline_steps.js";
-import { groupStatus } from "./graph_groups.js";
+import { groupStatus, groupTestKey } from "./graph_groups.js";
 import { stepTimes, clockTime } from "./step_times.js";
 
 // Gantt-like timeline: one row per step on a shared time axis, a light bar from queued to start
@@ -101,9 +101,10 @@ export function createTimeline({ onSelect = () => {} } = {}) {
   const axis = h("div", { class: "prw-tl-axis", "aria-hidden": "true" });
   const rowsEl = h("div", { class: "prw-tl-rows" });
   const empty = h("div", { class: "prw-tl-empty", text: "No step has been queued yet." });
+  // data-lm-suppress-shortcuts: Enter on a group row unfolds it, not JupyterLab's cell edit mode.
   const el = h(
     "section",
-    { class: "prw-timeline", "data-testid": "prw-timeline", "aria-label": "Timeline" },
+    { class: "prw-timeline", "data-testid": "prw-timeline", "aria-label": "Timeline", "data-lm-suppress-shortcuts": "true" },
     h("div", { class: "prw-tl-head" }, h("span", { class: "prw-tl-title", text: "Timeline" }), axis),
     empty,
     rowsEl,
@@ -114,8 +115,10 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     if (!row.classList.contains("prw-tl-group")) return onSelect(id);
     if (expanded.has(id)) expanded.delete(id);
     else expanded.add(id);
+    const focused = row.getRootNode().activeElement === row;
     buildRows(last.rows, last.stepMap);
     paint(lastNow);
+    if (focused) rows.get(id)?.el.focus(); // the rows were rebuilt: the focus would drop to the page
   };
   rowsEl.addEventListener("click", (event) => {
     const row = event.target?.closest?.(".prw-tl-row");
@@ -145,7 +148,7 @@ export function createTimeline({ onSelect = () => {} } = {}) {
       {
         class: `prw-tl-row${group ? " prw-tl-group" : ""}${member ? " prw-tl-member" : ""}`,
         "data-node-id": id,
-        "data-testid": group ? `prw-timeline-group-${group.layer}` : `prw-timeline-row-${id}`,
+        "data-testid": group ? `prw-timeline-group-${groupTestKey(group)}` : `prw-timeline-row-${id}`,
         ...(group ? { role: "button", tabindex: 0, "aria-expanded": open ? "true" : "false" } : {}),
       },
       label,
@@ -251,7 +254,9 @@ function groupTitle(name, steps, bars, now) {
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
   const lines = [name, `${steps.length} steps · ${[...counts].map(([l, c]) => `${c} ${l}`).join(" · ")}`];
-  if (bars.run) lines.push(`First started ${clockTime(bars.run[0], now)}`, `Last ${bars.run[1] >= now ? "still running" : `ended ${clockTime(bars.run[1], now)}`}`);
+  // from the steps' states, not the times: the server's clock may be ahead of this one
+  const live = steps.some(stepIsLive);
+  if (bars.run) lines.push(`First started ${clockTime(bars.run[0], now)}`, `Last ${live ? "still running" : `ended ${clockTime(bars.run[1], now)}`}`);
   lines.push("Click to list them here");
   return lines.join("\n");
 }

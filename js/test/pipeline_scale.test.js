@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { GRAPH_MAX_H, GraphView, LEGEND, edgeLabel, fitScale, layoutGraph, midPoint } from "../src/dag.js";
 import { MAX_LAYER, groupGraph, groupStatus, groupView, layers, matchSteps } from "../src/graph_groups.js";
@@ -167,6 +169,45 @@ describe("times in tooltips", () => {
   });
 });
 
+describe("a layer split into several parallel groups", () => {
+  // src -> a0..a4 -> sinkA and src -> b0..b4 -> sinkB: with at most 6 nodes a layer, layer 1
+  // becomes two groups of 5
+  function twoFans() {
+    const nodes = [{ id: "src", name: "source" }, { id: "sinkA", name: "sinkA" }, { id: "sinkB", name: "sinkB" }];
+    const edges = [];
+    for (const side of ["a", "b"]) {
+      for (let i = 0; i < 5; i++) {
+        nodes.push({ id: `${side}${i}`, name: `${side}-${i}` });
+        edges.push(["src", `${side}${i}`], [`${side}${i}`, side === "a" ? "sinkA" : "sinkB"]);
+      }
+    }
+    return normalizeGraph({ nodes, edges });
+  }
+
+  it("gives each group a test id of its own, the first one the layer's alone", () => {
+    const shown = groupGraph(twoFans(), { maxLayer: 6 });
+    expect([...shown.groups.keys()]).toEqual(["group:1:0", "group:1:1"]);
+    const view = new GraphView();
+    view.setGraph(shown);
+    const ids = (root, sel) => [...root.querySelectorAll(sel)].map((g) => g.getAttribute("data-testid"));
+    expect(ids(view.nodeLayer, ".prw-group").sort()).toEqual(["prw-group-1", "prw-group-1-1"]); // the SVG lists them in layout order
+    const tl = createTimeline();
+    tl.update(shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })), new Map(), T);
+    expect(ids(tl.el, ".prw-tl-group")).toEqual(["prw-timeline-group-1", "prw-timeline-group-1-1"]);
+    view.dispose();
+  });
+});
+
+describe("the group list's CSS", () => {
+  // happy-dom lays nothing out: the rule itself is checked
+  it("lets a column shrink below 14em in a narrower pane instead of overflowing it", () => {
+    // (vitest hands a CSS import over empty, and `URL` here is happy-dom's)
+    const css = readFileSync(fileURLToPath(import.meta.resolve("../src/pipeline_widget.css")), "utf8");
+    const rule = css.match(/\.prw-group-list\s*\{([^}]*)\}/)[1];
+    expect(rule).toContain("grid-template-columns: repeat(auto-fill, minmax(min(14em, 100%), 1fr));");
+  });
+});
+
 describe("timeline of a 200-step fan-out", () => {
   it("spans a group's steps with one bar pair", () => {
     const steps = fanSteps().slice(1, 199);
@@ -190,6 +231,40 @@ describe("timeline of a 200-step fan-out", () => {
     expect(byTestId(tl.el, "prw-timeline-row-p3").title).toContain("Started 14:03:13");
     byTestId(tl.el, "prw-timeline-group-1").click();
     expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(3);
+  });
+  it("says a group's last step ended from the steps' states, whatever the clocks say", () => {
+    const shown = groupGraph(normalizeGraph(fan()));
+    const rows = shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group }));
+    const tl = createTimeline();
+    const title = () => byTestId(tl.el, "prw-timeline-group-1").title;
+    // all ended, the server's clock 10 s ahead of this one: the ends are still "in the future"
+    const ended = fanSteps().map((s) => (s.status === "Running" ? { ...s, status: "Finished", end_time: T + 20_000 } : s));
+    tl.update(rows, stepsByNode(ended), T + 10_000);
+    expect(title()).toContain(`Last ended ${clockTime(T + 20_000, T + 10_000)}`);
+    expect(title()).not.toContain("still running");
+    tl.update(rows, stepsByNode(fanSteps()), T + 20_000);
+    expect(title()).toContain("Last still running");
+  });
+
+  it("Enter on a focused group row unfolds it and keeps the focus on the row", () => {
+    const shown = groupGraph(normalizeGraph(fan()));
+    const tl = createTimeline();
+    document.body.append(tl.el);
+    tl.update(shown.nodes.map((n) => ({ id: n.id, name: n.name, group: n.group })), stepsByNode(fanSteps()), T + 20_000);
+    expect(tl.el.getAttribute("data-lm-suppress-shortcuts")).toBe("true"); // Enter is not the cell's
+    const enter = () => {
+      const row = byTestId(tl.el, "prw-timeline-group-1");
+      row.focus();
+      row.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    };
+    enter();
+    expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(201);
+    expect(document.activeElement).toBe(byTestId(tl.el, "prw-timeline-group-1"));
+    expect(document.activeElement.getAttribute("aria-expanded")).toBe("true");
+    enter();
+    expect(tl.el.querySelectorAll(".prw-tl-row")).toHaveLength(3);
+    expect(document.activeElement).toBe(byTestId(tl.el, "prw-timeline-group-1"));
+    tl.el.remove();
   });
 });
 
@@ -230,6 +305,18 @@ describe("PipelineRunWidget at scale", () => {
     );
   });
 
+  it("highlights the data labels of the selected step's edges, as the edges", () => {
+    const { el, model } = mount();
+    const active = () => [...el.querySelectorAll(".prw-edge-label-active")].map((l) => l.lastChild.textContent);
+    expect(active()).toEqual([]);
+    model.set("selected", "src");
+    expect(active()).toEqual(["root"]);
+    model.set("selected", "p5"); // in the group: the group's edges
+    expect(active()).toEqual(["root", "d_0 +197"]);
+    model.set("selected", "");
+    expect(active()).toEqual([]);
+  });
+
   it("lists a group's steps on click, worst first, and a listed step selects it", () => {
     const { el, model } = mount();
     const group = byTestId(el, "prw-group-1");
@@ -251,6 +338,24 @@ describe("PipelineRunWidget at scale", () => {
     byTestId(el, "prw-group-step-p5").click();
     expect(model.get("selected")).toBe("p5");
     expect(group.classList.contains("prw-selected")).toBe(true);
+  });
+
+  it("a reordered group list keeps the focused step, in a shadow root too (marimo)", () => {
+    const host = document.body.appendChild(document.createElement("div"));
+    const shadow = host.attachShadow({ mode: "open" });
+    const el = shadow.appendChild(document.createElement("div"));
+    const model = pipelineModel({ graph: fan(), steps: fanSteps() });
+    handle = renderPipelineWidget({ model, el, now: () => clock });
+    byTestId(el, "prw-group-1").dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const before = byTestId(el, "prw-group-step-p5");
+    before.focus();
+    expect(shadow.activeElement).toBe(before);
+    // p5 fails: it moves to the top, the list is rebuilt
+    model.set("steps", fanSteps().map((s) => (s.node_id === "p5" ? { ...s, status: "Failed" } : s)));
+    const after = byTestId(el, "prw-group-step-p5");
+    expect(after).not.toBe(before);
+    expect(el.querySelector(".prw-group-step")).toBe(after);
+    expect(shadow.activeElement).toBe(after);
   });
 
   it("finds a step by name: Enter selects it, opens its group and marks it", () => {
@@ -292,6 +397,33 @@ describe("PipelineRunWidget at scale", () => {
     expect(big.rankdir).toBe("LR");
     view.dispose();
     big.dispose();
+  });
+
+  it("a relayout keeps an open group's aria-expanded and the focused node", () => {
+    const view = new GraphView();
+    document.body.append(view.el);
+    let width = 1200;
+    Object.defineProperty(view.scroller, "clientWidth", { configurable: true, get: () => width });
+    view.setGraph(groupGraph(normalizeGraph(fan())));
+    const group = () => view.nodeLayer.querySelector('[data-node-id="group:1:0"]');
+    group().focus();
+    group().dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(view.groupPanel.hidden).toBe(false);
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    width = 330; // narrower: the graph turns top to bottom, every node is drawn anew
+    view._relayoutForWidth();
+    expect(view.rankdir).toBe("TB");
+    expect(view.groupPanel.hidden).toBe(false);
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    expect(document.activeElement).toBe(group());
+    // a new graph that still has the group (a step renamed)
+    const renamed = fan();
+    renamed.nodes[0].name = "source-2";
+    view.setGraph(groupGraph(normalizeGraph(renamed)));
+    expect(group().getAttribute("aria-expanded")).toBe("true");
+    expect(document.activeElement).toBe(group());
+    view.dispose();
+    view.el.remove();
   });
 
   it("Fit shows the whole graph at 100 % at most", () => {
