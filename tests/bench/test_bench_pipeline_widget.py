@@ -165,6 +165,7 @@ RENDER = re.compile(r"median: render (?P<render>[\d.]+) ms, to frame (?P<frame>[
 
 
 @pytest.mark.bench
+@pytest.mark.quiet  # a time bar: not beside the other lane's load
 def test_bench_pipeline_widget_first_render():
     rows, results = [], {}
     for steps, runs in ((10, 3), (50, 5)):
@@ -206,6 +207,7 @@ def _render(*args: str) -> dict[str, float]:
 
 
 @pytest.mark.bench
+@pytest.mark.quiet  # a time bar: not beside the other lane's load
 def test_bench_pipeline_widget_fan_out_render():
     ours = _render("--steps", "200", "--shape", "fan", "--runs", "5")
     naive = _render("--steps", "200", "--shape", "fan", "--no-group", "--runs", "3")
