@@ -309,7 +309,10 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
-        if _cancel_requested(rest, plan, step, cancel):  # canceled while it started, or its inputs came
+        early = False
+        with contextlib.suppress(Exception):  # the server away: _supervise asks again each second
+            early = _cancel_requested(rest, plan, step, cancel)
+        if early:  # canceled while it started, or while its inputs came
             raise _CanceledBeforeStart
         python = step.python or plan.python or sys.executable
         resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
