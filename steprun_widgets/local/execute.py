@@ -275,9 +275,9 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
     step = plan.step(step_name)
     rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
-    if layout.is_terminal(run.seed_status()):
+    if layout.is_terminal(before := run.seed_status()):
         # ended before it started (StepRun.cancel() marks a waiting step Canceled): it never runs
-        return {"status": run.seed_status(), "error": run.tags.get(layout.TAG_ERROR, "")}
+        return {"status": before, "error": run.tags.get(layout.TAG_ERROR, "")}
     if run.tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
         # the tag without the end (the client that set it stopped before ending the run): end it here
         rest.set_tag(step.run_id, layout.TAG_ERROR, CANCELED_ERROR)

@@ -17,9 +17,6 @@ from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.step_view import StepPane
 from steprun_widgets.widgets.step_widget import StepRunWidget
 
-#: How the header's connection notice starts when a step view could not be opened.
-OPEN_FAILED = "Opening the view of step"
-
 
 class PipelineRunWidget(RunWidget):
     """Shows a PipelineRun: its steps as a graph with status colours, counts and a timeline.
@@ -35,6 +32,7 @@ class PipelineRunWidget(RunWidget):
     _css = asset("pipeline_widget.css")
     _frontend = Bundle("pipeline_widget")
     _snapshot_kind = "pipeline"
+    _open_failed = False  # the header says a step view could not be opened
 
     graph = traitlets.Dict().tag(sync=True)
     steps = traitlets.List().tag(sync=True)
@@ -94,27 +92,24 @@ class PipelineRunWidget(RunWidget):
         self._show_pane(change["new"])
 
     def _show_pane(self, node_id: str) -> None:
+        failed = ""
         try:
             pane = self._pane_for(node_id) if node_id else None
         except StepRunError as exc:
             # The server failed while the view opened: said in the header (as a poll failure is);
             # tried again on the next poll while the pipeline is watched, or on the next click.
-            with self.hold_sync():
-                self.pane, self.pane_logs = {}, {}
-                reason = redact(f"{OPEN_FAILED} {node_id!r} failed: {exc}")[:500]
-                self._on_connection(False, reason)
-            return
+            pane, failed = None, redact(f"Opening the view of step {node_id!r} failed: {exc}")[:500]
+        if failed or self._open_failed:  # the notice of a failed opening goes once one works
+            self._open_failed = bool(failed)
+            self._on_connection(not failed, failed)
         if pane is None:
             with self.hold_sync():
                 self.pane, self.pane_logs = {}, {}
-            self._refresh_companion(force=True)
-            return
-        if self.connection_detail.startswith(OPEN_FAILED):  # a failed opening, said above: it opened now
-            self._on_connection(True, "")
-        if self._poll and not pane.watch.final:
-            get_poller().register(pane)
-        self._publish_pane(pane, logs=True)
-        self._refresh_companion(force=True)  # the saved snapshot shows the open step view
+        else:
+            if self._poll and not pane.watch.final:
+                get_poller().register(pane)
+            self._publish_pane(pane, logs=True)
+        self._refresh_companion(force=True)  # the saved snapshot shows the open step view, or none
 
     def _pane_for(self, node_id: str) -> StepPane | None:
         """The view of one node (made once, then kept), or None while the node has no run yet."""
@@ -138,7 +133,7 @@ class PipelineRunWidget(RunWidget):
             if logs or self.pane_logs.get("node_id") != pane.node_id:
                 self.pane_logs = {"node_id": pane.node_id, "logs": pane.state.get("logs", {}),
                                   "metrics": pane.state.get("metrics", {})}
-        if final:
+        if final and self.selected_step is pane:  # (a pane being made: _show_pane refreshes it next)
             self._refresh_companion(force=True)
 
     def step_widget(self, node_id: str) -> StepRunWidget:
