@@ -28,10 +28,18 @@ from tests.bench.report import publish, table
 from tests.widgets.helpers import embedded_workspace, script_step, stop_leftovers, submit, watch_widget
 
 STEPS = 20
+#: Ticks while every step prints, before the test lets them end: a fixed count, not a time, so a
+#: loaded machine (slow to make the 20 widgets) still gets its steady ticks.
+RUNNING_TICKS = 9
+#: Prints a line every 0.5 s until the test creates the release file (or for 2 minutes).
 PRINTER = """
 import time
-for i in range(20):
-    print(f"step line {i:02d} " + "=" * (i % 30), flush=True)
+from pathlib import Path
+release = Path({release!r})
+for i in range(240):
+    print(f"step line {{i:02d}} " + "=" * (i % 30), flush=True)
+    if release.exists():
+        break
     time.sleep(0.5)
 """
 
@@ -62,7 +70,8 @@ class NaivePoller:
 def test_bench_widget_poller(mlflow_server, tmp_path, monkeypatch):
     setup = embedded_workspace(mlflow_server)  # the embedded default: logs appended in place
     experiment = Experiment(setup, f"bench-widget-poller-{uuid.uuid4().hex[:8]}")
-    steps = [script_step(tmp_path, f"s{i:02d}", PRINTER) for i in range(STEPS)]
+    release = tmp_path / "release"
+    steps = [script_step(tmp_path, f"s{i:02d}", PRINTER.format(release=str(release))) for i in range(STEPS)]
     # The plan's max_parallel defaults to the number of cores (2 here): 20 concurrently running
     # steps need a plan that allows 20 (the steps mostly sleep).
     monkeypatch.setattr(submit_module, "PipelinePlan",
@@ -93,6 +102,8 @@ def test_bench_widget_poller(mlflow_server, tmp_path, monkeypatch):
             naive.tick()
             naive_requests = naive_ws.transport.request_count - before
             rows.append((len(rows) + 1, running, ended, grew, requests, 3 + grew, naive_requests))
+            if len(rows) == RUNNING_TICKS:
+                release.touch()
             time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))  # one tick a second
     finally:
         stop_leftovers(experiment)
@@ -109,7 +120,8 @@ def test_bench_widget_poller(mlflow_server, tmp_path, monkeypatch):
     steady_w, steady_n = sum(r[4] for r in steady), sum(r[6] for r in steady)
     lines = [
         f"Widget poller: {STEPS} watched steps of one pipeline, each printing a line every 0.5 s for "
-        f"10 s; one tick a second (real MLflow {mlflow_server.url}, runner appending logs in place)",
+        f"{RUNNING_TICKS} ticks; one tick a second (real MLflow {mlflow_server.url}, runner appending logs "
+        "in place)",
         table(["tick", "running", "ended", "logs w/ new bytes", "poller requests", "bar 3+new",
                "naive requests", "naive/poller"],
               [[*r, f"{r[6] / r[4]:.1f}" if r[4] else "-"] for r in rows]),
