@@ -50,6 +50,7 @@ def fan_run(tracking_uri, experiment_name):
         run = runs.step(pipe, name, status=layout.QUEUED)
         if status != layout.NOT_STARTED:
             runs.rest.set_tag(run.run_id, layout.TAG_STARTED_AT, str(started))
+            run = runs.rest.get_run(run.run_id)  # so set_status sees the tag and keeps this time
         if status == layout.FAILED:
             return runs.fail(run, "exit code 1")
         return runs.set_status(run, status)
@@ -109,7 +110,9 @@ def test_pipeline_of_200_steps_in_jupyterlab(lab, page, fan_run, artifacts_dir):
     labels = widget.get_by_test_id("prw-edge-label").evaluate_all(
         "els => els.map(e => e.lastChild.textContent)")
     assert labels == ["root", "out_0 +197"], labels
-    clock = datetime.fromtimestamp(fan_run["started"] / 1000).strftime("%H:%M:%S")
+    started_at = int(fan_run["source"].tags[layout.TAG_STARTED_AT])
+    assert started_at == fan_run["started"]
+    clock = datetime.fromtimestamp(started_at / 1000).strftime("%H:%M:%S")
     source_tip = _node(widget, "source").locator("title").text_content()
     assert f"Started {clock}" in source_tip and "Ended " in source_tip and "Ran " in source_tip, source_tip
     sink = _node(widget, "sink")
