@@ -34,6 +34,13 @@ export function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
+// A name as text nodes with a <wbr> after each separator (. _ / - :), so a narrow cell breaks
+// "steprun.allow_reuse" after "steprun." instead of at any letter. Text only: never HTML.
+export function breakableName(name) {
+  const parts = String(name).split(/(?<=[._/:-])/);
+  return parts.flatMap((part, i) => (i ? [document.createElement("wbr"), part] : [part]));
+}
+
 // Coalesces many calls into one run per animation frame; flush() runs it now.
 export function frameScheduler(fn) {
   const raf = globalThis.requestAnimationFrame

@@ -1,4 +1,4 @@
-import { h, frameScheduler } from "./dom.js";
+import { h, frameScheduler, breakableName } from "./dom.js";
 import { formatValue } from "./metrics_data.js";
 import { createChart } from "./metric_chart.js";
 
@@ -51,7 +51,7 @@ const table = (testId, title, rows) =>
             "table",
             { class: "srw-kv", "data-testid": testId },
             h("thead", {}, h("tr", {}, h("th", { text: "name" }), h("th", { text: "value" }))),
-            h("tbody", {}, ...rows.map(([k, v, t]) => h("tr", {}, h("th", { text: k, title: t || null }), h("td", { text: v })))),
+            h("tbody", {}, ...rows.map(([k, v, t]) => h("tr", {}, h("th", { title: t || null }, ...breakableName(k)), h("td", { text: v })))),
           ),
         ),
       ]

@@ -72,6 +72,14 @@ describe("StepRunWidget metrics area", () => {
     expect(get("srw-smoothing")).not.toBeNull();
   });
 
+  it("lets a narrow cell break a parameter's name only after its separators", () => {
+    const { get } = mount({ params: { "steprun.allow_reuse": "false", "a/b-c:d": "1", plain: "2" } });
+    const names = [...get("srw-params").querySelectorAll("tbody th")];
+    const parts = (th) => [...th.childNodes].map((n) => (n.nodeName === "WBR" ? "|" : n.textContent)).join("");
+    expect(names.map(parts)).toEqual(["a/|b-|c:|d", "plain", "steprun.|allow_|reuse"]);
+    expect(names.map((th) => th.textContent)).toEqual(["a/b-c:d", "plain", "steprun.allow_reuse"]);
+  });
+
   it("renders names, descriptions, params and image names from the server as text", () => {
     const { el, get } = mount({
       metrics: { [XSS]: metric(series(2), 1, { description: XSS }), [`${XSS}1`]: metric([[0, 1, 1]]) },

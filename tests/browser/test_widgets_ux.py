@@ -241,6 +241,29 @@ def pipeline_checks(page, artifacts_dir: Path) -> None:
     narrow_checks(page, widget)
 
 
+# The parameter names (their cells) that a line break cuts inside a part, not at a <wbr> after a
+# separator: a character that starts a new line must start a text node.
+MID_WORD_BREAKS = """el => {
+  const names = [...el.querySelectorAll("[data-testid='srw-params'] tbody th")];
+  if (!names.length) return ["no parameter names shown"];
+  return names.filter((th) => {
+    let top = null;
+    for (const node of th.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const y = range.getBoundingClientRect().top;
+        if (i > 0 && top !== null && y > top + 1) return true;
+        top = y;
+      }
+    }
+    return false;
+  }).map((th) => th.textContent);
+}"""
+
+
 def narrow_checks(page, pipeline) -> None:
     """5: at 330 px nothing sticks out of a widget: the graph and the tables scroll inside it."""
     step = page.locator(".srw-root").nth(2)  # prep: a folder output
@@ -262,6 +285,9 @@ def narrow_checks(page, pipeline) -> None:
         assert name.evaluate("el => el.querySelector('.srw-out-name-text').getClientRects().length") == 1, \
             "the output name stays on one line"
         assert step.locator(".srw-table-scroll").evaluate("el => getComputedStyle(el).overflowX") == "auto"
+        for root in (pipeline, step):
+            cut = root.evaluate(MID_WORD_BREAKS)
+            assert cut == [], f"parameter names broken inside a part: {cut}"
     finally:
         for root in (pipeline, step):
             root.evaluate("el => { el.closest('.jp-OutputArea-output').style.maxWidth = ''; }")
