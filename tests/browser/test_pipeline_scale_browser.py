@@ -47,10 +47,9 @@ def fan_run(tracking_uri, experiment_name):
     started = now_ms()
 
     def step(name: str, status: str):
-        run = runs.step(pipe, name, status=layout.QUEUED)
-        if status != layout.NOT_STARTED:
-            runs.rest.set_tag(run.run_id, layout.TAG_STARTED_AT, str(started))
-            run = runs.rest.get_run(run.run_id)  # so set_status sees the tag and keeps this time
+        # created with the start tag, so set_status keeps this time rather than tagging its own
+        begun = {layout.TAG_STARTED_AT: str(started)} if status != layout.NOT_STARTED else None
+        run = runs.step(pipe, name, status=layout.QUEUED, extra_tags=begun)
         if status == layout.FAILED:
             return runs.fail(run, "exit code 1")
         return runs.set_status(run, status)
