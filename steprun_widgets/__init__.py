@@ -19,6 +19,8 @@ from steprun_widgets.core import (
 )
 
 __version__ = "0.1.0"
+#: Azure ML v1's ``azureml.core.VERSION``, which most v1 notebooks print in their first cell.
+VERSION = __version__
 
 __all__ = [
     "Workspace",
@@ -31,6 +33,7 @@ __all__ = [
     "PipelineRunWidget",
     "RunDetails",
     "Run",
+    "VERSION",
 ]
 
 _WIDGETS = {"StepRunWidget", "PipelineRunWidget", "RunDetails"}
@@ -50,4 +53,9 @@ def __getattr__(name: str) -> Any:
         from steprun_widgets.local.context import Run
 
         return Run
+    from steprun_widgets.core.v1_names import module_error
+
+    error = module_error(__name__, name)  # an Azure ML v1 name: say what to do instead
+    if error is not None:
+        raise error
     raise AttributeError(f"module 'steprun_widgets' has no attribute {name!r}")

@@ -16,6 +16,8 @@ __all__ = [
     "OutputNotFoundError",
     "ActivityFailedException",
     "LoggingError",
+    "V1NotSupportedError",
+    "V1MemberNotSupportedError",
     "redact",
 ]
 
@@ -94,3 +96,18 @@ class ActivityFailedException(StepRunError):
 class LoggingError(StepRunError, ValueError):
     """A step logged something a run cannot hold (a metric that is not a number, a name MLflow
     refuses, a reserved tag...): raised at the ``Run.log`` call, naming the metric, tag or file."""
+
+
+class V1NotSupportedError(StepRunError, NotImplementedError):
+    """An Azure ML SDK v1 name this package does not implement: the message names it, says what to
+    do instead and which section of the migration guide explains it."""
+
+    def __init__(self, message: str, *, v1_name: str = "") -> None:
+        super().__init__(message)
+        #: The v1 name, e.g. ``"Dataset"`` or ``"StepRun.get_file_names"``.
+        self.v1_name = v1_name
+
+
+class V1MemberNotSupportedError(V1NotSupportedError, AttributeError):
+    """A v1 method or property a run, workspace or pipeline object here does not have. Also an
+    AttributeError, so ``hasattr`` and ``getattr(obj, name, default)`` keep working."""

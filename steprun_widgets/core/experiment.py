@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from steprun_widgets.core import submission
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import RunNotFoundError, StepRunError
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from steprun_widgets.core.runs import PipelineRun
 
 
-class Experiment:
+class Experiment(metaclass=V1Members):
     """An MLflow experiment, looked up by name; ``submit`` runs a pipeline in it."""
 
     def __init__(self, workspace: Workspace, name: str) -> None:

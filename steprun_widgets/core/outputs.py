@@ -14,6 +14,7 @@ import requests
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import FileInfo, MlflowRest, RunRecord
 from steprun_widgets.core.transport import _reason
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import ServiceError, StepRunError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def safe_target(root: Path, rel: PurePosixPath, output_name: str) -> Path:
     return target
 
 
-class StepRunOutput:
+class StepRunOutput(metaclass=V1Members):
     """One named output of a step run: its files on the server and its data reference."""
 
     def __init__(self, step_run: StepRun, name: str, files: list[FileInfo] | None = None) -> None:
@@ -94,7 +95,7 @@ class StepRunOutput:
         return f"StepRunOutput(name={self.name!r}, run_id={self.step_run.id!r})"
 
 
-class PortDataReference:
+class PortDataReference(metaclass=V1Members):
     """The data of one step output on the server; ``download`` fetches it."""
 
     def __init__(self, output: StepRunOutput) -> None:
@@ -112,6 +113,11 @@ class PortDataReference:
     def path_on_datastore(self) -> str:
         """Where the output is in the datastore, in Azure ML's form ``azureml/<run id>/<output>``."""
         return layout.datastore_path(self.step_run.id, self.name)
+
+    @property
+    def _path_on_datastore(self) -> str:
+        """v1's private spelling of :attr:`path_on_datastore`, which some of Microsoft's samples read."""
+        return self.path_on_datastore
 
     @property
     def datastore_name(self) -> str:

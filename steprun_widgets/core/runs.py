@@ -13,6 +13,7 @@ from steprun_widgets.core.metrics import read_metrics
 from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import (
     ArtifactStoreError,
@@ -29,7 +30,7 @@ def iso_utc(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class _Run:
+class _Run(metaclass=V1Members):
     """What pipeline and step runs share: identity, the cached server record, status, details."""
 
     def __init__(self, experiment: Experiment, run_id: str, _service_endpoint: str | None = None,
@@ -152,6 +153,11 @@ class StepRun(_Run):
     @property
     def is_reused(self) -> bool:
         return self._is_reused
+
+    @property
+    def parent(self) -> PipelineRun:
+        """The pipeline run this step belongs to (v1's ``Run.parent``)."""
+        return PipelineRun(self.experiment, self.pipeline_run_id)
 
     # --- not supported on a step run (seed) -----------------------------------------------------
     def child_run(self, name: str | None = None, run_id: str | None = None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.transport import Transport
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import StepRunError
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ URI_ENV = ("STEPRUN_TRACKING_URI", "MLFLOW_TRACKING_URI")
 
 
 
-class Workspace:
+class Workspace(metaclass=V1Members):
     """A tracking server (any MLflow-compatible REST API) and the session used to talk to it.
 
     ``tracking_uri`` defaults to ``STEPRUN_TRACKING_URI`` then ``MLFLOW_TRACKING_URI`` (a URI

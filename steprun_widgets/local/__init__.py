@@ -33,3 +33,14 @@ __all__ = [
     "RunConfigError", "RunConfigWarning", "register_compute", "unregister_compute",
     "ComputeTargetError",
 ]
+
+
+def __getattr__(name: str):
+    # An Azure ML v1 name this package does not implement (or keeps in steprun_widgets): say what to
+    # do instead of a bare ImportError.
+    from steprun_widgets.core.v1_names import module_error
+
+    error = module_error(__name__, name)
+    if error is not None:
+        raise error
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.rest import check_artifact_path
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import LoggingError, StepRunError
 from steprun_widgets.local import limits
 from steprun_widgets.local.channel import ChannelWriter, encode
@@ -42,7 +43,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Run:
+class Run(metaclass=V1Members):
     """The run of the step this script runs in (or an offline run outside a step).
 
     Get it with :meth:`Run.get_context`; every method may be called from several threads.
@@ -298,6 +299,8 @@ class Run:
 
 class OfflineRun(Run):
     """``Run.get_context()`` outside a step: prints what would be logged, never raises."""
+
+    _v1_class = "Run"
 
     def _send(self, records: list[dict], text: str) -> None:
         print(f"[offline run {self.id}] {text}", flush=True)

@@ -37,7 +37,7 @@ from steprun_widgets.local.plan import (
     StepPlan,
 )
 from steprun_widgets.local.step_access import step_user
-from steprun_widgets.local.workarea import StepArea, work_area
+from steprun_widgets.local.workarea import StepArea, step_folder, work_area
 
 PIPE_CHUNK = 64 * 1024
 POLL = 0.2
@@ -448,7 +448,7 @@ def _prepare_data(rest: MlflowRest, plan: PipelinePlan, step: StepPlan, step_dir
     folders: dict[str, str] = {}
     for inp in step.inputs:
         producer = plan.step(inp.producer)
-        local = Path(plan.work_dir) / producer.name / "outputs" / inp.artifact_name
+        local = Path(plan.work_dir) / step_folder(producer.name) / "outputs" / inp.artifact_name
         if not producer.reused and local.is_dir():
             folders[inp.data] = str(local)
             continue

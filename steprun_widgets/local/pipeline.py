@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steprun_widgets.core import layout
+from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.local.compute import check_compute_target
 from steprun_widgets.local.parameters import PipelineParameter
@@ -28,14 +29,32 @@ class PipelineDefinitionError(StepRunError):
     """A pipeline cannot run as defined (missing script, data never produced, a cycle...)."""
 
 
-def _check_name(kind: str, name: Any) -> str:
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value for a message, cut when long (a name may be any size)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(str(value))} characters)"
+
+
+def _check_step_name(name: Any) -> str:
+    """A step name as Azure ML v1 allows it: any printable text (spaces too, "Cleanse Green Taxi
+    Data"), at most 100 characters, no '/' or '\\'. It is shown as given; its work folder gets a
+    safe form of it."""
+    if (not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > 100
+            or "/" in name or "\\" in name or not name.isprintable()):
         raise PipelineDefinitionError(
-            f"{kind} name {name!r} is not valid: use letters, digits, '_', '-', '.' (at most 100)")
+            f"Step name {_shown(name)} is not valid: use printable text without '/' or '\\', "
+            "at most 100 characters, not starting or ending with a space")
     return name
 
 
-class PipelineData:
+def _check_name(kind: str, name: Any) -> str:
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise PipelineDefinitionError(
+            f"{kind} name {_shown(name)} is not valid: use letters, digits, '_', '-', '.' (at most 100)")
+    return name
+
+
+class PipelineData(metaclass=V1Members):
     """Data that one step writes (an output folder) and later steps read (an input folder).
 
     Azure ML v1's keywords map as follows (docs/migration-from-azureml-v1.md): ``datastore`` is
@@ -95,7 +114,7 @@ class PipelineStep:
                  outputs: Iterable[Any] | None, source_directory: str | os.PathLike | None,
                  allow_reuse: bool, compute_target: Any, runconfig: Any,
                  params: Mapping[str, Any] | None, version: str | None) -> None:
-        self.name = _check_name("Step", name)
+        self.name = _check_step_name(name)
         self.arguments = list(arguments or ())
         self.inputs = list(inputs or ())
         self.outputs = list(outputs or ())
@@ -218,7 +237,7 @@ class PythonScriptStep(PipelineStep):
         return f"PythonScriptStep({self.script_name!r}, name={self.name!r})"
 
 
-class Pipeline:
+class Pipeline(metaclass=V1Members):
     """Steps connected by PipelineData and ``run_after``: each runs once what it needs has finished.
 
     As in Azure ML v1, ``steps`` may list only the last steps: the steps they depend on (producers
@@ -404,4 +423,6 @@ _SUBMIT_HINTS = {
                                 "failed one, and cancels those that do",
     "credential_passthrough": "steps run as the submitting user on this machine",
     "show_output": "use pipeline_run.wait_for_completion(show_output=True)",
+    "pipeline_version": "versions belong to published pipelines, which do not exist here: tag the run "
+                        "instead, submit(..., tags={'version': ...})",
 }

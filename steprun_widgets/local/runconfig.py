@@ -7,7 +7,8 @@ What maps:
   env's or a venv's ``python``, or the env/venv folder itself);
 - ``environment.python.conda_dependencies`` (``CondaDependencies.create(conda_packages=...,
   pip_packages=..., python_version=...)``): nothing is installed; at submission the step's
-  Python is checked to have each package (and the Python version), a clear error otherwise;
+  Python is checked to have each package at a version its pin allows (pip's ``==``/``>=``...,
+  conda's ``=1.2`` meaning 1.2.*) and the Python version, a clear error otherwise;
 - ``target``: the step's compute target when it has no ``compute_target=``.
 
 What does not: Docker (``environment.docker.enabled``, ``base_image``) is not used, steps run
@@ -167,12 +168,46 @@ class CondaDependencies:
     def packages(self) -> list[str]:
         """Distribution names to look for (version pins and conda channels dropped; ``pip`` and
         the SDK's own ``azureml-*`` packages, which the local runner does not need, left out)."""
-        names = []
-        for spec in (*self.conda_packages, *self.pip_packages):
-            name = re.split(r"[<>=!~\[ ;]", spec.split("::")[-1], maxsplit=1)[0].strip()
-            if name and name not in ("pip", "python") and not name.startswith("azureml"):
-                names.append(name)
-        return names
+        return list(self.pins())
+
+    def pins(self) -> dict[str, str]:
+        """Distribution name → the versions it may have, as a PEP 440 specifier ("" for any).
+
+        pip specs are read as pip does (``pyarrow==14.0.2``, ``pandas>=2,<3``); conda specs as
+        conda does (``numpy=1.21`` is any 1.21.x, ``numpy=1.21.2=py_0`` that version,
+        ``numpy 1.21.*``, ``conda-forge::numpy>=1``).
+        """
+        found: dict[str, str] = {}
+        specs = [*((s, True) for s in self.conda_packages), *((s, False) for s in self.pip_packages)]
+        for spec, conda in specs:
+            text = spec.split("::")[-1].strip()
+            name = re.split(r"[<>=!~\[ ;]", text, maxsplit=1)[0].strip()
+            if not name or name in ("pip", "python") or name.startswith("azureml"):
+                continue
+            found[name] = _conda_specifier(text[len(name):]) if conda else _pip_specifier(spec, name)
+        return found
+
+
+def _pip_specifier(spec: str, name: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return str(Requirement(spec).specifier)
+    except InvalidRequirement:
+        raise RunConfigError(f"pip package {spec!r} is not a valid requirement (for {name!r})") from None
+
+
+def _conda_specifier(rest: str) -> str:
+    rest = rest.strip()
+    if not rest:
+        return ""
+    if rest.startswith("=") and not rest.startswith("=="):  # name=1.2[=build]: conda's "1.2.*"
+        version = rest[1:].split("=")[0].strip()
+        exact = rest.count("=") > 1
+        return f"=={version}" if exact or version.endswith("*") else f"=={version}.*"
+    if rest[0].isdigit():  # "name 1.2.*" (space): conda's match spec
+        return f"=={rest.replace(' ', '')}"
+    return rest.replace(" ", "")
 
 
 @dataclass
@@ -182,6 +217,8 @@ class StepEnvironment:
     environment: dict[str, str] = field(default_factory=dict)
     python: str | None = None
     packages: list[str] = field(default_factory=list)
+    #: Package name → PEP 440 specifier its installed version must satisfy ("" for any).
+    pins: dict[str, str] = field(default_factory=dict)
     python_version: str | None = None
     target: Any = None
     notes: list[str] = field(default_factory=list)
@@ -219,6 +256,8 @@ def map_runconfig(runconfig: Any, owner: str) -> StepEnvironment:
             names = [*deps.conda_packages, *getattr(deps, "pip_packages", [])]
             deps = CondaDependencies.create(conda_packages=list(names))
         mapped.packages = deps.packages()
+        if callable(getattr(deps, "pins", None)):
+            mapped.pins = {n: s for n, s in deps.pins().items() if s}
         mapped.python_version = getattr(deps, "python_version", None)
     target = getattr(runconfig, "target", None)
     mapped.target = None if target in (None, "local") else target
@@ -274,13 +313,13 @@ def _interpreter(path: str, owner: str) -> str:
 
 _PROBE = """
 import importlib.metadata as m, json, sys
-missing = []
+missing, versions = [], {}
 for name in json.loads(sys.argv[1]):
     try:
-        m.distribution(name)
+        versions[name] = m.distribution(name).version
     except m.PackageNotFoundError:
         missing.append(name)
-print(json.dumps({"missing": missing, "version": "%d.%d.%d" % sys.version_info[:3]}))
+print(json.dumps({"missing": missing, "versions": versions, "version": "%d.%d.%d" % sys.version_info[:3]}))
 """
 
 
@@ -303,9 +342,35 @@ def check_environment(mapped: StepEnvironment, owner: str) -> None:
             f"{owner}: the step's Python {python!r} lacks package {found['missing'][0]!r} that its "
             "runconfig's conda_dependencies list (the local runner installs nothing): install it "
             "there, or set runconfig.environment.python.interpreter_path to a Python that has it")
+    _check_pins(mapped.pins, found.get("versions", {}), python, owner)
     wanted = mapped.python_version
     if wanted and not (found["version"] + ".").startswith(wanted.rstrip(".") + "."):
         raise RunConfigError(
             f"{owner}: conda_dependencies asks for Python {wanted}, the step's Python {python!r} "
             f"is {found['version']}: set runconfig.environment.python.interpreter_path to a "
             f"Python {wanted}")
+
+
+def _check_pins(pins: dict[str, str], versions: dict[str, str], python: str, owner: str) -> None:
+    """A package installed at a version its pin does not allow is an error naming both versions."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    for name, spec in pins.items():
+        if name not in versions:
+            continue
+        try:
+            allowed = SpecifierSet(spec)
+        except InvalidSpecifier:
+            raise RunConfigError(f"{owner}: the version pin {spec!r} of package {name!r} in its "
+                                 "runconfig's conda_dependencies cannot be read") from None
+        try:
+            ok = allowed.contains(Version(versions[name]), prereleases=True)
+        except InvalidVersion:
+            ok = False
+        if not ok:
+            raise RunConfigError(
+                f"{owner}: its runconfig's conda_dependencies pin {name}{spec}, the step's Python "
+                f"{python!r} has {name} {versions[name]} (the local runner installs nothing): install "
+                f"{name}{spec} there, change the pin, or set runconfig.environment.python.interpreter_path "
+                "to a Python that has it")

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -171,12 +173,25 @@ def is_held(folder: Path) -> bool:
 
 
 # --- a step's folder ------------------------------------------------------------------------------
+_FOLDER_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+
+
+def step_folder(step_name: str) -> str:
+    """The folder name of a step in its pipeline's work folder: the step's name when that is a safe
+    file name, else a safe form of it with a digest of the whole name (``Cleanse Green Taxi Data``
+    → ``Cleanse_Green_Taxi_Data-1a2b3c4d``), so two names never share a folder."""
+    if _FOLDER_SAFE.match(step_name) and ".." not in step_name:
+        return step_name
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "_", step_name).strip("._-")[:60] or "step"
+    return f"{slug}-{hashlib.sha1(step_name.encode()).hexdigest()[:8]}"
+
+
 class StepArea:
     """One step's folder, locked while the step works in it, and what happens to it at the end."""
 
     def __init__(self, pipeline_folder: Path, step_name: str, retention: Retention, *,
                  keep_outputs: bool = False, record: dict | None = None) -> None:
-        self.path = pipeline_folder / step_name
+        self.path = pipeline_folder / step_folder(step_name)
         self.retention = retention
         #: A finished step whose outputs later steps on this machine read keeps ``outputs/``.
         self.keep_outputs = keep_outputs
@@ -235,7 +250,7 @@ def hold_pipeline(folder: Path) -> FolderLock:
 
 def release_outputs(folder: Path, step_name: str) -> None:
     """Remove a finished step's folder kept for its consumers (they have all ended)."""
-    step = folder / step_name
+    step = folder / step_folder(step_name)
     if step.is_dir() and not (step / KEPT_MARKER).exists():
         with _probe_locks_of_step(step) as free:
             if free:

@@ -1,4 +1,4 @@
-"""RunDetails: the entry point users of the seed's ecosystem know — the right widget for a run."""
+"""RunDetails: the entry point Azure ML v1 users know — the right widget for a run."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ class RunDetails:
             raise StepRunError(f"RunDetails needs a PipelineRun or a StepRun, got {type(run).__name__}")
         self.run = run
 
-    def show(self) -> Any:
-        """Display the widget in the current cell's output; returns the widget."""
+    def show(self) -> None:
+        """Display the widget in the current cell's output (``self.widget`` is the widget).
+
+        Returns None, as Azure ML v1's did: ``RunDetails(run).show()`` as a cell's last line shows
+        the widget once.
+        """
         from IPython.display import display
 
         display(self.widget)
-        return self.widget
 
     def _ipython_display_(self) -> None:
         self.widget._ipython_display_()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+import steprun_widgets
 from steprun_widgets import PipelineRun, Workspace
 from steprun_widgets.core import layout
 from tests.notebooks.helpers import execute, outputs, text
@@ -42,6 +43,14 @@ def test_getting_started_sample_runs_unchanged(tmp_path, tracking_uri):
         assert "Step1 created" in printed and "Pipeline is submitted for execution" in printed
         # extract_step's runconfig asks for Docker: the submission says it runs without one
         assert "Docker" in printed and "without a container" in printed
+        assert "SDK version: " + steprun_widgets.VERSION in printed
+        # RunDetails(run).show() as a cell's last line shows the widget once (show() returns None)
+        shows = [c for c in nb.cells if c.cell_type == "code" and c.source.strip().startswith("RunDetails(")]
+        assert len(shows) == 2
+        for cell in shows:
+            views = [o for o in cell.outputs
+                     if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+            assert len(views) == 1, cell.source
         # the get_children() loop printed every step of the first pipeline with its status
         for name in ("train_step", "compare_step", "extract_step"):
             assert f"Script: {name} status:" in printed

@@ -7,6 +7,7 @@ the session's server and must leave nothing behind.
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import sys
 import warnings
 
@@ -107,7 +108,7 @@ def test_runconfig_maps_variables_interpreter_packages_and_target(tmp_path):
     config.environment.python.interpreter_path = sys.executable
     config.environment.python.conda_dependencies = CondaDependencies.create(
         conda_packages=["conda-forge::requests>=2", "pip", "python=3.11"],
-        pip_packages=["traitlets[test]==5.0", "azureml-defaults"])
+        pip_packages=["traitlets[test]>=5.0", "azureml-defaults"])
     config.target = "cpu-cluster"
     mapped = map_runconfig(config, "Step 'x'")
     assert mapped.environment == {"A": "1", "B": "2"}
@@ -115,6 +116,22 @@ def test_runconfig_maps_variables_interpreter_packages_and_target(tmp_path):
     assert mapped.packages == ["requests", "traitlets"]  # pins, pip, python, azureml-* dropped
     assert mapped.target == "cpu-cluster" and mapped.notes == []
     check_environment(mapped, "Step 'x'")  # both are installed here
+
+
+def test_package_pins_are_checked_against_the_step_python():
+    import importlib.metadata
+
+    have = importlib.metadata.version("traitlets")
+    deps = CondaDependencies.create(pip_packages=["traitlets==0.0.1"], conda_packages=["requests"])
+    assert deps.pins() == {"requests": "", "traitlets": "==0.0.1"}
+    mapped = map_runconfig(RunConfiguration(conda_dependencies=deps), "Step 'x'")
+    with pytest.raises(RunConfigError, match=rf"pin traitlets==0\.0\.1, .* has traitlets {re.escape(have)}"):
+        check_environment(mapped, "Step 'x'")
+    assert CondaDependencies.create(conda_packages=["numpy=1.21.2=py_0", "conda-forge::x>=1", "y 1.2.*",
+                                                    "z=0.1"]).pins() == {
+        "numpy": "==1.21.2", "x": ">=1", "y": "==1.2.*", "z": "==0.1.*"}
+    ok = CondaDependencies.create(pip_packages=[f"traitlets~={have}"], conda_packages=["requests"])
+    check_environment(map_runconfig(RunConfiguration(conda_dependencies=ok), "Step 'x'"), "Step 'x'")
 
 
 def test_conda_dependencies_file_and_python_version(tmp_path):

@@ -202,3 +202,21 @@ def test_pipeline_run_records_promoted_outputs(experiment, workspace, tmp_path):
     assert json.loads(run.get_tags()[layout.TAG_PIPELINE_OUTPUTS]) == {
         "final": [run.get_graph()["nodes"][0]["id"], "out"]}
     assert _done(run) == layout.FINISHED
+
+
+def test_step_names_with_spaces_run_and_read_back_as_given(experiment, workspace, tmp_path):
+    """v1 sample names ("Cleanse Green Taxi Data"): shown as given, a safe work folder inside."""
+    src = write_script(tmp_path / "src", "write.py", WRITE)
+    write_script(src, "read.py", READ)
+    data, count = PipelineData("data"), PipelineData("count")
+    first = PythonScriptStep("write.py", name="Cleanse Green Taxi Data", arguments=["--out", data, "--n", 3],
+                             outputs=[data], source_directory=src, allow_reuse=False)
+    second = PythonScriptStep("read.py", name="Count (rows): all", arguments=[data, count, tmp_path / "m"],
+                              inputs=[data], outputs=[count], source_directory=src, allow_reuse=False)
+    run = experiment.submit(Pipeline(workspace, [first, second]))
+    assert _done(run) == layout.FINISHED
+    assert {n["name"] for n in run.get_graph()["nodes"]} == {"Cleanse Green Taxi Data", "Count (rows): all"}
+    (step,) = run.find_step_run("Count (rows): all")
+    assert step.name == "Count (rows): all" and "read 3 rows" in step.get_stdout_log()
+    folder = step.get_output_data("count").download(local_path=tmp_path / "dl")
+    assert (Path(folder) / "count.txt").read_text() == "3"

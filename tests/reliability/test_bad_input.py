@@ -196,6 +196,8 @@ def test_broken_steps_are_refused_at_submit_and_nothing_is_created(experiment, t
 
     for bad_name in ("<img src=x>", "a/b", "..", "", "x" * 101, "name with space"):
         _raises(lambda n=bad_name: PipelineData(n), PipelineDefinitionError)
+    # A step name is display text (v1 allows "Cleanse Green Taxi Data"), never a path
+    for bad_name in ("a/b", "a\\b", "", " x", "x" * 101, "tab\tname"):
         _raises(lambda n=bad_name: PythonScriptStep("ok.py", name=n, source_directory=src),
                 PipelineDefinitionError)
 

@@ -4,8 +4,8 @@ in Chromium, and by ``to_html()`` snapshots opened in Chromium.
 
 No payload may execute: no dialog, no ``window.__xss``, no injected element (img, script, iframe,
 object, embed, javascript: links, inline handlers) and no request to a URL of a payload.
-Step and PipelineData names are validated to safe characters, so hostile step names come from runs
-made through REST (another tool), which the widgets must open too.
+Hostile step names come from runs made through REST (another tool), which the widgets must open
+too; a step name of this package's own pipelines may hold such text as well (it is display text).
 """
 
 from __future__ import annotations

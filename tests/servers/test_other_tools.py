@@ -179,7 +179,8 @@ def test_pipeline_widget_kernel_side(other_experiment, other_runs, workspace):
         assert widget.selected_step is not None and widget.selected_step.name == "prep"
         assert widget.selected_step.logs["stdout"]["tail"].endswith("prep done ✓\n")
         assert widget.pane_logs["logs"]["stdout"]["tail"].endswith("prep done ✓\n")
-        assert RunDetails(run).show() is not None
+        details = RunDetails(run)
+        assert details.show() is None and isinstance(details.widget, PipelineRunWidget)
     finally:
         widget.close()
 

@@ -15,8 +15,8 @@ from steprun_widgets.widgets.step_view import StepPane
 from tests.widgets.github_sanitizer import sanitize, tables, text
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-#: A step name as another tool (or a hostile server) may report it: the runner only takes safe
-#: names, so the test renames the step on the server after the run.
+#: A step name as another tool (or a hostile server) may report it: the test renames the step on
+#: the server after the run.
 HOSTILE_NAME = '<img src=x onerror="alert(3)">make'
 
 

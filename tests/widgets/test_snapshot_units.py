@@ -23,7 +23,7 @@ from tests.widgets.github_sanitizer import sanitize, tables, text
 from tests.widgets.snapshot_states import pipeline_state, step_state
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-XSS_NAME = '<img src=x onerror="alert(1)">'  # no "/": a step name is a folder name too
+XSS_NAME = '<img src=x onerror="alert(1)">'  # no "/": a step name may not hold one
 
 
 def graph(edges: list[tuple[str, str]], ids: str) -> dict:
