@@ -7,6 +7,10 @@
                                                  remove the work folders of runs that are over
     steprun-widgets watch RUN_ID [--root DIR | --tracking-uri URL] [--timeout S]
                                                  stream a run's status and logs until it ends
+    steprun-widgets pipeline submit NAME [--param K=V]... [--experiment E] [--version V] [--wait]
+                    [--root DIR | --tracking-uri URL]
+                                                 run a published pipeline or endpoint (cron, CI)
+    steprun-widgets pipeline list [--all] [--root DIR | --tracking-uri URL]
 
 Errors of the package are printed as ``error: <message>`` on stderr with exit code 2, without a traceback.
 
@@ -187,6 +191,107 @@ def _add_watch_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# pipeline submit NAME | pipeline list
+
+
+def _workspace(args: argparse.Namespace):
+    from steprun_widgets.core.workspace import Workspace
+
+    return Workspace(args.tracking_uri) if args.tracking_uri else Workspace.local(args.root)
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise StepRunError(f"--param {pair!r} is not KEY=VALUE")
+        if key in given:
+            raise StepRunError(f"--param {key!r} is given twice")
+        given[key] = value
+    return given
+
+
+def cmd_pipeline_submit(args: argparse.Namespace) -> int:
+    """Submit a published pipeline or a pipeline endpoint by name (or a published pipeline by id)."""
+    from steprun_widgets.core.layout import FINISHED
+    from steprun_widgets.errors import RunNotFoundError
+    from steprun_widgets.local.publish import PipelineEndpoint, PublishedPipeline
+
+    workspace = _workspace(args)
+    given = _parse_params(args.param)
+    endpoint = published = None
+    try:
+        endpoint = PipelineEndpoint.get(workspace, name=args.name)
+    except RunNotFoundError:
+        try:
+            published = PublishedPipeline.get(workspace, args.name)
+        except (RunNotFoundError, StepRunError):
+            published = PublishedPipeline.find(workspace, args.name, args.version)
+    experiment = args.experiment or args.name
+    if endpoint is not None:
+        chosen = endpoint.get_pipeline(args.version)
+        values = chosen.coerce_parameters(given)
+        run = endpoint.submit(experiment, values, pipeline_version=args.version)
+        what = f"pipeline endpoint {endpoint.name!r} version {args.version or endpoint.default_version}"
+    else:
+        values = published.coerce_parameters(given)
+        run = published.submit(workspace, experiment, values)
+        what = f"published pipeline {published.name!r} ({published.id})"
+    print(f"submitted {what} as run {run.id} in experiment {experiment!r}")
+    if not args.wait:
+        return 0
+    status = run.wait_for_completion(show_output=True, raise_on_error=False)
+    return 0 if status == FINISHED else 1
+
+
+def cmd_pipeline_list(args: argparse.Namespace) -> int:
+    """Print the published pipelines and endpoints of the server, one a line."""
+    from steprun_widgets.local.publish import PipelineEndpoint, PublishedPipeline
+
+    workspace = _workspace(args)
+    for p in PublishedPipeline.list(workspace, active_only=not args.all):
+        print(f"pipeline  {p.id}  {p.name}  version={p.version or '-'}  {p.status}")
+    for e in PipelineEndpoint.list(workspace, active_only=not args.all):
+        print(f"endpoint  {e.id}  {e.name}  default={e.default_version}  {e.status}")
+    return 0
+
+
+def _add_where_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
+                       help=f"the embedded server under DIR (default: {DEFAULT_ROOT})")
+    where.add_argument("--tracking-uri", metavar="URL",
+                       help="a tracking server (credentials from MLFLOW_TRACKING_TOKEN or "
+                            "MLFLOW_TRACKING_USERNAME/PASSWORD)")
+
+
+def _add_pipeline_command(subparsers: argparse._SubParsersAction) -> None:
+    pipeline = subparsers.add_parser(
+        "pipeline", help="submit or list published pipelines (for cron and CI)",
+        description="Published pipelines and pipeline endpoints (see docs/publishing.md).")
+    actions = pipeline.add_subparsers(dest="action", metavar="ACTION", required=True)
+    submit = actions.add_parser(
+        "submit", help="run a published pipeline or a pipeline endpoint",
+        description="Submit the pipeline endpoint named NAME (its default version, or --version), else "
+                    "the published pipeline with id NAME, else the newest active published pipeline "
+                    "named NAME; print the run id. Exit 0 once submitted (with --wait: 0 when the run "
+                    "finished, 1 otherwise); errors exit 2.")
+    submit.add_argument("name", metavar="NAME", help="endpoint name, published pipeline name or id")
+    submit.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a PipelineParameter value (repeat for more); typed like its default")
+    submit.add_argument("--experiment", metavar="NAME", help="experiment of the run (default: NAME)")
+    submit.add_argument("--version", metavar="V", help="the endpoint's version, or the published version")
+    submit.add_argument("--wait", action="store_true", help="stream the run's logs until it ends")
+    _add_where_options(submit)
+    submit.set_defaults(func=cmd_pipeline_submit)
+    listing = actions.add_parser("list", help="list published pipelines and endpoints")
+    listing.add_argument("--all", action="store_true", help="disabled ones too")
+    _add_where_options(listing)
+    listing.set_defaults(func=cmd_pipeline_list)
+
+
+# --------------------------------------------------------------------------------------------------
 # parser and entry point
 
 
@@ -200,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_command(subparsers)
     _add_watch_command(subparsers)
     _add_clean_command(subparsers)
+    _add_pipeline_command(subparsers)
     return parser
 
 

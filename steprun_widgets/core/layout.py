@@ -309,3 +309,39 @@ def may_have_images(tags: Mapping[str, str]) -> bool:
     a run of another tool that MLflow's ``log_image`` tagged. Other runs of other tools say nothing
     of images, and a listing for each of them would double what a pipeline's step views cost."""
     return is_step_run(tags) or TAG_MLFLOW_LOGGED_IMAGES in tags
+
+
+# --- published pipelines --------------------------------------------------------------------------
+#: The experiment that holds what is published: one run per published pipeline, per pipeline
+#: endpoint and per source snapshot (its artifact). Every client of the server finds them there.
+PUBLISHED_EXPERIMENT = "steprun.published-pipelines"
+#: What a run of the published-pipelines experiment stands for.
+TAG_PUBLISHED_KIND = "steprun.published.kind"
+PUBLISHED_KIND_PIPELINE = "pipeline"
+PUBLISHED_KIND_ENDPOINT = "endpoint"
+PUBLISHED_KIND_SNAPSHOT = "snapshot"
+#: A published pipeline's or an endpoint's name, version, status ("Active" / "Disabled").
+TAG_PUBLISHED_NAME = "steprun.published.name"
+TAG_PUBLISHED_VERSION = "steprun.published.version"
+TAG_PUBLISHED_STATUS = "steprun.published.status"
+PUBLISHED_ACTIVE = "Active"
+PUBLISHED_DISABLED = "Disabled"
+#: A published pipeline's ``continue_on_step_failure`` ("true"/"false"; absent when not given).
+TAG_PUBLISHED_CONTINUE = "steprun.published.continueonstepfailure"
+#: JSON {parameter name: default value} of a published pipeline (also in its definition).
+TAG_PUBLISHED_PARAMETERS = "steprun.published.parameters"
+#: A pipeline endpoint's JSON list of [version, published pipeline id], and its default version.
+TAG_ENDPOINT_VERSIONS = "steprun.endpoint.versions"
+TAG_ENDPOINT_DEFAULT = "steprun.endpoint.defaultversion"
+#: The pipeline definition of a published pipeline (steps, data, parameters, snapshot digests).
+PUBLISHED_DEFINITION = "published/pipeline.json"
+#: A source snapshot's digest, size in bytes, file count, and the tag set once its archive is stored.
+TAG_SNAPSHOT_DIGEST = "steprun.snapshot.digest"
+TAG_SNAPSHOT_SIZE = "steprun.snapshot.size"
+TAG_SNAPSHOT_FILES = "steprun.snapshot.files"
+TAG_SNAPSHOT_COMPLETE = "steprun.snapshot.complete"
+#: The archive a snapshot run holds (a gzip'd tar of the source folder's files).
+SNAPSHOT_ARCHIVE = "snapshot/source.tar.gz"
+#: On a pipeline run submitted from a published pipeline: that pipeline's id (and its endpoint's name).
+TAG_PUBLISHED_FROM = "steprun.published.pipelineid"
+TAG_SUBMITTED_ENDPOINT = "steprun.published.endpoint"

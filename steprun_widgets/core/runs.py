@@ -294,6 +294,21 @@ class PipelineRun(_Run):
         if kwargs:
             raise TypeError(f"PipelineRun() got unexpected keyword arguments: {sorted(kwargs)}")
 
+    def publish_pipeline(self, name: str, description: str | None = None, version: str | None = None,
+                         continue_on_step_failure: bool | None = None) -> Any:
+        """Publish the pipeline this run was submitted from (``pipeline.publish(...)``, see
+        docs/publishing.md). Only the process that submitted the run holds that pipeline's
+        definition and source folders; elsewhere a clear error says to publish the Pipeline."""
+        pipeline = getattr(self, "_submitted_pipeline", None)
+        if pipeline is None:
+            raise StepRunError(
+                f"Pipeline run {self.id!r}: publish_pipeline needs the Pipeline it was submitted from, "
+                "which only the process that submitted it holds (a run keeps no copy of its source "
+                "folders): publish the Pipeline object instead, pipeline.publish(name, description, "
+                "version)")
+        return pipeline.publish(name=name, description=description, version=version,
+                                continue_on_step_failure=continue_on_step_failure)
+
     def get_graph(self) -> dict:
         """Nodes (id, name) and edges of the pipeline, from its graph tag."""
         return layout.decode_graph(layout.graph_value(self._record().tags))

@@ -24,8 +24,12 @@ _DATA = ("there is no dataset or datastore service here: pass data between steps
 _ENVIRONMENT = ("describe the step's Python with steprun_widgets.local.RunConfiguration (its "
                 "environment.python.interpreter_path and conda_dependencies) and pass it as runconfig=",
                 "run-configuration")
-_PUBLISH = ("there is no pipeline service to publish to: keep the pipeline in a module and submit it "
-            "from a job scheduler (cron, CI, Airflow)", "pipelines-and-submission")
+_PUBLISH = ("publish with pipeline.publish(name, description, version) and run it from anywhere with "
+            "PublishedPipeline.get(workspace, id).submit(...) or PipelineEndpoint; from cron or CI with "
+            "`steprun-widgets pipeline submit NAME` (docs/publishing.md)", "publishing-and-scheduling")
+_PIPELINE = ("a v1 pipeline-service feature with no counterpart here: a Pipeline is defined in Python "
+             "and submitted with experiment.submit(pipeline) or published with pipeline.publish(...)",
+             "publishing-and-scheduling")
 _STEPS = ("only PythonScriptStep and CommandStep run here: a step that needs an Azure service "
           "becomes a PythonScriptStep (on a Dask compute target to fan out)", "pipelines-and-submission")
 _MODELS = ("models and deployments live in MLflow: mlflow.register_model(f'runs:/{run_id}/<path>', name) "
@@ -60,8 +64,7 @@ _MODULE_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
                    "MpiConfiguration", "PyTorchConfiguration", "TensorflowConfiguration",
                    "SparkConfiguration", "HistoryConfiguration", "ParallelTaskConfiguration",
                    "ApplicationEndpointConfiguration", "AzureContainerRegistry", "ContainerRegistry"),
-    _PUBLISH: ("PublishedPipeline", "PipelineEndpoint", "Schedule", "ScheduleRecurrence", "TimeZone",
-               "PipelineDraft"),
+    _PUBLISH: ("TimeZone", "PipelineDraft"),
     _STEPS: ("AdlaStep", "AutoMLStep", "AutoMLStepRun", "AzureBatchStep", "DataTransferStep",
              "DatabricksStep",
              "EstimatorStep", "HyperDriveStep", "HyperDriveStepRun", "KustoStep", "ModuleStep", "MpiStep",
@@ -86,7 +89,8 @@ MODULE_NAMES: dict[str, tuple[str, str]] = {
 _CORE = ("Workspace", "Experiment", "PipelineRun", "StepRun", "StepRunOutput", "PortDataReference",
          "StepRunWidget", "PipelineRunWidget", "RunDetails", "Run", "VERSION")
 _LOCAL = ("Pipeline", "PipelineData", "PipelineParameter", "PipelineStep", "PythonScriptStep", "CommandStep",
-          "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE")
+          "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
+          "PublishedPipeline", "PipelineEndpoint", "Schedule", "ScheduleRecurrence")
 HOME: dict[str, str] = {**{n: "steprun_widgets" for n in _CORE},
                         **{n: "steprun_widgets.local" for n in _LOCAL}}
 
@@ -123,8 +127,9 @@ MEMBER_NAMES: dict[str, dict[str, tuple[str, str]]] = {
                   "webservices": _MODELS, "images": _MODELS, "get_run": _RUNS},
     "Experiment": {"": ("an Azure experiment feature with no counterpart here; MLflow's client "
                         "(MlflowClient().search_runs) lists an experiment's runs", "runs-and-outputs")},
-    "Pipeline": {"": _PUBLISH, "graph": _GRAPH, "load_yaml": ("define the pipeline in Python "
-                 "(Pipeline(workspace, steps))", "pipelines-and-submission")},
+    "Pipeline": {"": _PIPELINE, "service_endpoint": _PUBLISH, "graph": _GRAPH,
+                 "load_yaml": ("define the pipeline in Python (Pipeline(workspace, steps))",
+                               "pipelines-and-submission")},
     "PipelineData": {"": _DATA},
     "PortDataReference": {"": _DATA},
     "StepRunOutput": {"": _DATA},

@@ -3,7 +3,9 @@
 ``Pipeline``, ``PythonScriptStep``, ``CommandStep``, ``PipelineData`` and ``PipelineParameter``
 define a pipeline; ``Experiment.submit`` runs it. ``RunConfiguration`` / ``CondaDependencies``
 and ``register_compute`` map Azure ML v1's ``runconfig=`` and ``compute_target=``
-(docs/migration-from-azureml-v1.md). Only the embedded server (``steprun_widgets.local.server``)
+(docs/migration-from-azureml-v1.md). ``pipeline.publish(...)``, ``PublishedPipeline`` and
+``PipelineEndpoint`` store a pipeline on the tracking server and run it from anywhere
+(docs/publishing.md). Only the embedded server (``steprun_widgets.local.server``)
 needs the ``local`` extra.
 """
 
@@ -17,6 +19,13 @@ from steprun_widgets.local.pipeline import (
     PipelineStep,
     PythonScriptStep,
 )
+from steprun_widgets.local.publish import (
+    PipelineEndpoint,
+    PipelineIdVersion,
+    PublishedPipeline,
+    PublishedPipelineDisabledError,
+    PublishedPipelineError,
+)
 from steprun_widgets.local.runconfig import (
     DEFAULT_CPU_IMAGE,
     DEFAULT_GPU_IMAGE,
@@ -25,13 +34,17 @@ from steprun_widgets.local.runconfig import (
     RunConfiguration,
     RunConfigWarning,
 )
+from steprun_widgets.local.schedule import Schedule, ScheduleRecurrence
+from steprun_widgets.local.source_snapshot import SnapshotError
 
 __all__ = [
     "Pipeline", "PythonScriptStep", "CommandStep", "PipelineStep", "PipelineData",
     "PipelineParameter", "PipelineDefinitionError", "PipelineParameterError",
     "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
     "RunConfigError", "RunConfigWarning", "register_compute", "unregister_compute",
-    "ComputeTargetError",
+    "ComputeTargetError", "PublishedPipeline", "PipelineEndpoint", "PipelineIdVersion",
+    "PublishedPipelineError", "PublishedPipelineDisabledError", "Schedule", "ScheduleRecurrence",
+    "SnapshotError",
 ]
 
 

@@ -410,9 +410,26 @@ class Pipeline(metaclass=V1Members):
             key = sorted(unsupported)[0]
             hint = _SUBMIT_HINTS.get(key, "it is not a keyword of submit() here")
             raise PipelineDefinitionError(f"submit(): {key}= is not supported: {hint}")
-        return submit_pipeline(experiment, self, executor=executor,
-                               pipeline_parameters=pipeline_parameters,
-                               regenerate_outputs=regenerate_outputs, tags=tags)
+        run = submit_pipeline(experiment, self, executor=executor,
+                              pipeline_parameters=pipeline_parameters,
+                              regenerate_outputs=regenerate_outputs, tags=tags)
+        run._submitted_pipeline = self  # for pipeline_run.publish_pipeline(...) in this process
+        return run
+
+    def publish(self, name: str | None = None, description: str | None = None, version: str | None = None,
+                continue_on_step_failure: bool | None = None) -> Any:
+        """Store this pipeline on the workspace's tracking server as a PublishedPipeline.
+
+        The definition (steps, arguments, data, PipelineParameters and their defaults, what each
+        runconfig maps to, ``allow_reuse``) and each step's ``source_directory`` (a content-addressed
+        snapshot, stored once per digest, honouring ``.amlignore`` else ``.gitignore``; refused
+        above ``STEPRUN_SNAPSHOT_MAX_MB``, 300 MB by default) go to the experiment
+        ``steprun.published-pipelines``, where every client of the server finds them
+        (``PublishedPipeline.get/list``). See docs/publishing.md.
+        """
+        from steprun_widgets.local.publish import publish_pipeline
+
+        return publish_pipeline(self, name, description, version, continue_on_step_failure)
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[s.name for s in self.steps]})"
@@ -423,6 +440,6 @@ _SUBMIT_HINTS = {
                                 "failed one, and cancels those that do",
     "credential_passthrough": "steps run as the submitting user on this machine",
     "show_output": "use pipeline_run.wait_for_completion(show_output=True)",
-    "pipeline_version": "versions belong to published pipelines, which do not exist here: tag the run "
-                        "instead, submit(..., tags={'version': ...})",
+    "pipeline_version": "versions belong to pipeline endpoints: PipelineEndpoint.get(workspace, "
+                        "name=...).submit(experiment_name, pipeline_version=...)",
 }
