@@ -68,7 +68,7 @@ _MODULE_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     _STEPS: ("AdlaStep", "AutoMLStep", "AutoMLStepRun", "AzureBatchStep", "DataTransferStep",
              "DatabricksStep",
              "EstimatorStep", "HyperDriveStep", "HyperDriveStepRun", "KustoStep", "ModuleStep", "MpiStep",
-             "ParallelRunConfig", "ParallelRunStep", "RScriptStep", "SynapseSparkStep", "StepSequence",
+             "RScriptStep", "SynapseSparkStep", "StepSequence",
              "NotebookRunnerStep", "Module", "ModuleVersion", "ModuleVersionDescriptor"),
     _MODELS: ("Model", "Webservice", "Image"),
     _SERVICES: ("Keyvault", "LinkedService", "PrivateEndPoint", "PrivateEndPointConfig",
@@ -90,7 +90,8 @@ _CORE = ("Workspace", "Experiment", "PipelineRun", "StepRun", "StepRunOutput", "
          "StepRunWidget", "PipelineRunWidget", "RunDetails", "Run", "VERSION")
 _LOCAL = ("Pipeline", "PipelineData", "PipelineParameter", "PipelineStep", "PythonScriptStep", "CommandStep",
           "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
-          "PublishedPipeline", "PipelineEndpoint", "Schedule", "ScheduleRecurrence")
+          "PublishedPipeline", "PipelineEndpoint", "Schedule", "ScheduleRecurrence",
+          "ParallelRunStep", "ParallelRunConfig", "EntryScript")
 HOME: dict[str, str] = {**{n: "steprun_widgets" for n in _CORE},
                         **{n: "steprun_widgets.local" for n in _LOCAL}}
 

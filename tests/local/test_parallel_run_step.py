@@ -1,0 +1,120 @@
+"""ParallelRunStep over a folder of 1,000 small files: mini-batches, init once per worker, append_row,
+failed mini-batches within and beyond the thresholds (real runner, real worker processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from steprun_widgets import Experiment
+from steprun_widgets.core import layout
+from steprun_widgets.local import ParallelRunConfig, ParallelRunStep, Pipeline, PipelineData
+from steprun_widgets.local.parallel_run import mini_batches
+from steprun_widgets.local.pipeline import PipelineDefinitionError
+from tests.local.conftest import make_workspace
+from tests.support import stop_leftovers
+
+ENTRY = """
+import argparse, os
+from steprun_widgets.local import EntryScript
+
+def init():
+    global factor
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--factor", type=int)
+    factor = parser.parse_known_args()[0].factor
+    EntryScript().logger.info("init pid %s", os.getpid())
+
+def run(mini_batch):
+    rows = []
+    for path in mini_batch:
+        name = os.path.basename(path)
+        if "bad" in name:
+            raise ValueError(f"cannot score {name}")
+        rows.append(f"{name} {int(open(path).read()) * factor}")
+    return rows
+"""
+
+
+@pytest.fixture
+def inputs(tmp_path) -> Path:
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    for i in range(1000):
+        (folder / f"n{i:04d}.txt").write_text(str(i))
+    return folder
+
+
+def _pipeline(ws, tmp_path: Path, inputs: Path, **config) -> tuple[Pipeline, PipelineData]:
+    src = tmp_path / "scoring"
+    src.mkdir(exist_ok=True)
+    (src / "score.py").write_text(ENTRY)
+    scores = PipelineData("scores")
+    prc = ParallelRunConfig(entry_script="score.py", source_directory=str(src), mini_batch_size=50,
+                            process_count_per_node=2, node_count=1, run_max_try=2, **config)
+    step = ParallelRunStep("score", prc, inputs=[str(inputs)], output=scores, arguments=["--factor", 3])
+    return Pipeline(ws, [step]), scores
+
+
+def test_a_thousand_files_with_a_failed_mini_batch_within_the_limit(mlflow_server, tmp_path, inputs, request):
+    (inputs / "n0500.txt").rename(inputs / "n0500bad.txt")
+    ws = make_workspace(mlflow_server, "append")
+    experiment = Experiment(ws, f"prs-{request.node.name[:40]}")
+    try:
+        pipeline, _ = _pipeline(ws, tmp_path, inputs, allowed_failed_count=1)
+        run = experiment.submit(pipeline)
+        assert run.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        step = run.find_step_run("score")[0]
+        got = step.get_output_data("scores").download(local_path=tmp_path / "dl", show_progress=False)
+        rows = Path(got, "parallel_run_step.txt").read_text().splitlines()
+        # mini-batch 10 (files 500..549) failed; the others wrote rows
+        expected = {f"n{i:04d}.txt {i * 3}" for i in range(1000)}
+        assert len(rows) == 950 and set(rows) <= expected
+        assert rows[0] == "n0000.txt 0"  # in mini-batch order
+        stderr = step.get_stderr_log()
+        assert stderr.count("init pid") == 2  # init() once per worker process
+        assert "failed after 2 tries: ValueError: cannot score n0500bad.txt" in stderr
+        stdout = step.get_stdout_log()
+        assert "1000 files in 20 mini-batches, 2 worker processes" in stdout
+        assert "20 mini-batches, 19 done, 1 failed, 0 not run" in stdout
+        assert step.get_metrics() == {"mini_batches_total": 20, "mini_batches_done": 19,
+                                      "mini_batches_failed": 1}
+    finally:
+        stop_leftovers(experiment)
+
+
+def test_failed_files_beyond_the_error_threshold_fail_the_step(mlflow_server, tmp_path, inputs, request):
+    for i in (10, 700):
+        (inputs / f"n{i:04d}.txt").rename(inputs / f"n{i:04d}bad.txt")
+    ws = make_workspace(mlflow_server, "append")
+    experiment = Experiment(ws, f"prs-{request.node.name[:40]}")
+    try:
+        pipeline, _ = _pipeline(ws, tmp_path, inputs, error_threshold=60)
+        run = experiment.submit(pipeline)
+        assert run.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FAILED
+        step = run.find_step_run("score")[0]
+        assert step.get_status() == layout.FAILED
+        stderr = step.get_stderr_log()
+        assert "ValueError: cannot score n0010bad.txt" in stderr
+        assert "ParallelRunStep failed: 100 failed files, over error_threshold=60" in stderr
+    finally:
+        stop_leftovers(experiment)
+
+
+def test_mini_batches_by_count_and_by_size_and_bad_configs(tmp_path):
+    files = []
+    for i, size in enumerate([10, 10, 30, 5, 100]):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(b"x" * size)
+        files.append(str(path))
+    assert [len(b) for b in mini_batches(files, "files", 2)] == [2, 2, 1]
+    assert [len(b) for b in mini_batches(files, "bytes", 40)] == [2, 2, 1]  # 100 bytes: a batch alone
+    assert ParallelRunConfig("s.py", mini_batch_size="1KB").batch_value == 1024
+    with pytest.raises(PipelineDefinitionError, match="mini_batch_size 'lots'"):
+        ParallelRunConfig("s.py", mini_batch_size="lots")
+    with pytest.raises(PipelineDefinitionError, match="partition_keys need a TabularDataset"):
+        ParallelRunConfig("s.py", partition_keys=["region"])
+    with pytest.raises(PipelineDefinitionError, match="append_row' needs output="):
+        ParallelRunStep("s", ParallelRunConfig("s.py", source_directory=str(tmp_path)),
+                        inputs=[str(tmp_path)])
