@@ -11,7 +11,7 @@ needs the ``local`` extra.
 
 from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.compute import ComputeTargetError, register_compute, unregister_compute
-from steprun_widgets.local.parallel_run import EntryScript
+from steprun_widgets.local.entry_script import EntryScript
 from steprun_widgets.local.parallel_run_step import ParallelRunConfig, ParallelRunStep
 from steprun_widgets.local.parameters import PipelineParameter, PipelineParameterError
 from steprun_widgets.local.pipeline import (

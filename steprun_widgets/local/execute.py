@@ -331,6 +331,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                   channel, credentials, sign_in)
         if step.command:  # ``python`` in a command is the step's Python
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
+        if plan.dask_address:  # a ParallelRunStep there runs its mini-batches as Dask tasks
+            env["STEPRUN_DASK_SCHEDULER"] = plan.dask_address
         started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
         canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)

@@ -26,11 +26,27 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-#: Environment the workers see: the output folder (EntryScript().output_dir) and the worker's number.
-OUTPUT_ENV = "STEPRUN_PARALLEL_OUTPUT"
-WORKER_ENV = "STEPRUN_PARALLEL_WORKER"
+from steprun_widgets.local.entry_script import OUTPUT_ENV, WORKER_ENV
+
+#: Set by the runner in the environment of a step that runs on a Dask cluster: the scheduler's
+#: address. A ParallelRunStep there runs one Dask task per mini-batch instead of local processes.
+DASK_SCHEDULER_ENV = "STEPRUN_DASK_SCHEDULER"
 
 _module: Any = None
+#: Entry scripts loaded (and init()'ed) in this Dask worker process, by a digest of their source.
+_dask_modules: dict[str, Any] = {}
+
+
+class MiniBatchError(Exception):
+    """A mini-batch that raised on a Dask worker: the error line, and what the task printed."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message, output)
+        self.message = message
+        self.output = output
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def list_files(folders: list[str]) -> list[str]:
@@ -82,6 +98,49 @@ def _init_worker(entry_script: str, argv: list[str], counter: Any, level: str) -
 def _run_batch(batch: list[str]) -> list[str]:
     result = _module.run(batch)
     return _rows(result)
+
+
+def _dask_batch(entry_script: str, source: str, argv: list[str], level: str, batch: list[str],
+                output: str | None) -> tuple[list[str], str]:
+    """One mini-batch as a Dask task: the entry script is loaded and init()'ed once per worker
+    process (cached by its source's digest); what it prints and logs is returned with its rows, so
+    that the step's own logs keep it."""
+    import contextlib
+    import hashlib
+    import io
+    import types
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter(f"[dask worker {os.getpid()}] %(levelname)s %(message)s"))
+    logger = logging.getLogger("entry_script")
+    logger.addHandler(handler)
+    logger.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+    logger.propagate = False
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            key = hashlib.sha256(source.encode()).hexdigest()
+            module = _dask_modules.get(key)
+            if module is None:
+                if output:
+                    os.environ[OUTPUT_ENV] = output
+                sys.argv = [entry_script, *argv]
+                folder = os.path.dirname(entry_script)
+                if os.path.isdir(folder) and folder not in sys.path:
+                    sys.path.insert(0, folder)
+                module = types.ModuleType("entry_script")
+                module.__file__ = entry_script
+                exec(compile(source, entry_script, "exec"), module.__dict__)
+                if hasattr(module, "init"):
+                    module.init()
+                _dask_modules[key] = module
+            rows = _rows(module.run(batch))
+    except BaseException as exc:
+        where = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        raise MiniBatchError(where, buffer.getvalue()) from None
+    finally:
+        logger.removeHandler(handler)
+    return rows, buffer.getvalue()
 
 
 def _rows(result: Any) -> list[str]:
@@ -140,45 +199,100 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(args.output, exist_ok=True)
         os.environ[OUTPUT_ENV] = args.output
     entry = str(Path(args.entry_script).resolve())
-    counter = multiprocessing.Value("i", 0)
+    dask_address = os.environ.get(DASK_SCHEDULER_ENV)
+    if dask_address:
+        from distributed import Client
+        from distributed import wait as dask_wait
+
+        client = Client(dask_address)  # the default client: distributed.wait uses it
+        source = Path(entry).read_text(encoding="utf-8")
+        print(f"ParallelRunStep: one Dask task per mini-batch on {dask_address}", flush=True)
+
+        def submit(index: int):
+            return client.submit(_dask_batch, entry, source, user_args, args.logging_level,
+                                 batches[index], args.output, pure=False)
+
+        def wait_some(futures):
+            return dask_wait(list(futures), return_when="FIRST_COMPLETED").done
+
+        closer = client.close
+    else:
+        pool = cf.ProcessPoolExecutor(
+            max_workers=max(1, min(args.workers, total or 1)), initializer=_init_worker,
+            initargs=(entry, user_args, multiprocessing.Value("i", 0), args.logging_level))
+
+        def submit(index: int):
+            return pool.submit(_run_batch, batches[index])
+
+        def wait_some(futures):
+            return cf.wait(futures, return_when=cf.FIRST_COMPLETED)[0]
+
+        closer = pool.shutdown
+    try:
+        rows, failed, reason = _drive(args, batches, submit, wait_some)
+    finally:
+        closer()
+    _finish(args, run_context, rows, failed, total)
+    if reason is not None:
+        print(f"ParallelRunStep failed: {reason}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _drive(args: argparse.Namespace, batches: list[list[str]], submit, wait_some):
+    """Run every mini-batch, retrying failures; stop submitting once a failure limit is passed."""
+    total = len(batches)
     rows: dict[int, list[str]] = {}
     failed: dict[int, str] = {}
     tries = dict.fromkeys(range(total), 0)
     reason = None
     step = max(1, total // 20)
-    with cf.ProcessPoolExecutor(max_workers=max(1, min(args.workers, total or 1)),
-                                initializer=_init_worker,
-                                initargs=(entry, user_args, counter, args.logging_level)) as pool:
-        pending = {pool.submit(_run_batch, batches[i]): i for i in range(total)}
-        while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                index = pending.pop(future)
-                tries[index] += 1
-                try:
-                    rows[index] = future.result()
-                except cf.process.BrokenProcessPool:
-                    raise
-                except BaseException as exc:  # the entry script's own error
-                    where = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                    if tries[index] < args.run_max_try and reason is None:
-                        pending[pool.submit(_run_batch, batches[index])] = index
-                        continue
-                    failed[index] = where
-                    first, last = batches[index][0], batches[index][-1]
-                    print(f"mini-batch {index} ({len(batches[index])} files, {os.path.basename(first)} … "
-                          f"{os.path.basename(last)}) failed after {tries[index]} tries: {where}",
-                          file=sys.stderr, flush=True)
-                finished = len(rows) + len(failed)
-                if finished % step == 0 or finished == total:
-                    print(f"progress: {finished}/{total} mini-batches ({len(failed)} failed)", flush=True)
-                if reason is None:
-                    failed_files = sum(len(batches[i]) for i in failed)
-                    reason = _over_limit(args, failed, failed_files, total)
-                    if reason is not None:
-                        for other in pending:
-                            other.cancel()
-            pending = {f: i for f, i in pending.items() if not f.cancelled()}
+    pending = {submit(i): i for i in range(total)}
+    while pending:
+        done = wait_some(pending)
+        for future in done:
+            index = pending.pop(future)
+            tries[index] += 1
+            try:
+                result = future.result()
+                if isinstance(result, tuple):  # a Dask task: rows and what it printed
+                    result, printed = result
+                    if printed:
+                        sys.stderr.write(printed)
+                        sys.stderr.flush()
+                rows[index] = result
+            except cf.process.BrokenProcessPool:
+                raise
+            except BaseException as exc:  # the entry script's own error
+                if isinstance(exc, MiniBatchError):
+                    sys.stderr.write(exc.output)
+                where = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                if isinstance(exc, MiniBatchError):
+                    where = exc.message
+                if tries[index] < args.run_max_try and reason is None:
+                    pending[submit(index)] = index
+                    continue
+                failed[index] = where
+                first, last = batches[index][0], batches[index][-1]
+                print(f"mini-batch {index} ({len(batches[index])} files, {os.path.basename(first)} … "
+                      f"{os.path.basename(last)}) failed after {tries[index]} tries: {where}",
+                      file=sys.stderr, flush=True)
+            finished = len(rows) + len(failed)
+            if finished % step == 0 or finished == total:
+                print(f"progress: {finished}/{total} mini-batches ({len(failed)} failed)", flush=True)
+            if reason is None:
+                failed_files = sum(len(batches[i]) for i in failed)
+                reason = _over_limit(args, failed, failed_files, total)
+                if reason is not None:
+                    for other in pending:
+                        other.cancel()
+        pending = {f: i for f, i in pending.items() if not f.cancelled()}
+    return rows, failed, reason
+
+
+def _finish(args: argparse.Namespace, run_context: Any, rows: dict[int, list[str]], failed: dict[int, str],
+            total: int) -> None:
+    """Log the metrics, write the row file (append_row) and the summary line."""
     for name, value in (("mini_batches_total", total), ("mini_batches_done", len(rows)),
                         ("mini_batches_failed", len(failed))):
         run_context.log(name, value)
@@ -192,29 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         os.replace(tmp, target)
     print(f"ParallelRunStep summary: {total} mini-batches, {len(rows)} done, {len(failed)} failed, "
           f"{total - len(rows) - len(failed)} not run", flush=True)
-    if reason is not None:
-        print(f"ParallelRunStep failed: {reason}", file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
-class EntryScript:
-    """What v1's ``azureml_user.parallel_run.EntryScript`` gives an entry script: ``logger`` (its
-    lines go to the step's stderr, prefixed with the worker's number), ``output_dir`` and
-    ``working_dir``."""
-
-    @property
-    def logger(self) -> logging.Logger:
-        return logging.getLogger("entry_script")
-
-    @property
-    def output_dir(self) -> str | None:
-        return os.environ.get(OUTPUT_ENV)
-
-    @property
-    def working_dir(self) -> str:
-        return os.getcwd()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as the module's real name, not ``__main__``: Dask pickles the task function and the
+    # MiniBatchError class by reference, so the workers keep one loaded entry script per process.
+    from steprun_widgets.local.parallel_run import main as _main
+
+    raise SystemExit(_main())

@@ -3,6 +3,7 @@ failed mini-batches within and beyond the thresholds (real runner, real worker p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,32 @@ def test_mini_batches_by_count_and_by_size_and_bad_configs(tmp_path):
     with pytest.raises(PipelineDefinitionError, match="append_row' needs output="):
         ParallelRunStep("s", ParallelRunConfig("s.py", source_directory=str(tmp_path)),
                         inputs=[str(tmp_path)])
+
+
+def test_on_a_dask_cluster_each_mini_batch_is_a_task(mlflow_server, tmp_path, inputs, request):
+    distributed = pytest.importorskip("distributed")
+    (inputs / "n0123.txt").rename(inputs / "n0123bad.txt")
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    ws = make_workspace(mlflow_server, "upload")
+    experiment = Experiment(ws, f"prs-{request.node.name[:40]}")
+    try:
+        pipeline, _ = _pipeline(ws, tmp_path, inputs, allowed_failed_percent=10)
+        run = experiment.submit(pipeline, executor=client)
+        assert run.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        step = run.find_step_run("score")[0]
+        assert "one Dask task per mini-batch on tcp://" in step.get_stdout_log()
+        stderr = step.get_stderr_log()
+        # init() ran in Dask worker processes (the workers' own lines reach the step's log), once each
+        inits = [line for line in stderr.splitlines() if "init pid" in line]
+        worker_pids = {str(p) for p in client.run(os.getpid).values()}
+        assert inits and len(inits) <= 2 and {line.split()[-1] for line in inits} <= worker_pids
+        assert "failed after 2 tries: ValueError: cannot score n0123bad.txt" in stderr
+        got = step.get_output_data("scores").download(local_path=tmp_path / "dl", show_progress=False)
+        rows = Path(got, "parallel_run_step.txt").read_text().splitlines()
+        assert len(rows) == 950 and "n0999.txt 2997" in rows
+    finally:
+        stop_leftovers(experiment)
+        client.close()
+        cluster.close()
