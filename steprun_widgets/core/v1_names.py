@@ -30,8 +30,9 @@ _PUBLISH = ("publish with pipeline.publish(name, description, version) and run i
 _PIPELINE = ("a v1 pipeline-service feature with no counterpart here: a Pipeline is defined in Python "
              "and submitted with experiment.submit(pipeline) or published with pipeline.publish(...)",
              "publishing-and-scheduling")
-_STEPS = ("only PythonScriptStep and CommandStep run here: a step that needs an Azure service "
-          "becomes a PythonScriptStep (on a Dask compute target to fan out)", "pipelines-and-submission")
+_STEPS = ("only PythonScriptStep, CommandStep and ParallelRunStep run here: a step that needs an Azure "
+          "service becomes a PythonScriptStep (on a Dask compute target to fan out)",
+          "pipelines-and-submission")
 _MODELS = ("models and deployments live in MLflow: mlflow.register_model(f'runs:/{run_id}/<path>', name) "
            "and `mlflow models serve`", "not-mapped-the-rest-of-v1")
 _SERVICES = ("an Azure resource with no counterpart on an MLflow server; leave it out of the ported "

@@ -6,8 +6,10 @@ the entry script and call its ``init()`` once, then ``run(mini_batch)`` per mini
 file paths). A mini-batch that raises is tried again, up to ``--run-max-try`` times; then it counts
 as failed, named with its error on stderr. With ``append_row`` the rows ``run`` returns (a list's
 items, a pandas DataFrame's rows) are written, in mini-batch order, into the output folder's row
-file. Progress: a line on stdout about every 5 % and the step metrics ``mini_batches_total``,
-``mini_batches_done``, ``mini_batches_failed``. The step fails (exit 1) when the failed files pass
+file. Progress: a line on stdout about every 5 % and, with it, a value of the step metrics
+``mini_batches_done`` and ``mini_batches_failed`` (the widget charts them live), with
+``mini_batches_total`` logged once. On a Dask cluster (the runner sets ``STEPRUN_DASK_SCHEDULER``)
+each mini-batch is one Dask task instead. The step fails (exit 1) when the failed files pass
 ``--error-threshold`` or the failed mini-batches pass ``--allowed-failed-count`` /
 ``--allowed-failed-percent`` (-1: no limit); the pending mini-batches are then not run.
 """
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
         closer = pool.shutdown
     try:
-        rows, failed, reason = _drive(args, batches, submit, wait_some)
+        run_context.log("mini_batches_total", total)
+        rows, failed, reason = _drive(args, batches, submit, wait_some, run_context)
     finally:
         closer()
     _finish(args, run_context, rows, failed, total)
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _drive(args: argparse.Namespace, batches: list[list[str]], submit, wait_some):
+def _drive(args: argparse.Namespace, batches: list[list[str]], submit, wait_some, run_context: Any):
     """Run every mini-batch, retrying failures; stop submitting once a failure limit is passed."""
     total = len(batches)
     rows: dict[int, list[str]] = {}
@@ -280,6 +283,8 @@ def _drive(args: argparse.Namespace, batches: list[list[str]], submit, wait_some
             finished = len(rows) + len(failed)
             if finished % step == 0 or finished == total:
                 print(f"progress: {finished}/{total} mini-batches ({len(failed)} failed)", flush=True)
+                run_context.log("mini_batches_done", len(rows))  # live: a chart of the step's progress
+                run_context.log("mini_batches_failed", len(failed))
             if reason is None:
                 failed_files = sum(len(batches[i]) for i in failed)
                 reason = _over_limit(args, failed, failed_files, total)
@@ -293,9 +298,6 @@ def _drive(args: argparse.Namespace, batches: list[list[str]], submit, wait_some
 def _finish(args: argparse.Namespace, run_context: Any, rows: dict[int, list[str]], failed: dict[int, str],
             total: int) -> None:
     """Log the metrics, write the row file (append_row) and the summary line."""
-    for name, value in (("mini_batches_total", total), ("mini_batches_done", len(rows)),
-                        ("mini_batches_failed", len(failed))):
-        run_context.log(name, value)
     if args.output and args.output_action == "append_row":
         target = Path(args.output) / args.row_file
         fd, tmp = tempfile.mkstemp(dir=args.output, prefix=".rows.")
