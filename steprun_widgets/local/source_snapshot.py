@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pathspec
 
@@ -145,9 +146,10 @@ def take(folder: str | os.PathLike, limit: int | None = None) -> Snapshot:
     return snap
 
 
-def pack(snap: Snapshot) -> bytes:
-    """The snapshot's files as a gzip'd tar (no owners, no times: the same files pack alike)."""
-    buffer = io.BytesIO()
+def pack(snap: Snapshot, target: IO[bytes] | None = None) -> bytes | None:
+    """The snapshot's files as a gzip'd tar (no owners, no times: the same files pack alike),
+    written into ``target`` (a binary file) when given, else returned as bytes."""
+    buffer = target if target is not None else io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
         for rel, _ in snap.files:
             path = snap.folder / rel
@@ -157,7 +159,7 @@ def pack(snap: Snapshot) -> bytes:
             info.mtime = 0
             with open(path, "rb") as f:
                 tar.addfile(info, f)
-    return buffer.getvalue()
+    return None if target is not None else buffer.getvalue()
 
 
 def unpack(archive: bytes | Path, dest: Path, digest: str) -> Path:
@@ -215,7 +217,10 @@ def store(rest: MlflowRest, snap: Snapshot) -> str:
               layout.TAG_SNAPSHOT_SIZE: str(snap.size),
               layout.TAG_SNAPSHOT_FILES: str(len(snap.files))})
     try:
-        rest.upload_artifact(record, layout.SNAPSHOT_ARCHIVE, pack(snap))
+        with tempfile.TemporaryFile() as archive:  # streamed: a snapshot may be hundreds of MB
+            pack(snap, archive)
+            archive.seek(0)
+            rest.upload_artifact(record, layout.SNAPSHOT_ARCHIVE, archive)
         rest.set_tag(record.run_id, layout.TAG_SNAPSHOT_COMPLETE, "true")
         rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.FINISHED], _now_ms())
     except BaseException:
