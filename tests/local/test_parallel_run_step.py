@@ -150,3 +150,36 @@ def test_on_a_dask_cluster_each_mini_batch_is_a_task(mlflow_server, tmp_path, in
         stop_leftovers(experiment)
         client.close()
         cluster.close()
+
+
+def test_input_from_an_upstream_step_by_size_summary_only(mlflow_server, tmp_path, request):
+    from steprun_widgets.local import PythonScriptStep
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "make.py").write_text(
+        "import os, sys\nfor i in range(30):\n"
+        "    open(os.path.join(sys.argv[1], f'f{i:02d}.txt'), 'w').write('x' * 300)\n")
+    (src / "count.py").write_text(
+        "from steprun_widgets.local import EntryScript\n"
+        "def run(mini_batch):\n"
+        "    EntryScript().logger.info('batch of %d', len(mini_batch))\n"
+        "    return [len(mini_batch)]\n")
+    made = PipelineData("made")
+    make = PythonScriptStep("make.py", name="make", arguments=[made], outputs=[made], source_directory=src)
+    config = ParallelRunConfig(entry_script="count.py", source_directory=str(src), mini_batch_size="1KB",
+                               output_action="summary_only", process_count_per_node=2)
+    count = ParallelRunStep("count", config, inputs=[made])
+    ws = make_workspace(mlflow_server, "append")
+    experiment = Experiment(ws, f"prs-{request.node.name[:40]}")
+    try:
+        run = experiment.submit(Pipeline(ws, [count]))  # make comes along: it produces the input
+        assert [s.name for s in run.steps_in_graph_order()] == [make.name, "count"]
+        assert run.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        step = run.find_step_run("count")[0]
+        # 300-byte files, at most 1 KB a mini-batch: 3 files each, 10 mini-batches
+        assert "30 files in 10 mini-batches" in step.get_stdout_log()
+        assert step.get_stderr_log().count("INFO batch of 3") == 10
+        assert step.get_outputs() == {}
+    finally:
+        stop_leftovers(experiment)
