@@ -37,6 +37,7 @@ from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.local.private import private_dir
 from steprun_widgets.local.reuse import IGNORED_DIRS
+from steprun_widgets.local.workarea import FolderLock
 
 #: The ignore files read at the top of a source folder, the first found wins (as in Azure ML v1).
 IGNORE_FILES = (".amlignore", ".gitignore")
@@ -46,6 +47,8 @@ MAX_MB_ENV = "STEPRUN_SNAPSHOT_MAX_MB"
 DEFAULT_MAX_MB = 300.0
 #: Written next to an unpacked folder once its content is checked (``<digest>.ok``).
 _DONE_SUFFIX = ".ok"
+#: How long a process waits for another one unpacking the same snapshot (seconds).
+UNPACK_WAIT = 600.0
 
 
 class SnapshotError(StepRunError):
@@ -258,16 +261,24 @@ def materialize(rest: MlflowRest, digest: str, cache: Path) -> Path:
     done = cache / f"{digest}{_DONE_SUFFIX}"
     if dest.is_dir() and done.exists():
         return dest
-    record = find_stored(rest, digest)
-    if record is None:
-        raise SnapshotError(f"source snapshot {digest[:12]}… is not on {rest.transport.display_url} "
-                            f"(experiment {layout.PUBLISHED_EXPERIMENT!r}): publish the pipeline again")
-    if dest.exists():
-        shutil.rmtree(dest)
-    with _temp_file(cache) as archive:
-        _download(rest, record, archive)
-        unpack(archive, dest, digest)
-    done.touch()
+    # One process unpacks a digest at a time: another one submitting the same pipeline meanwhile
+    # waits, then finds it done (never a folder removed under a step that runs in it).
+    lock = FolderLock(cache / f"{digest}.lock", wait=UNPACK_WAIT)
+    try:
+        if dest.is_dir() and done.exists():
+            return dest
+        record = find_stored(rest, digest)
+        if record is None:
+            raise SnapshotError(f"source snapshot {digest[:12]}… is not on {rest.transport.display_url} "
+                                f"(experiment {layout.PUBLISHED_EXPERIMENT!r}): publish the pipeline again")
+        if dest.exists():  # an unpacking that was interrupted before its check mark
+            shutil.rmtree(dest)
+        with _temp_file(cache) as archive:
+            _download(rest, record, archive)
+            unpack(archive, dest, digest)
+        done.touch()
+    finally:
+        lock.release()
     return dest
 
 

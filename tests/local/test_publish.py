@@ -278,3 +278,26 @@ def test_pipeline_run_publish_pipeline_in_the_submitting_process(mlflow_server, 
             PipelineRun(experiment, run.id).publish_pipeline(name="x")
     finally:
         stop_leftovers(experiment)
+
+
+def test_snapshot_stored_once_and_unpacked_once_by_concurrent_submitters(mlflow_server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from steprun_widgets import Workspace
+    from steprun_widgets.local import source_snapshot
+
+    ws = Workspace(mlflow_server.url)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text(f"print({os.getpid()}, {str(tmp_path)!r})\n")  # content of this test only
+    snap = source_snapshot.take(src)
+    first = source_snapshot.store(ws.rest, snap)
+    assert source_snapshot.store(ws.rest, source_snapshot.take(src)) == first  # once per digest
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: source_snapshot.materialize(ws.rest, snap.digest, cache), range(4)))
+    assert folders == [cache / snap.digest] * 4
+    assert (cache / snap.digest / "a.py").read_text() == (src / "a.py").read_text()
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [
+        snap.digest, f"{snap.digest}.ok"]  # no temporary folder or download left behind
