@@ -99,6 +99,15 @@ class ParallelRunConfig:
     def workers(self) -> int:
         return self.process_count_per_node * self.node_count
 
+    #: The settings a published definition keeps (source_directory, environment and
+    #: compute_target are kept with the step).
+    SETTINGS = ("entry_script", "error_threshold", "output_action", "node_count", "process_count_per_node",
+                "mini_batch_size", "logging_level", "run_invocation_timeout", "run_max_try",
+                "append_row_file_name", "allowed_failed_count", "allowed_failed_percent", "description")
+
+    def settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.SETTINGS}
+
 
 def _folder_identity(folder: Path) -> str:
     """A digest of a folder's file list (path, size, mtime): a changed input runs the step again."""
@@ -170,6 +179,9 @@ class ParallelRunStep(CommandStep):
             argv += ["--output", output]
         argv += ["--", *(arguments or ())]
         self._input_folders = folders
+        # As given, for a published definition to build the same step again.
+        self._given = {"inputs": list(inputs), "output": output, "side_inputs": list(side_inputs or ()),
+                       "arguments": list(arguments or ())}
         self.parallel_run_config = config
         super().__init__(command=argv, name=name, compute_target=config.compute_target,
                          runconfig=config.environment, inputs=data_inputs,

@@ -1,6 +1,7 @@
 """A pipeline's definition as published: plain JSON data, and the Pipeline rebuilt from it.
 
-What is kept of each step: its kind (a PythonScriptStep or a CommandStep), name, script or command,
+What is kept of each step: its kind (a PythonScriptStep, a CommandStep or a ParallelRunStep, whose
+ParallelRunConfig settings and inputs as given are kept too), name, script or command,
 arguments (text, ``{"data": name}`` for a PipelineData, ``{"parameter": name}`` for a
 PipelineParameter), inputs and outputs, ``run_after``, ``allow_reuse``, ``version``, what its run
 configuration mapped to (environment variables, incl. ``params``' ``AML_PARAMETER_*``; the
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from steprun_widgets.local.command_step import CommandStep
+from steprun_widgets.local.parallel_run_step import ParallelRunConfig, ParallelRunStep
 from steprun_widgets.local.parameters import PipelineParameter
 from steprun_widgets.local.pipeline import (
     Pipeline,
@@ -65,7 +67,14 @@ def encode(pipeline: Pipeline, digests: dict[str, str]) -> dict:
                             "packages": list(env.packages), "pins": dict(env.pins),
                             "python_version": env.python_version},
         }
-        if isinstance(step, PythonScriptStep):
+        if isinstance(step, ParallelRunStep):
+            given = step._given
+            entry.update(kind="parallel", settings=step.parallel_run_config.settings(),
+                         parallel_inputs=[_argument(a) for a in given["inputs"]],
+                         parallel_output=None if given["output"] is None else given["output"].name,
+                         side_inputs=[d.name for d in given["side_inputs"]],
+                         arguments=[_argument(a) for a in given["arguments"]])
+        elif isinstance(step, PythonScriptStep):
             entry.update(kind="python", script_name=step.script_name,
                          arguments=[_argument(a) for a in step.arguments])
         elif isinstance(step, CommandStep):
@@ -110,6 +119,14 @@ def decode(definition: dict, workspace: Any, source_of: Callable[[str], Path]) -
         arguments = [arg(a) for a in entry["arguments"]]
         if entry["kind"] == "python":
             step: PipelineStep = PythonScriptStep(entry["script_name"], arguments=arguments, **common)
+        elif entry["kind"] == "parallel":
+            config = ParallelRunConfig(**entry["settings"], source_directory=common["source_directory"],
+                                       compute_target=common["compute_target"])
+            step = ParallelRunStep(
+                entry["name"], config, inputs=[arg(a) for a in entry["parallel_inputs"]],
+                output=None if entry["parallel_output"] is None else data[entry["parallel_output"]],
+                side_inputs=[data[n] for n in entry["side_inputs"]], arguments=arguments,
+                allow_reuse=entry["allow_reuse"])
         else:
             command = entry["command"] if entry["command"] is not None else arguments
             step = CommandStep(command=command, **common)

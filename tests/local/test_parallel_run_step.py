@@ -183,3 +183,35 @@ def test_input_from_an_upstream_step_by_size_summary_only(mlflow_server, tmp_pat
         assert step.get_outputs() == {}
     finally:
         stop_leftovers(experiment)
+
+
+def test_a_published_parallel_run_step_runs_from_its_snapshot(mlflow_server, tmp_path, request):
+    import shutil
+
+    from steprun_widgets.local import PublishedPipeline
+
+    inputs = tmp_path / "few"
+    inputs.mkdir()
+    for i in range(6):
+        (inputs / f"n{i}.txt").write_text(str(i))
+    ws = make_workspace(mlflow_server, "append")
+    pipeline, _ = _pipeline(ws, tmp_path, inputs)
+    published = pipeline.publish(name=f"prs-{request.node.name[:40]}")
+    shutil.rmtree(tmp_path / "scoring")  # the entry script's folder: only the snapshot is left
+    experiment = Experiment(ws, f"prs-{request.node.name[:40]}")
+    try:
+        found = PublishedPipeline.get(ws, published.id)
+        run = found.submit(ws, experiment.name)
+        assert run.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        step = run.find_step_run("score")[0]
+        got = step.get_output_data("scores").download(local_path=tmp_path / "dl", show_progress=False)
+        assert Path(got, "parallel_run_step.txt").read_text().split("\n")[:2] == ["n0.txt 0", "n1.txt 3"]
+        (inputs / "n0.txt").write_text("100")  # the input folder changed: the step runs again
+        again = found.submit(ws, experiment.name)
+        assert again.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        assert not again.find_step_run("score")[0]._is_reused
+        same = found.submit(ws, experiment.name)  # nothing changed since: reused
+        assert same.wait_for_completion(timeout_seconds=180, raise_on_error=False) == layout.FINISHED
+        assert same.find_step_run("score")[0]._is_reused
+    finally:
+        stop_leftovers(experiment)
