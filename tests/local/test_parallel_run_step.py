@@ -83,6 +83,11 @@ def test_a_thousand_files_with_a_failed_mini_batch_within_the_limit(mlflow_serve
         assert metrics["mini_batches_total"] == 20
         assert metrics["mini_batches_done"][-1] == 19 and metrics["mini_batches_failed"][-1] == 1
         assert metrics["mini_batches_done"] == sorted(metrics["mini_batches_done"])
+        from steprun_widgets import StepRunWidget
+
+        charted = StepRunWidget(step).refresh().metrics  # the step's view charts the progress
+        assert charted["mini_batches_done"]["points"][-1][1] == 19
+        assert charted["mini_batches_done"]["count"] == len(metrics["mini_batches_done"]) > 1
     finally:
         stop_leftovers(experiment)
 
