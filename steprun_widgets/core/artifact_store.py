@@ -46,6 +46,9 @@ STORE_PACKAGES: dict[str, tuple[str, str]] = {
 LOCAL_SCHEMES = ("file", "")
 #: Bytes read from the store per chunk of a streamed download.
 CHUNK = 1024 * 1024
+#: Seconds to connect to, and to wait for an answer from, an S3 endpoint (botocore's defaults: 60 and 60).
+S3_CONNECT_TIMEOUT = 10
+S3_READ_TIMEOUT = 60
 
 
 def scheme_of(uri: str) -> str:
@@ -120,7 +123,7 @@ class DirectStore:
     def _error(self, verb: str, path: str, exc: BaseException) -> ArtifactStoreError:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return ArtifactStoreError(
-            f"Could not {verb} the artifact store of run {self.run_id!r} ({self.uri}) for "
+            f"This machine could not {verb} the artifact store of run {self.run_id!r} ({self.uri}) for "
             f"{path or 'its artifact list'!r}: {reason[:500]}")
 
     # --- reading --------------------------------------------------------------------------------
@@ -221,7 +224,9 @@ class DirectStore:
         except (FileNotFoundError, NotADirectoryError):
             pass  # nothing written yet: reachable
         except Exception as exc:
-            raise self._error("reach", "", exc) from None
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise ArtifactStoreError(f"this machine could not reach the artifact store {self.uri}: "
+                                     f"{reason[:500]}") from None
 
 
 class _Chunks:
@@ -280,7 +285,10 @@ def _filesystem(uri: str) -> tuple[Any, str, bool]:
     env = os.environ
     if scheme == "s3":
         endpoint = env.get("MLFLOW_S3_ENDPOINT_URL") or None
-        options: dict[str, Any] = {"client_kwargs": {}}
+        # botocore's own waits are a minute to connect: a store that does not answer is said sooner
+        options: dict[str, Any] = {"client_kwargs": {},
+                                   "config_kwargs": {"connect_timeout": S3_CONNECT_TIMEOUT,
+                                                     "read_timeout": S3_READ_TIMEOUT}}
         if endpoint:
             options["client_kwargs"]["endpoint_url"] = endpoint
         if _truthy(env.get("MLFLOW_S3_IGNORE_TLS")):

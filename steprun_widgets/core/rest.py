@@ -284,19 +284,33 @@ class MlflowRest:
 
     # --- artifacts ------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        """The entries directly under ``path`` of a run's artifacts (empty when there is none)."""
-        store = self.direct_store(run_id)
-        if store is not None:
-            return [FileInfo(e.path, e.is_dir, e.size) for e in store.list(path)]
+        """The entries directly under ``path`` of a run's artifacts (empty when there is none).
+
+        A run whose store this client reaches itself is listed there. A run not seen yet is listed
+        by the server (no extra request), whose answer says where the run keeps its artifacts
+        (``root_uri``); only when the server cannot list them is the run itself asked for.
+        """
+        known = run_id in self._artifact_uris
+        if known:
+            store = self.direct_store(run_id)
+            if store is not None:
+                return [FileInfo(e.path, e.is_dir, e.size) for e in store.list(path)]
         params = {"run_id": run_id}
         if path:
             params["path"] = path
         try:
             body = self.transport.get_json(f"{API}/artifacts/list", params)
         except ServiceError as exc:
+            if not known and exc.status_code == 500:  # perhaps a store only this client reaches
+                store = self.direct_store(run_id)
+                if store is not None:
+                    return [FileInfo(e.path, e.is_dir, e.size) for e in store.list(path)]
             if is_missing_artifact(exc):
                 return []
             raise self._store_error(exc, run_id, path) from None
+        root = body.get("root_uri")
+        if not known and isinstance(root, str) and root:
+            self._artifact_uris[run_id] = root
         return [FileInfo(f.get("path", ""), bool(f.get("is_dir")), _int_or_none(f.get("file_size")))
                 for f in body.get("files", []) if isinstance(f, dict)]
 
@@ -305,7 +319,8 @@ class MlflowRest:
         does not proxy, a folder of this machine), or None when the server serves them.
 
         Raises :class:`~steprun_widgets.core.artifact_store.StoreMissing` naming the extra to
-        install when the store's package is missing. A run id not seen yet costs one ``runs/get``.
+        install when the store's package is missing. A run id not seen yet costs one ``runs/get``
+        (one that does not exist: None, and the server's answer says so).
         """
         if isinstance(run, RunRecord):
             uri, run_id = run.artifact_uri, run.run_id
@@ -346,6 +361,10 @@ class MlflowRest:
                 f"Cannot run a pipeline here: experiment {experiment_id!r} keeps its artifacts in "
                 f"{location}, which {where} does not proxy; the steps' logs and outputs could not be "
                 f"stored. {artifact_store.install_hint(location).capitalize()}.") from None
+        except ArtifactStoreError as exc:
+            raise ArtifactStoreError(
+                f"Cannot run a pipeline here: experiment {experiment_id!r} keeps its artifacts in a store "
+                f"{where} does not proxy, and {exc}", url=self.transport.base_url) from None
 
     def _store_error(self, exc: ServiceError, run_id: str, path: str,
                      artifact_uri: str = "") -> ServiceError:

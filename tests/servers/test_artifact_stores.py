@@ -23,6 +23,7 @@ import pytest
 from steprun_widgets import Experiment, PipelineRun, Workspace
 from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
+from steprun_widgets.errors import ArtifactStoreError
 from steprun_widgets.local import PipelineData, PythonScriptStep
 from tests.mlflow_server import MlflowServer
 from tests.runlayout import RunLayout
@@ -177,6 +178,10 @@ _WITHOUT_S3FS = textwrap.dedent("""
     step = PipelineRun(Experiment(ws, "other-tool-in-s3"), pipeline_id).get_step("prep")
     said["status"] = step.get_status()
     said["details"] = step.get_details()["artifactsError"]
+    from steprun_widgets import StepRunWidget
+    widget = StepRunWidget(step, poll=False)
+    said["widget"] = [widget.status, widget.connection, widget.error]
+    widget.close()
     for name, call in (("log", step.get_stdout_log), ("outputs", step.get_outputs)):
         try:
             call()
@@ -201,6 +206,8 @@ def test_without_s3fs_submit_refuses_before_any_step_runs(direct_server, other_r
     assert said["runs"] == [] and not (src / "ran").exists()  # refused before any run existed
     # readers: status and details work; logs and outputs say what to install
     assert said["status"] == layout.FINISHED
+    status, connection, error = said["widget"]
+    assert (status, connection) == (layout.FINISHED, "ok") and install in error, said["widget"]
     for name in ("log", "outputs", "details"):
         assert install in said[name] and "--serve-artifacts" in said[name], (name, said)
 
@@ -230,4 +237,32 @@ def test_a_missing_log_of_a_proxied_s3_store_is_empty(proxied_server, experiment
         widget.close()
     runs.log(prep, "stdout", "now it is there\n")
     assert step.get_stdout_log() == "now it is there\n"
+    workspace.transport.close()
+
+
+def test_an_unreachable_store_fails_logs_and_outputs_only(direct_server, other_runs, experiment_name,
+                                                          monkeypatch, tmp_path):
+    """The store's endpoint does not answer (nothing listens there): submit refuses naming the
+    store; reading fails on logs and outputs only, naming the run, its store and the endpoint."""
+    from tests.mlflow_server import free_port
+
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    workspace = Workspace(direct_server.url)
+    src = write_script(tmp_path / "src", "quiet.py", "print('never')\n")
+    experiment = Experiment(workspace, experiment_name)
+    with pytest.raises(ArtifactStoreError, match=rf"Cannot run a pipeline here: .* this machine could "
+                                                 rf"not reach the artifact store s3://{BUCKET}/direct/"):
+        submit(experiment, [PythonScriptStep("quiet.py", source_directory=src)])
+    assert workspace.rest.search_runs([experiment.ensure()]) == []
+
+    other = PipelineRun(Experiment(workspace, other_runs["experiment"]), other_runs["pipeline"])
+    step = other.get_step("prep")
+    assert step.get_status() == layout.FINISHED
+    # (a run of another tool: its logs/ is listed first)
+    with pytest.raises(ArtifactStoreError, match=rf"could not list the artifact store of run '{step.id}' "
+                                                 rf"\(s3://{BUCKET}/direct/.*'logs'.*127\.0\.0\.1"):
+        step.get_stdout_log()
+    with pytest.raises(ArtifactStoreError, match=step.id):
+        step.get_outputs()
+    assert "could not list the artifact store" in step.get_details()["artifactsError"]
     workspace.transport.close()
