@@ -25,6 +25,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.waiting import wait_for_runs
 from steprun_widgets.errors import ArtifactStoreError
 from steprun_widgets.local import PipelineData, PythonScriptStep
+from tests.local.test_metrics_write import tiny_png
 from tests.mlflow_server import MlflowServer
 from tests.runlayout import RunLayout
 from tests.servers.helpers import make_other_tool_runs
@@ -93,6 +94,10 @@ def _steps(tmp_path):
         (out / "nested").mkdir()
         (out / "data.csv").write_text("a,b\\n1,2\\n")
         (out / "nested" / "blob.bin").write_bytes(bytes(range(256)) * 4)
+        from steprun_widgets import Run
+        pathlib.Path("pic.png").write_bytes(bytes.fromhex(sys.argv[2]))
+        Run.get_context().log_image("curve", path="pic.png")
+        Run.get_context().log("loss", 0.5)
     """)
     write_script(src, "train.py", """
         import pathlib, sys
@@ -100,7 +105,8 @@ def _steps(tmp_path):
     """)
     write_script(src, "quiet.py", "print('no outputs here')\n")
     data = PipelineData("data")
-    return [PythonScriptStep("prep.py", arguments=[data], outputs=[data], source_directory=src),
+    return [PythonScriptStep("prep.py", arguments=[data, tiny_png().hex()], outputs=[data],
+                             source_directory=src),
             PythonScriptStep("train.py", arguments=[data], inputs=[data], source_directory=src),
             PythonScriptStep("quiet.py", source_directory=src)]
 
@@ -134,11 +140,17 @@ def test_a_pipeline_stores_its_logs_and_outputs_in_s3_itself(direct_server, moto
     folder = prep.get_output_data("data").download(local_path=tmp_path / "dl", show_progress=False)
     assert Path(folder, "nested", "blob.bin").read_bytes() == bytes(range(256)) * 4
 
-    # the widget, kernel side: logs and outputs, no error
+    # an image logged by the step (Run.log_image) is in S3 too
+    assert workspace.rest.read_range(prep._record(), layout.image_path("curve"), 0) == (
+        tiny_png(), len(tiny_png()))
+    assert prep.get_metrics() == {"loss": 0.5}
+
+    # the widget, kernel side: logs, image and outputs, no error
     widget, _ = watch_widget(prep)
     try:
         assert widget.status == layout.FINISHED and widget.error == "" and widget.connection == "ok"
         assert "prep line 49 ✓" in widget.logs["stdout"]["tail"]
+        assert [(i["name"], i["src"][:22]) for i in widget.images] == [("curve", "data:image/png;base64,")]
         widget._list_outputs()
         assert [o["name"] for o in widget.outputs] == ["data"]
     finally:
