@@ -278,3 +278,24 @@ def test_an_unreachable_store_fails_logs_and_outputs_only(direct_server, other_r
         step.get_outputs()
     assert "could not list the artifact store" in step.get_details()["artifactsError"]
     workspace.transport.close()
+
+
+def test_a_runner_that_cannot_write_the_store_never_ends_a_step_finished(direct_server, experiment_name,
+                                                                          monkeypatch, tmp_path):
+    """The notebook has s3fs, the runner (a worker without the extra) has not: the step's script
+    runs, but its logs cannot be stored, so it ends Failed saying so, not Finished without logs."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['s3fs'] = None\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH"))
+                                                     if p))
+    workspace = Workspace(direct_server.url)
+    src = write_script(tmp_path / "src", "quiet.py", "print('no outputs here')\n")
+    run = submit(Experiment(workspace, experiment_name), [PythonScriptStep("quiet.py", source_directory=src)])
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120,
+                                   raise_on_error=False) == layout.FAILED
+    record = run.find_step_run("quiet")[0]._record(refresh=True)
+    assert record.seed_status() == layout.FAILED
+    error = record.tags[layout.TAG_ERROR]
+    assert "log could not be stored" in error and 'pip install "steprun-widgets[s3]"' in error, error
+    workspace.transport.close()
