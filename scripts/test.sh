@@ -20,6 +20,7 @@ fi
 
 # The oldest supported MLflow server (README: supported servers), in a venv of its own, kept in a
 # cache folder and reused when it is already there. SQLAlchemy 2.1 dropped a name 2.9.2 imports.
+# boto3: that server (and MLflow's own client) talks to the S3 API of the artifact-store tests.
 MLFLOW_OLDEST=2.9.2
 oldest_venv="${XDG_CACHE_HOME:-$HOME/.cache}/steprun-widgets/mlflow-$MLFLOW_OLDEST"
 if ! "$oldest_venv/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_OLDEST')" \
@@ -28,7 +29,10 @@ if ! "$oldest_venv/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version
   rm -rf "$oldest_venv"
   python -m venv "$oldest_venv"
   "$oldest_venv/bin/python" -m pip install -q --disable-pip-version-check \
-    "mlflow==$MLFLOW_OLDEST" "sqlalchemy<2.1"
+    "mlflow==$MLFLOW_OLDEST" "sqlalchemy<2.1" boto3
+fi
+if ! "$oldest_venv/bin/python" -c "import boto3" >/dev/null 2>&1; then
+  "$oldest_venv/bin/python" -m pip install -q --disable-pip-version-check boto3
 fi
 
 echo "== installing the package with its test dependencies"

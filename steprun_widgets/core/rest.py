@@ -15,14 +15,20 @@ from urllib.parse import quote
 
 import requests
 
-from steprun_widgets.core import layout
+from steprun_widgets.core import artifact_store, layout
 from steprun_widgets.core.transport import API, Transport, check_run_id
 from steprun_widgets.errors import ArtifactStoreError, RunNotFoundError, ServiceError, StepRunError
 
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-#: How MLflow 2.x says "no such artifact": HTTP 500 INTERNAL_ERROR with the OS error in the message.
-_NO_SUCH_FILE = ("No such file or directory", "FileNotFoundError")
+#: How a server says "no such artifact" in an HTTP 500 INTERNAL_ERROR: MLflow 2.x with a folder store
+#: (the OS error), and a proxied server backed by an object store, in the store's own words: S3
+#: (botocore's ``ClientError``), Google Cloud Storage, Azure Blob Storage and ADLS Gen2.
+_NO_SUCH_FILE = ("No such file or directory", "FileNotFoundError",
+                 "NoSuchKey", "HeadObject operation: Not Found", "(404) when calling",
+                 "No such object", "google.api_core.exceptions.NotFound",
+                 "BlobNotFound", "The specified blob does not exist", "PathNotFound",
+                 "The specified path does not exist", "ResourceNotFoundError")
 SEARCH_PAGE = 1000
 
 
@@ -109,6 +115,8 @@ class MlflowRest:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        #: The artifact URI of each run seen (it never changes): lists by run id go to the right store.
+        self._artifact_uris: dict[str, str] = {}
         #: Runs asked for per ``runs/search`` page (MLflow's own maximum is larger; tests lower it).
         self.search_page = SEARCH_PAGE
 
@@ -187,7 +195,14 @@ class MlflowRest:
         if not isinstance(body.get("run"), dict):
             raise ServiceError(f"Malformed answer for run {run_id!r} from "
                                f"{self.transport.display_url}", url=self.transport.base_url)
-        return RunRecord.from_json(body["run"])
+        return self._seen(RunRecord.from_json(body["run"]))
+
+    def _seen(self, record: RunRecord) -> RunRecord:
+        if record.artifact_uri:
+            if len(self._artifact_uris) > 100_000:
+                self._artifact_uris.clear()
+            self._artifact_uris[record.run_id] = record.artifact_uri
+        return record
 
     def search_runs(self, experiment_ids: Iterable[str], filter_string: str = "",
                     order_by: Iterable[str] = (), max_results: int | None = None
@@ -204,7 +219,7 @@ class MlflowRest:
             if token:
                 body["page_token"] = token
             answer = self.transport.post_json(f"{API}/runs/search", body)
-            runs.extend(RunRecord.from_json(r) for r in answer.get("runs", []))
+            runs.extend(self._seen(RunRecord.from_json(r)) for r in answer.get("runs", []))
             token = answer.get("next_page_token")
             if not token or (max_results is not None and len(runs) >= max_results):
                 return runs
@@ -215,7 +230,7 @@ class MlflowRest:
         body = {"experiment_id": experiment_id, "run_name": name,
                 "start_time": start_time if start_time is not None else int(time.time() * 1000),
                 "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
-        return RunRecord.from_json(self.transport.post_json(f"{API}/runs/create", body)["run"])
+        return self._seen(RunRecord.from_json(self.transport.post_json(f"{API}/runs/create", body)["run"]))
 
     def update_run(self, run_id: str, status: str, end_time: int | None = None) -> None:
         """Set a run's MLflow status (``RUNNING``, ``FINISHED``...) and, when terminal, its end."""
@@ -269,18 +284,87 @@ class MlflowRest:
 
     # --- artifacts ------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        """The entries directly under ``path`` of a run's artifacts (empty when there is none)."""
+        """The entries directly under ``path`` of a run's artifacts (empty when there is none).
+
+        A run whose store this client reaches itself is listed there. A run not seen yet is listed
+        by the server (no extra request), whose answer says where the run keeps its artifacts
+        (``root_uri``); only when the server cannot list them is the run itself asked for.
+        """
+        known = run_id in self._artifact_uris
+        if known:
+            store = self.direct_store(run_id)
+            if store is not None:
+                return [FileInfo(e.path, e.is_dir, e.size) for e in store.list(path)]
         params = {"run_id": run_id}
         if path:
             params["path"] = path
         try:
             body = self.transport.get_json(f"{API}/artifacts/list", params)
         except ServiceError as exc:
+            if not known and exc.status_code == 500:  # perhaps a store only this client reaches
+                store = self.direct_store(run_id)
+                if store is not None:
+                    return [FileInfo(e.path, e.is_dir, e.size) for e in store.list(path)]
             if is_missing_artifact(exc):
                 return []
             raise self._store_error(exc, run_id, path) from None
+        root = body.get("root_uri")
+        if not known and isinstance(root, str) and root:
+            self._artifact_uris[run_id] = root
         return [FileInfo(f.get("path", ""), bool(f.get("is_dir")), _int_or_none(f.get("file_size")))
                 for f in body.get("files", []) if isinstance(f, dict)]
+
+    def direct_store(self, run: RunRecord | str) -> artifact_store.DirectStore | None:
+        """The store of a run whose artifacts this client reaches itself (an object store the server
+        does not proxy, a folder of this machine), or None when the server serves them.
+
+        Raises :class:`~steprun_widgets.core.artifact_store.StoreMissing` naming the extra to
+        install when the store's package is missing. A run id not seen yet costs one ``runs/get``
+        (one that does not exist: None, and the server's answer says so).
+        """
+        if isinstance(run, RunRecord):
+            uri, run_id = run.artifact_uri, run.run_id
+        else:
+            run_id = run
+            uri = self._artifact_uris.get(run_id)
+            if uri is None:
+                try:
+                    uri = self.get_run(run_id).artifact_uri
+                except RunNotFoundError:
+                    return None  # the server's listing says so in its own words
+        if not uri or not artifact_store.is_direct(uri):
+            return None
+        return artifact_store.store_for(uri, run_id,
+                                        f"the tracking server at {self.transport.display_url}")
+
+    def check_artifact_store(self, experiment_id: str) -> None:
+        """Before a submission: refuse when the runner could not store logs and outputs.
+
+        A server that proxies artifacts takes them itself. Otherwise the experiment's artifact
+        location must be a store this machine reaches: its package installed (the error names the
+        extra, and ``--serve-artifacts``), its credentials accepted (one listing).
+        """
+        location = str(self.get_experiment(experiment_id).get("artifact_location", ""))
+        scheme = artifact_store.scheme_of(location)
+        if scheme == artifact_store.PROXIED_SCHEME:
+            return
+        where = f"the tracking server at {self.transport.display_url}"
+        if not artifact_store.is_direct(location, levels=1):
+            raise ArtifactStoreError(
+                f"Experiment {experiment_id!r} keeps its artifacts in {location!r}, which {where} "
+                "does not proxy and this machine cannot reach; start the server with "
+                "--serve-artifacts so that it proxies them", url=self.transport.base_url)
+        try:
+            artifact_store.store_for(location, f"experiment {experiment_id}", where).check()
+        except artifact_store.StoreMissing:
+            raise artifact_store.StoreMissing(
+                f"Cannot run a pipeline here: experiment {experiment_id!r} keeps its artifacts in "
+                f"{location}, which {where} does not proxy; the steps' logs and outputs could not be "
+                f"stored. {artifact_store.install_hint(location).capitalize()}.") from None
+        except ArtifactStoreError as exc:
+            raise ArtifactStoreError(
+                f"Cannot run a pipeline here: experiment {experiment_id!r} keeps its artifacts in a store "
+                f"{where} does not proxy, and {exc}", url=self.transport.base_url) from None
 
     def _store_error(self, exc: ServiceError, run_id: str, path: str,
                      artifact_uri: str = "") -> ServiceError:
@@ -328,6 +412,9 @@ class MlflowRest:
         Returns None when the artifact does not exist (yet), and ``(b"", size)`` when ``start``
         is at or past the end (the size then tells whether the file shrank).
         """
+        store = self.direct_store(run)
+        if store is not None:
+            return store.read_range(check_artifact_path(path), start, length)
         endpoint, params = self.artifact_request(run, path)
         end = "" if length is None else str(start + length - 1)
         try:
@@ -348,6 +435,9 @@ class MlflowRest:
 
     def read_tail(self, run: RunRecord, path: str, nbytes: int) -> bytes:
         """The last ``nbytes`` of an artifact (a suffix Range request); b"" when it is missing."""
+        store = self.direct_store(run)
+        if store is not None:
+            return store.read_tail(check_artifact_path(path), nbytes)
         endpoint, params = self.artifact_request(run, path)
         try:
             response = self.transport.request("GET", endpoint, params=params,
@@ -363,6 +453,11 @@ class MlflowRest:
     @contextmanager
     def open_artifact(self, run: RunRecord, path: str) -> Iterator[requests.Response]:
         """A streamed download of one artifact; read it with ``iter_content``."""
+        store = self.direct_store(run)
+        if store is not None:
+            with store.open(check_artifact_path(path)) as chunks:
+                yield chunks
+            return
         endpoint, params = self.artifact_request(run, path)
         try:
             response = self.transport.request("GET", endpoint, params=params, stream=True)
@@ -374,13 +469,18 @@ class MlflowRest:
             response.close()
 
     def upload_artifact(self, run: RunRecord, path: str, data: bytes | IO[bytes]) -> None:
-        """Upload one file (bytes or a binary file object, streamed) to a run's artifacts."""
+        """Upload one file (bytes or a binary file object, streamed) to a run's artifacts: through
+        the server when it proxies them, else straight into the run's store (as MLflow's clients do)."""
         uri = run.artifact_uri
         if not uri.startswith("mlflow-artifacts:"):
-            raise ServiceError(
-                f"The server at {self.transport.display_url} does not proxy artifacts for run "
-                f"{run.run_id!r} (artifact URI scheme {uri.split(':')[0]!r}); start it with "
-                "--serve-artifacts", url=self.transport.base_url)
+            store = self.direct_store(run)
+            if store is None:
+                raise ArtifactStoreError(
+                    f"The server at {self.transport.display_url} does not proxy artifacts for run "
+                    f"{run.run_id!r} and this machine cannot reach its store ({uri}); start the "
+                    "server with --serve-artifacts", url=self.transport.base_url)
+            store.upload(check_artifact_path(path), data)
+            return
         endpoint, _ = self.artifact_request(run, path)
         self.transport.request("PUT", endpoint, data=data,
                                headers={"Content-Type": "application/octet-stream"})
@@ -388,7 +488,8 @@ class MlflowRest:
 
 def is_missing_artifact(exc: ServiceError) -> bool:
     """True when an artifact endpoint answered "no such artifact" (3.x: 404; 2.x: 500 with
-    ``No such file or directory``): an absent log or output, not an outage."""
+    ``No such file or directory``; a server proxying an object store: 500 with the store's "not
+    found", such as S3's ``NoSuchKey``): an absent log or output, not an outage."""
     if isinstance(exc, ArtifactStoreError):
         return False
     if exc.error_code in _NOT_FOUND or (exc.status_code == 404 and exc.error_code):

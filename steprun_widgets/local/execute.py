@@ -369,9 +369,13 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         if note := area.kept_note(status):
             with contextlib.suppress(Exception):
                 job(note)
-        for sink in sinks.values():
-            with contextlib.suppress(Exception):
-                sink.close()
+        for log_name, sink in sinks.items():
+            try:
+                sink.close()  # an upload sink ships its last bytes here
+            except Exception as exc:
+                if status == layout.FINISHED:  # never Finished without its logs stored
+                    status = layout.FAILED
+                    error = redact(f"its {log_name} log could not be stored: {exc}")[:500]
         heartbeat.stop()
         tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value(),
                 layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}

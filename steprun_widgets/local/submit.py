@@ -76,6 +76,9 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     workspace = experiment.workspace
     rest = workspace.rest
     experiment_id = experiment.ensure()
+    if workspace.local_root is None:  # the embedded server proxies its artifacts
+        # before any run exists: a store the runner cannot write would lose every step's logs
+        rest.check_artifact_store(experiment_id)
     digests = {s.name: source_digest(s.source_directory) for s in order}
     name = pipeline_name or default_pipeline_name([s.name for s in order])
     run_tags = {

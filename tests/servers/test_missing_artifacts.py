@@ -70,10 +70,11 @@ def test_widget_of_a_step_without_logs(experiment_name, runs, workspace):
 # --- an artifact store the server cannot read ---------------------------------------------------
 @pytest.fixture(scope="module")
 def storeless_server(tmp_path_factory):
-    """A server whose artifact root is an S3 bucket it cannot reach (nothing listens there)."""
+    """A server that proxies artifacts it keeps in an S3 bucket it cannot reach (nothing listens
+    there). (A server that does not proxy has the client reach the store: test_artifact_stores.)"""
     server = MlflowServer(
         tmp_path_factory.mktemp("storeless"),
-        args=("--no-serve-artifacts", "--default-artifact-root", "s3://steprun-test/root"),
+        args=("--artifacts-destination", "s3://steprun-test/root"),
         env={"MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
              "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
              "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}).start()
@@ -95,7 +96,7 @@ def test_unreadable_store_fails_logs_and_outputs_only(storeless_server, experime
         with pytest.raises(ArtifactStoreError, match=r"could not read the artifact store of run "
                            rf"'{step.id}'.*HTTP 500") as info:
             step.get_stdout_log()
-        assert "s3://steprun-test/root" in str(info.value) or step.id == other.run_id
+        assert step._record().artifact_uri in str(info.value) or step.id == other.run_id
         with pytest.raises(ArtifactStoreError, match=step.id):
             step.get_outputs()
     details = steps["theirs"].get_details()  # lists logs/: fails, the details do not
