@@ -26,7 +26,7 @@ from steprun_widgets.core.outputs import download_output
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.transport import RUNNER_READ_TIMEOUT_RETRIES, RUNNER_TIMEOUT
 from steprun_widgets.core.workspace import Workspace
-from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.errors import ServiceError, StepRunError, redact
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
@@ -519,7 +519,14 @@ def _upload_outputs(rest: MlflowRest, run, step: StepPlan, step_dir: Path, job) 
         total = 0
         for path in files:
             rel = path.relative_to(folder).as_posix()
-            with open(path, "rb") as f:
-                rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
+            try:
+                with open(path, "rb") as f:
+                    rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
+            except ServiceError as exc:
+                if (exc.status_code or 0) < 500:
+                    raise
+                raise StepRunError(f"Output {name!r} of step {step.name!r}: the server did not store "
+                                   f"{rel!r} (its artifact store may be full or not writable): "
+                                   f"{exc}") from None
             total += path.stat().st_size
         job(f"Output {name!r}: {len(files)} file(s), {total} bytes uploaded")
