@@ -1,4 +1,7 @@
-"""A full disk under the embedded server's artifact store: nothing lost, nothing hanging, said plainly.
+"""Faults of the embedded default: a full disk under its artifact store, a runner killed outright.
+
+A full disk: nothing lost, nothing hanging, said plainly. A runner killed with SIGKILL: the MLflow
+users it made for its steps are deleted by the next runner started on the same server.
 
 The embedded server's ``artifacts/`` is a small tmpfs mounted for this module (mounting needs root,
 as in CI; the module is skipped, saying so, where it cannot mount). The runner appends live logs
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 
 from steprun_widgets import Experiment, Workspace
 from steprun_widgets.core import layout
@@ -27,7 +31,10 @@ from steprun_widgets.local import server as local_server
 from steprun_widgets.local import submit as submit_module
 from steprun_widgets.local.diskspace import NoSpaceError
 from steprun_widgets.local.logship import HOLD_LIMIT
+from steprun_widgets.local.step_access import USER_PREFIX, step_usernames
 from tests.reliability.helpers import (
+    kill_runners,
+    runner_processes,
     script_step,
     stop_leftovers,
     submit,
@@ -241,3 +248,42 @@ def test_output_upload_to_a_full_store_fails_saying_what_the_server_answered(emb
     finally:
         disk.free()
         stop_leftovers(exp)
+
+
+# Waits (bounded) for the test to kill its runner; it is killed with the runner (PDEATHSIG).
+WAITER = """
+import os, time
+from pathlib import Path
+Path({marks!r}, "waiter.pid").write_text(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def test_step_users_of_a_killed_runner_are_deleted_by_the_next_runner(experiment_on, tmp_path):
+    ws = experiment_on.workspace
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    run = submit(experiment_on, [script_step(tmp_path, "waiter", WAITER.format(marks=str(marks)))])
+    wait_until(lambda: (marks / "waiter.pid").exists(), 60, "the step to start")
+    step = run.find_step_run("waiter")[0]
+    username = f"{USER_PREFIX}{step.id}"
+    assert username in step_usernames(ws.local_root)
+    # the step's password, as the step's own environment holds it
+    env = psutil.Process(int((marks / "waiter.pid").read_text())).environ()
+    password = env["MLFLOW_TRACKING_PASSWORD"]
+    assert env["MLFLOW_TRACKING_USERNAME"] == username
+
+    def signs_in() -> int:
+        return requests.get(f"{ws.tracking_uri}/api/2.0/mlflow/experiments/search",
+                            params={"max_results": 1}, auth=(username, password), timeout=30).status_code
+
+    assert signs_in() == 200
+    assert runner_processes(run.id)
+    kill_runners(run.id)  # SIGKILL: it deletes nothing
+    wait_until(lambda: _pid_gone(marks / "waiter.pid"), 30, "the step to die with its runner")
+    assert username in step_usernames(ws.local_root) and signs_in() == 200, "left behind, still valid"
+
+    after = submit(experiment_on, [script_step(tmp_path, "after", "print('the next pipeline')\n")])
+    assert wait_terminal(after, timeout=120) == layout.FINISHED
+    assert username not in step_usernames(ws.local_root)
+    assert signs_in() == 401, "the killed step's password no longer signs in"
