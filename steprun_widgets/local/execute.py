@@ -403,8 +403,9 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                 problem = redact(f"The {name} log could not be closed: {type(exc).__name__}: {exc}")
             if problem and status != layout.CANCELED:
                 status = layout.FAILED
+                said = problem.split(";")[0] in error  # the supervision loop failed the step for it
                 error = error or problem
-                if name != "job":
+                if name != "job" and not said:
                     with contextlib.suppress(Exception):
                         job(f"Step failed: {problem}")
         heartbeat.stop()

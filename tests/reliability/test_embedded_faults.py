@@ -25,6 +25,7 @@ import requests
 
 from steprun_widgets import Experiment, Workspace
 from steprun_widgets.core import layout
+from steprun_widgets.core.cancel import cancel_pipeline
 from steprun_widgets.local import PipelineData
 from steprun_widgets.local import plan as plan_module
 from steprun_widgets.local import server as local_server
@@ -287,3 +288,4 @@ def test_step_users_of_a_killed_runner_are_deleted_by_the_next_runner(experiment
     assert wait_terminal(after, timeout=120) == layout.FINISHED
     assert username not in step_usernames(ws.local_root)
     assert signs_in() == 401, "the killed step's password no longer signs in"
+    cancel_pipeline(run, ack_timeout=0)  # its runner is dead: end its runs from here, at once
