@@ -87,12 +87,14 @@ print("output written", flush=True)
 """
 
 
-def _mount_tmpfs(folder: Path) -> None:
+def _mount_tmpfs(folder: Path) -> str | None:
+    """Mount the tmpfs; None when mounted, else why it could not be."""
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0700", "steprun-test",
                            str(folder)], capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs on {folder} (mounting needs root): "
-                    f"{(done.stderr or done.stdout).strip()}")
+        return (f"cannot mount a tmpfs on {folder} (mounting needs root): "
+                f"{(done.stderr or done.stdout).strip()}")
+    return None
 
 
 def _unmount(folder: Path) -> None:
@@ -102,25 +104,29 @@ def _unmount(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """The embedded server of a root whose ``artifacts/`` is a TMPFS_SIZE tmpfs; (workspace, folder)."""
+    """The embedded server of a root whose ``artifacts/`` is a TMPFS_SIZE tmpfs when it can be
+    mounted; (workspace, folder, why not mounted or None)."""
     root = tmp_path_factory.mktemp("disk-full") / ".steprun"
     artifacts = root / "artifacts"
     artifacts.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
-    _mount_tmpfs(artifacts)
+    not_mounted = _mount_tmpfs(artifacts)
     try:
         ws = Workspace.local(root)
-        yield ws, artifacts
+        yield ws, artifacts, not_mounted
     finally:
         with contextlib.suppress(Exception):
             local_server.stop_server(root)
-        _unmount(artifacts)
+        if not_mounted is None:
+            _unmount(artifacts)
 
 
 @pytest.fixture
 def disk(embedded):
     """Fills and frees the tmpfs; always freed at the end of the test."""
-    _, folder = embedded
+    _, folder, not_mounted = embedded
+    if not_mounted:
+        pytest.skip(not_mounted)
     filler = folder / "filler.bin"
 
     class Disk:
@@ -142,8 +148,7 @@ def disk(embedded):
 
 @pytest.fixture
 def experiment_on(embedded, experiment_name):
-    ws, _ = embedded
-    exp = Experiment(ws, experiment_name)
+    exp = Experiment(embedded[0], experiment_name)
     yield exp
     stop_leftovers(exp)
 
@@ -232,7 +237,7 @@ def test_submit_to_a_full_store_names_the_folder_and_creates_nothing(experiment_
 
 def test_output_upload_to_a_full_store_fails_saying_what_the_server_answered(embedded, disk, tmp_path,
                                                                              experiment_name):
-    ws, _ = embedded
+    ws = embedded[0]
     creds = local_server.read_credentials(ws.local_root)
     # a remote client: the runner uploads logs and outputs over REST, the server writes to the full disk
     remote = Workspace(ws.tracking_uri, username=creds.username, password=creds.password)
