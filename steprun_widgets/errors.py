@@ -41,6 +41,19 @@ def redact(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text)
 
 
+#: A value longer than this is cut in messages (its start, then how long it was).
+SHOWN_MAX = 80
+
+
+def shown(value: object, limit: int = SHOWN_MAX) -> str:
+    """``repr(value)`` fit for a message: a long name or value keeps its first characters and says
+    how long it was, so a 10,000-character name never makes a 10,000-character error."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else f"{value[:60]}...({len(value)} characters)")
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:60]}...({len(text)} characters)"
+
+
 class StepRunError(Exception):
     """Base class of every error raised by steprun-widgets."""
 

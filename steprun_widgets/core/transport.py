@@ -1,7 +1,9 @@
 """HTTP transport to a tracking server: one ``requests.Session`` per workspace.
 
 Retries come from urllib3's ``Retry`` (connection errors and 5xx answers on idempotent calls),
-every call has a timeout, credentials (:mod:`~steprun_widgets.core.credentials`) travel only in the
+every call has a connect and a read timeout (a server that accepts and never answers costs an
+interactive call ``INTERACTIVE_TIMEOUT`` once: read timeouts are retried only by the runner, a few
+times), credentials (:mod:`~steprun_widgets.core.credentials`) travel only in the
 ``Authorization`` header, and every failure becomes a :class:`~steprun_widgets.errors.ServiceError`
 that names the URL and no secret.
 """
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from steprun_widgets.core import credentials as creds
@@ -30,13 +32,42 @@ ARTIFACT_READ_PATHS = ("/api/2.0/mlflow-artifacts/artifacts", "/get-artifact", f
 #: Endpoints that create something: a retried request could create it twice, so 5xx answers and
 #: read errors are not retried for them (connection errors still are: nothing was sent).
 NON_IDEMPOTENT = (f"{API}/runs/create", f"{API}/experiments/create")
-DEFAULT_TIMEOUT = (5.0, 30.0)
+#: (connect, read) seconds of an interactive call (a notebook cell, a widget's poll, the CLI): a
+#: silent server is an error within seconds, and a read timeout is not retried.
+INTERACTIVE_TIMEOUT = (5.0, 10.0)
+DEFAULT_TIMEOUT = INTERACTIVE_TIMEOUT
+#: (connect, read) seconds of the runner's calls: it uploads large outputs and waits out restarts.
+RUNNER_TIMEOUT = (5.0, 30.0)
+#: How often the runner retries a read timeout (a silent server): 4 x 30 s, about two minutes.
+RUNNER_READ_TIMEOUT_RETRIES = 3
+#: A PUT of an artifact answered 500 is the server's store failing (a full disk, no permission): it
+#: is tried this many times more, not for the whole retry budget (502/503/504 still are).
+ARTIFACT_PUT_500_RETRIES = 2
 _RETRY_STATUSES = (500, 502, 503, 504)
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
-def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
+class BoundedRetry(Retry):
+    """urllib3's ``Retry`` that retries a read timeout at most ``read_timeout_retries`` times.
+
+    Other read errors (a pooled connection the server closed, a restart mid-answer) keep the whole
+    read budget: they end fast. A read timeout costs the full read timeout each time.
+    """
+
+    read_timeout_retries = 0
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if isinstance(error, ReadTimeoutError):
+            seen = sum(1 for h in self.history if isinstance(h.error, ReadTimeoutError))
+            if seen >= self.read_timeout_retries:
+                raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_retry(total: int, kind: type[Retry] = BoundedRetry, read_timeout_retries: int = 0) -> Retry:
     """The retry policy for idempotent calls (all of MLflow's reads, tags, updates and uploads)."""
+    if issubclass(kind, BoundedRetry):
+        kind = type(kind.__name__, (kind,), {"read_timeout_retries": read_timeout_retries})
     return kind(
         total=total,
         connect=total,
@@ -51,12 +82,17 @@ def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
     )
 
 
-class ArtifactRetry(Retry):
-    """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)."""
+class ArtifactRetry(BoundedRetry):
+    """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)
+    and a PUT answered 500 is retried only ``ARTIFACT_PUT_500_RETRIES`` times."""
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method == "GET" and status_code == 500:
             return False
+        if method == "PUT" and status_code == 500:
+            seen = sum(1 for h in self.history if h.status == 500)
+            if seen >= ARTIFACT_PUT_500_RETRIES:
+                return False
         return super().is_retry(method, status_code, has_retry_after)
 
 
@@ -89,7 +125,7 @@ class Transport:
 
     def __init__(self, base_url: str, *, token: str | None = None, username: str | None = None,
                  password: str | None = None, retries: int = 3,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, read_timeout_retries: int = 0) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ServiceError(
@@ -105,6 +141,7 @@ class Transport:
         self.display_url = display_url(self.base_url)
         self.timeout = timeout
         self.retries = retries
+        self.read_timeout_retries = read_timeout_retries
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "steprun-widgets"
         self.session.verify = self.credentials.verify
@@ -117,8 +154,10 @@ class Transport:
                 f"{self.credentials.username}:{self.credentials.password}".encode()).decode())
         elif self.credentials.kind == creds.BEARER:
             self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
-        idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
-        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry), pool_maxsize=16)
+        idempotent = HTTPAdapter(max_retries=make_retry(retries, BoundedRetry, read_timeout_retries),
+                                 pool_maxsize=16)
+        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry, read_timeout_retries),
+                            pool_maxsize=16)
         once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
                                              other=0, backoff_factor=0.25, raise_on_status=False))
         self.session.mount(self.base_url, idempotent)
@@ -160,7 +199,7 @@ class Transport:
             )
         except requests.exceptions.Timeout as exc:
             raise ServiceError(
-                f"The tracking server at {display_url(url)} did not answer within "
+                f"The tracking server at {display_url(url)} is not answering: it did not answer within "
                 f"{(timeout or self.timeout)[1]:g} s ({type(exc).__name__})", url=url,
                 transient=True) from None
         except requests.exceptions.RetryError as exc:
@@ -175,10 +214,11 @@ class Transport:
                 f"{creds.INSECURE_TLS_ENV}=true to skip the check)", url=url) from None
         except requests.exceptions.ConnectionError as exc:
             if _is_read_timeout(exc):  # retried read timeouts arrive as a ConnectionError
+                tries = self.read_timeout_retries + 1
                 raise ServiceError(
-                    f"The tracking server at {display_url(url)} did not answer within "
-                    f"{(timeout or self.timeout)[1]:g} s ({self.retries} retries)", url=url,
-                    transient=True) from None
+                    f"The tracking server at {display_url(url)} is not answering: it did not answer within "
+                    f"{(timeout or self.timeout)[1]:g} s"
+                    + (f" ({tries} tries)" if tries > 1 else ""), url=url, transient=True) from None
             raise ServiceError(
                 f"Cannot reach the tracking server at {display_url(url)} after {self.retries} "
                 f"retries: {_reason(exc)}", url=url, transient=True) from None

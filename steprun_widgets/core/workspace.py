@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steprun_widgets.core.rest import MlflowRest
-from steprun_widgets.core.transport import Transport
+from steprun_widgets.core.transport import INTERACTIVE_TIMEOUT, Transport
 from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import StepRunError
 
@@ -32,13 +32,15 @@ class Workspace(metaclass=V1Members):
 
     def __init__(self, tracking_uri: str | None = None, *, token: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 retries: int = 3, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
+                 retries: int = 3, timeout: tuple[float, float] = INTERACTIVE_TIMEOUT,
+                 read_timeout_retries: int = 0) -> None:
         uri = tracking_uri or next((os.environ[k] for k in URI_ENV if os.environ.get(k)), None)
         if not uri:
             raise StepRunError("No tracking URI: pass Workspace(tracking_uri) or set "
                                "STEPRUN_TRACKING_URI / MLFLOW_TRACKING_URI, or use Workspace.local()")
         self.transport = Transport(uri, token=token, username=username, password=password,
-                                   retries=retries, timeout=timeout)
+                                   retries=retries, timeout=timeout,
+                                   read_timeout_retries=read_timeout_retries)
         self.rest = MlflowRest(self.transport)
         #: Folder of the embedded server's artifact store when this workspace is ``Workspace.local``;
         #: the local runner writes live logs straight into it (see ``steprun_widgets.local``).
@@ -84,7 +86,8 @@ class Workspace(metaclass=V1Members):
             return self
         t = self.transport
         other = Workspace(endpoint, token=t.token, username=t.username, password=t.password,
-                          retries=t.retries, timeout=t.timeout)
+                          retries=t.retries, timeout=t.timeout,
+                          read_timeout_retries=t.read_timeout_retries)
         other.local_root = self.local_root
         return other
 

@@ -24,8 +24,9 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.cancel import CANCELED_ERROR
 from steprun_widgets.core.outputs import download_output
 from steprun_widgets.core.rest import MlflowRest
+from steprun_widgets.core.transport import RUNNER_READ_TIMEOUT_RETRIES, RUNNER_TIMEOUT
 from steprun_widgets.core.workspace import Workspace
-from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.errors import ServiceError, StepRunError, redact
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
@@ -51,7 +52,8 @@ DRAIN_GRACE = 2.0
 
 #: The runner's requests are retried this many times (urllib3 backoff capped at 4 s: about two
 #: minutes), so a tracking server that restarts while a step runs or ends costs a delay, not the
-#: pipeline: its status, outputs and last log bytes are recorded once the server is back.
+#: pipeline: its status, outputs and last log bytes are recorded once the server is back. A silent
+#: server (read timeouts) and an artifact PUT answered 500 have smaller budgets (core/transport.py).
 RUNNER_RETRIES = 32
 
 
@@ -113,7 +115,8 @@ def runner_workspace(plan: PipelinePlan, credentials: RunnerCredentials | None) 
     """The workspace the runner and its steps talk through: patient with a server that restarts."""
     credentials = credentials or RunnerCredentials()
     return Workspace(plan.tracking_uri, token=credentials.token, username=credentials.username,
-                     password=credentials.password, retries=RUNNER_RETRIES)
+                     password=credentials.password, retries=RUNNER_RETRIES, timeout=RUNNER_TIMEOUT,
+                     read_timeout_retries=RUNNER_READ_TIMEOUT_RETRIES)
 
 
 def _step_umask() -> int | None:
@@ -155,6 +158,12 @@ class StepProcess:
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_step_preexec(_step_umask()))
+        self.started_at = time.monotonic()
+        #: When the script exited (monotonic), noted by a thread of its own: the supervision loop
+        #: may be stuck in a request to a server that is away, which is not the script's time.
+        self.ended_at: float | None = None
+        #: The first error a pump met handing bytes to its sink (it kept draining the pipe).
+        self.pump_error: str | None = None
         self.stderr_tail: deque[bytes] = deque(maxlen=64)
         #: True when processes the script left holding its output were killed after it exited.
         self.killed_leftovers = False
@@ -163,17 +172,32 @@ class StepProcess:
             threading.Thread(target=self._pump, args=(self.proc.stderr, stderr_sink, self.stderr_tail),
                              daemon=True),
         ]
-        for pump in self._pumps:
-            pump.start()
+        self._waiter = threading.Thread(target=self._note_exit, daemon=True)
+        for thread in (*self._pumps, self._waiter):
+            thread.start()
 
-    @staticmethod
-    def _pump(pipe, sink, tail: deque | None) -> None:
+    def _note_exit(self) -> None:
+        self.proc.wait()
+        self.ended_at = time.monotonic()
+
+    @property
+    def took(self) -> float:
+        """Seconds the script ran (so far, while it runs)."""
+        return (self.ended_at or time.monotonic()) - self.started_at
+
+    def _pump(self, pipe, sink, tail: deque | None) -> None:
+        # The pipe is always drained to its end, whatever the sink does: a script must never block
+        # on a full pipe because its log cannot be stored (the sink says so; the step fails).
         fd = pipe.fileno()
         while True:
             data = os.read(fd, PIPE_CHUNK)
             if not data:
                 break
-            sink.write(data)
+            try:
+                sink.write(data)
+            except Exception as exc:
+                if self.pump_error is None:
+                    self.pump_error = redact(f"{type(exc).__name__}: {exc}")[:300]
             if tail is not None:
                 tail.append(data)
         pipe.close()
@@ -217,6 +241,7 @@ class StepProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         for pump in self._pumps:
             pump.join()
+        self._waiter.join()
         return rc
 
     def last_stderr_line(self) -> str:
@@ -333,16 +358,19 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         if plan.dask_address:  # a ParallelRunStep there runs its mini-batches as Dask tasks
             env["STEPRUN_DASK_SCHEDULER"] = plan.dask_address
-        started = time.monotonic()
         process = StepProcess(argv, step.source_directory, env, sinks["stdout"], sinks["stderr"])
-        canceled = _supervise(process, rest, plan, step, sinks, cancel, shipper)
+        canceled, lost = _supervise(process, rest, plan, step, sinks, cancel, shipper)
         rc = process.finish()
-        took = time.monotonic() - started
+        took = process.took
         _drain(shipper, job)
         shipper = None
         if process.killed_leftovers:
             job("The script left processes running that held its output: they were killed")
-        if canceled:
+        lost = lost or process.pump_error
+        if lost:
+            error = f"{lost}; the script was stopped after {took:.1f} s" if rc != 0 else lost
+            job(f"Step failed: {error}")
+        elif canceled:
             status, error = layout.CANCELED, CANCELED_ERROR
             job(f"Step canceled; the process was stopped after {took:.1f} s")
         elif rc != 0:
@@ -369,13 +397,19 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         if note := area.kept_note(status):
             with contextlib.suppress(Exception):
                 job(note)
-        for log_name, sink in sinks.items():
+        # A step is Finished only when each of its logs holds every byte: else it fails saying why.
+        for name in ("stdout", "stderr", "job"):
             try:
-                sink.close()  # an upload sink ships its last bytes here
+                problem = sinks[name].finish()
             except Exception as exc:
-                if status == layout.FINISHED:  # never Finished without its logs stored
-                    status = layout.FAILED
-                    error = redact(f"its {log_name} log could not be stored: {exc}")[:500]
+                problem = redact(f"The {name} log could not be closed: {type(exc).__name__}: {exc}")
+            if problem and status != layout.CANCELED:
+                status = layout.FAILED
+                said = problem.split(";")[0] in error  # the supervision loop failed the step for it
+                error = error or problem
+                if name != "job" and not said:
+                    with contextlib.suppress(Exception):
+                        job(f"Step failed: {problem}")
         heartbeat.stop()
         tags = {layout.TAG_HEARTBEAT: layout.heartbeat_value(),
                 layout.TAG_LOG_SIZES: layout.encode_log_sizes(log_sizes(sinks))}
@@ -401,10 +435,11 @@ def _drain(shipper: MetricShipper, job) -> None:
 
 
 def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step: StepPlan, sinks: dict,
-               cancel: threading.Event | None, shipper: MetricShipper) -> bool:
-    """Wait for the process: ship logs, publish their sizes, stop it on cancel.
+               cancel: threading.Event | None, shipper: MetricShipper) -> tuple[bool, str | None]:
+    """Wait for the process: ship logs, publish their sizes, stop it on cancel or when one of its
+    logs can no longer be stored whole (see logship.HeldFile).
 
-    Returns True when it was canceled.
+    Returns (canceled, why a log cannot be whole or None).
     """
     last_check = last_sizes_at = time.monotonic()
     published: dict[str, int] = {}
@@ -428,8 +463,12 @@ def _supervise(process: StepProcess, rest: MlflowRest, plan: PipelinePlan, step:
                 requested = _cancel_requested(rest, plan, step, cancel)
         if requested:
             process.stop()
-            return True
-    return False
+            return True, None
+        lost = next((p for sink in sinks.values() if (p := sink.problem())), None)
+        if lost:
+            process.stop()
+            return False, lost
+    return False, None
 
 
 def _cancel_requested(rest: MlflowRest, plan: PipelinePlan, step: StepPlan,
@@ -483,7 +522,14 @@ def _upload_outputs(rest: MlflowRest, run, step: StepPlan, step_dir: Path, job) 
         total = 0
         for path in files:
             rel = path.relative_to(folder).as_posix()
-            with open(path, "rb") as f:
-                rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
+            try:
+                with open(path, "rb") as f:
+                    rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
+            except ServiceError as exc:
+                if (exc.status_code or 0) < 500:
+                    raise
+                raise StepRunError(f"Output {name!r} of step {step.name!r}: the server did not store "
+                                   f"{rel!r} (its artifact store may be full or not writable): "
+                                   f"{exc}") from None
             total += path.stat().st_size
         job(f"Output {name!r}: {len(files)} file(s), {total} bytes uploaded")

@@ -18,7 +18,7 @@ import numbers
 import posixpath
 import re
 
-from steprun_widgets.errors import LoggingError
+from steprun_widgets.errors import LoggingError, shown
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -35,18 +35,18 @@ def check_key(kind: str, name: object) -> str:
     """``name`` when MLflow accepts it as a metric/param/tag key; else LoggingError naming it."""
     if not isinstance(name, str):
         raise LoggingError(f"{kind} name {name!r} is a {type(name).__name__}, not a str")
-    shown = name if len(name) <= 80 else f"{name[:60]}...({len(name)} characters)"
+    name_shown = shown(name)
     if not name:
         raise LoggingError(f"{kind} name is empty")
     if len(name) > MAX_KEY_LENGTH:
-        raise LoggingError(f"{kind} name {shown!r} has {len(name)} characters; MLflow allows at "
+        raise LoggingError(f"{kind} name {name_shown} has {len(name)} characters; MLflow allows at "
                            f"most {MAX_KEY_LENGTH}")
     if not _KEY_CHARS.match(name):
-        raise LoggingError(f"{kind} name {shown!r}: MLflow allows only letters, digits, '_', '-', "
+        raise LoggingError(f"{kind} name {name_shown}: MLflow allows only letters, digits, '_', '-', "
                            "'.', '/' and spaces in names")
     norm = posixpath.normpath(name)
     if norm != name or norm.startswith(("/", "..")) or norm == ".":
-        raise LoggingError(f"{kind} name {shown!r}: MLflow refuses names that change as a file path "
+        raise LoggingError(f"{kind} name {name_shown}: MLflow refuses names that change as a file path "
                            f"(it would be {norm!r}): no '//', leading or trailing '/', '.' or '..' parts")
     return name
 

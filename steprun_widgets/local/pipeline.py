@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.v1_names import V1Members
-from steprun_widgets.errors import StepRunError
+from steprun_widgets.errors import StepRunError, shown
 from steprun_widgets.local.compute import check_compute_target
 from steprun_widgets.local.parameters import PipelineParameter
 from steprun_widgets.local.parameters import collect as collect_parameters
@@ -29,12 +29,6 @@ class PipelineDefinitionError(StepRunError):
     """A pipeline cannot run as defined (missing script, data never produced, a cycle...)."""
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr`` of a value for a message, cut when long (a name may be any size)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(str(value))} characters)"
-
-
 def _check_step_name(name: Any) -> str:
     """A step name as Azure ML v1 allows it: any printable text (spaces too, "Cleanse Green Taxi
     Data"), at most 100 characters, no '/' or '\\'. It is shown as given; its work folder gets a
@@ -42,7 +36,7 @@ def _check_step_name(name: Any) -> str:
     if (not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > 100
             or "/" in name or "\\" in name or not name.isprintable()):
         raise PipelineDefinitionError(
-            f"Step name {_shown(name)} is not valid: use printable text without '/' or '\\', "
+            f"Step name {shown(name)} is not valid: use printable text without '/' or '\\', "
             "at most 100 characters, not starting or ending with a space")
     return name
 
@@ -50,7 +44,7 @@ def _check_step_name(name: Any) -> str:
 def _check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
         raise PipelineDefinitionError(
-            f"{kind} name {_shown(name)} is not valid: use letters, digits, '_', '-', '.' (at most 100)")
+            f"{kind} name {shown(name)} is not valid: use letters, digits, '_', '-', '.' (at most 100)")
     return name
 
 
@@ -77,7 +71,7 @@ class PipelineData(metaclass=V1Members):
                                        output_name if output_name is not None else name)
         if output_mode not in ("mount", "upload"):
             raise PipelineDefinitionError(
-                f"PipelineData {name!r}: output_mode {output_mode!r} is not supported: the script "
+                f"PipelineData {shown(name)}: output_mode {output_mode!r} is not supported: the script "
                 "writes into the folder it is given, uploaded when it ends ('mount' or 'upload')")
         self.output_mode = output_mode
         refused = {"output_path_on_compute": (output_path_on_compute, "the runner chooses the "
@@ -89,7 +83,7 @@ class PipelineData(metaclass=V1Members):
         for keyword, (value, why) in refused.items():
             if value is not None:
                 raise PipelineDefinitionError(
-                    f"PipelineData {name!r}: {keyword}= is not supported ({why}); leave it out")
+                    f"PipelineData {shown(name)}: {keyword}= is not supported ({why}); leave it out")
         self.is_directory = is_directory
         self.pipeline_output_name = (None if pipeline_output_name is None else
                                      _check_name("pipeline_output_name", pipeline_output_name))
@@ -101,7 +95,7 @@ class PipelineData(metaclass=V1Members):
         return layout.DATASTORE_NAME
 
     def __repr__(self) -> str:
-        return f"PipelineData({self.name!r})"
+        return f"PipelineData({shown(self.name)})"
 
 
 _ARG_TYPES = (str, int, float, os.PathLike)
@@ -120,7 +114,7 @@ class PipelineStep:
         self.outputs = list(outputs or ())
         self.source_directory = Path(source_directory if source_directory is not None else ".")
         self.allow_reuse = bool(allow_reuse)
-        owner = f"Step {self.name!r}"
+        owner = f"Step {shown(self.name)}"
         self.compute_target = check_compute_target(compute_target, owner)
         self.runconfig = runconfig
         self.environment = map_runconfig(runconfig, owner)
@@ -163,9 +157,10 @@ class PipelineStep:
     def run_after(self, step: PipelineStep) -> None:
         """Run this step only once ``step`` has finished, without data passing between them."""
         if not isinstance(step, PipelineStep):
-            raise PipelineDefinitionError(f"Step {self.name!r}: run_after takes a step, got {step!r}")
+            raise PipelineDefinitionError(f"Step {shown(self.name)}: run_after takes a step, "
+                                          f"got {shown(step)}")
         if step is self:
-            raise PipelineDefinitionError(f"Step {self.name!r} cannot run after itself")
+            raise PipelineDefinitionError(f"Step {shown(self.name)} cannot run after itself")
         if step not in self._run_after:
             self._run_after.append(step)
 
@@ -177,7 +172,7 @@ class PipelineStep:
     def check_files(self) -> None:
         """Raise PipelineDefinitionError when what the step runs is missing on disk."""
         if not self.source_directory.is_dir():
-            raise PipelineDefinitionError(f"Step {self.name!r}: source_directory "
+            raise PipelineDefinitionError(f"Step {shown(self.name)}: source_directory "
                                           f"{str(self.source_directory)!r} does not exist")
 
     def reuse_identity(self) -> dict[str, Any]:
@@ -211,7 +206,7 @@ class PythonScriptStep(PipelineStep):
                  runconfig_pipeline_params: Any = None, params: Mapping[str, Any] | None = None,
                  version: str | None = None, hash_paths: Sequence[str] | None = None) -> None:
         if not isinstance(script_name, str) or not script_name:
-            raise PipelineDefinitionError(f"script_name must be a file name, got {script_name!r}")
+            raise PipelineDefinitionError(f"script_name must be a file name, got {shown(script_name)}")
         self.script_name = script_name
         step_name = name if name is not None else Path(script_name).stem
         if runconfig_pipeline_params:
@@ -230,11 +225,11 @@ class PythonScriptStep(PipelineStep):
     def check_files(self) -> None:
         super().check_files()
         if not self.script_path().is_file():
-            raise PipelineDefinitionError(f"Step {self.name!r}: script {self.script_name!r} does not "
+            raise PipelineDefinitionError(f"Step {shown(self.name)}: script {self.script_name!r} does not "
                                           f"exist in {str(self.source_directory)!r}")
 
     def __repr__(self) -> str:
-        return f"PythonScriptStep({self.script_name!r}, name={self.name!r})"
+        return f"PythonScriptStep({self.script_name!r}, name={shown(self.name)})"
 
 
 class Pipeline(metaclass=V1Members):
@@ -252,10 +247,10 @@ class Pipeline(metaclass=V1Members):
         if isinstance(steps, PipelineStep):
             steps = [steps]
         if not isinstance(steps, Sequence | Iterable) or isinstance(steps, str | bytes):
-            raise PipelineDefinitionError(f"Pipeline steps must be a list of steps, got {steps!r}")
+            raise PipelineDefinitionError(f"Pipeline steps must be a list of steps, got {shown(steps)}")
         self.steps = list(steps)
         if description is not None and not isinstance(description, str):
-            raise PipelineDefinitionError(f"Pipeline description must be a string, got {description!r}")
+            raise PipelineDefinitionError(f"Pipeline description must be a string, got {shown(description)}")
         self.description = description
         # The datastore is always the tracking server's artifact store: any name stands for it.
         self.default_datastore_name = default_datastore_name
@@ -299,46 +294,49 @@ class Pipeline(metaclass=V1Members):
         for step in self.steps:
             if not isinstance(step, PipelineStep):
                 raise PipelineDefinitionError(
-                    f"Pipeline steps must be PythonScriptStep or CommandStep, got {step!r}")
+                    f"Pipeline steps must be PythonScriptStep or CommandStep, got {shown(step)}")
             if step.name in names:
-                raise PipelineDefinitionError(f"Two steps are named {step.name!r}; step names must differ")
+                raise PipelineDefinitionError(f"Two steps are named {shown(step.name)}; "
+                                              "step names must differ")
             names.add(step.name)
             step.check_files()
             outputs: set[str] = set()
             for data in step.outputs:
                 if data.name in producers:
                     raise PipelineDefinitionError(
-                        f"PipelineData {data.name!r} is produced by two steps: "
-                        f"{producers[data.name].name!r} and {step.name!r}")
+                        f"PipelineData {shown(data.name)} is produced by two steps: "
+                        f"{producers[data.name].name!r} and {shown(step.name)}")
                 if data.output_name in outputs:
                     raise PipelineDefinitionError(
-                        f"Step {step.name!r} has two outputs named {data.output_name!r}")
+                        f"Step {shown(step.name)} has two outputs named {data.output_name!r}")
                 outputs.add(data.output_name)
                 producers[data.name] = step
             clash = sorted(outputs & {d.name for d in step.inputs})
             if clash:  # the two would share one folder name in the step's work folder
                 raise PipelineDefinitionError(
-                    f"Step {step.name!r}: input {clash[0]!r} and an output of the same name; give "
+                    f"Step {shown(step.name)}: input {clash[0]!r} and an output of the same name; give "
                     "the output another output_name")
             for other in step._run_after:
                 if id(other) not in members:
                     raise PipelineDefinitionError(
-                        f"Step {step.name!r} runs after {other.name!r}, which is not in the pipeline "
+                        f"Step {shown(step.name)} runs after {other.name!r}, which is not in the pipeline "
                         "(build it with resolve_closure=True, the default, or list that step too)")
         promoted: dict[str, str] = {}
         for step in self.steps:
             for data in step.inputs:
                 if data.name not in producers:
-                    raise PipelineDefinitionError(f"Step {step.name!r} consumes PipelineData {data.name!r} "
-                                                  "but no step of the pipeline produces it")
+                    raise PipelineDefinitionError(f"Step {shown(step.name)} consumes PipelineData "
+                                                  f"{shown(data.name)} but no step of the pipeline "
+                                                  "produces it")
                 if producers[data.name] is step:
-                    raise PipelineDefinitionError(f"Step {step.name!r} consumes its own output {data.name!r}")
+                    raise PipelineDefinitionError(f"Step {shown(step.name)} consumes its own output "
+                                                  f"{shown(data.name)}")
             for data in step.outputs:
                 if data.pipeline_output_name is not None:
                     if data.pipeline_output_name in promoted:
                         raise PipelineDefinitionError(
                             f"Two outputs are promoted as pipeline output {data.pipeline_output_name!r}: "
-                            f"{promoted[data.pipeline_output_name]!r} and {data.name!r}")
+                            f"{promoted[data.pipeline_output_name]!r} and {shown(data.name)}")
                     promoted[data.pipeline_output_name] = data.name
         self.topological_order()
         return []

@@ -22,6 +22,7 @@ from steprun_widgets.errors import redact
 from steprun_widgets.local import workarea
 from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
 from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials
+from steprun_widgets.local.step_access import sweep_step_users
 
 LOOP = 0.1
 CANCEL_POLL = 0.5
@@ -49,6 +50,7 @@ class PipelineDriver:
             print(f"warning: no lock on the work folder {folder}: {exc}", file=sys.stderr, flush=True)
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="steprun-heartbeat")
         beat.start()
+        self._sweep_step_users()
         try:
             status, error = self._drive()
         except BaseException as exc:
@@ -144,6 +146,20 @@ class PipelineDriver:
         if canceled:  # its results, and those of the steps after it, are missing: not Finished
             return layout.CANCELED, f"step {canceled[0]!r} was canceled"[:1000]
         return layout.FINISHED, ""
+
+    def _sweep_step_users(self) -> None:
+        """On the embedded server: delete the step users a killed runner left (see step_access)."""
+        if not (self.plan.embedded and self.plan.local_artifacts and self.credentials.username):
+            return
+        try:
+            gone = sweep_step_users(self.rest, Path(self.plan.local_artifacts).parent)
+        except Exception as exc:  # housekeeping: never in the way of the pipeline
+            print(f"warning: step users of ended runs not swept: {redact(str(exc))[:300]}",
+                  file=sys.stderr, flush=True)
+            return
+        if gone:
+            print(f"deleted {len(gone)} step user(s) left by runners that are gone: {', '.join(gone)}",
+                  flush=True)
 
     def _release_inputs(self, name: str, open_steps: set[str]) -> None:
         """Free the local outputs of producers of ``name`` that no open step reads any more."""

@@ -18,6 +18,7 @@ from steprun_widgets.errors import ServiceError, StepRunError
 from steprun_widgets.local import limits
 from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.compute import pipeline_executor
+from steprun_widgets.local.diskspace import check_free_space, reword_no_space
 from steprun_widgets.local.parameters import PipelineParameter, as_argument, resolve_values
 from steprun_widgets.local.pipeline import (
     Pipeline,
@@ -75,6 +76,7 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     dask_address = _dask_address(executor)
     workspace = experiment.workspace
     rest = workspace.rest
+    check_free_space(_written_folders(workspace))
     experiment_id = experiment.ensure()
     if workspace.local_root is None:  # the embedded server proxies its artifacts
         # before any run exists: a store the runner cannot write would lose every step's logs
@@ -101,7 +103,11 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
                                                      for k, v in values.items()})
         plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created,
                                   values, reuse=not regenerate_outputs)
-        work_dir = _work_dir(workspace, pipeline_record.run_id)
+        try:
+            work_dir = _work_dir(workspace, pipeline_record.run_id)
+        except OSError as exc:
+            raise reword_no_space(exc, "work folder of the pipeline",
+                                  work_area(workspace.local_root) / pipeline_record.run_id) from None
         local_artifacts = None
         if workspace.local_root is not None and (workspace.local_root / "artifacts").is_dir():
             local_artifacts = str(workspace.local_root / "artifacts")
@@ -110,7 +116,10 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
                             local_artifacts=local_artifacts, dask_address=dask_address,
                             python=sys.executable, embedded=workspace.local_root is not None)
         plan_path = work_dir / PLAN_FILE
-        plan.save(plan_path)
+        try:
+            plan.save(plan_path)
+        except OSError as exc:
+            raise reword_no_space(exc, "pipeline's plan", plan_path) from None
         transport = workspace.transport
         credentials = RunnerCredentials(token=transport.token, username=transport.username,
                                         password=transport.password)
@@ -249,6 +258,14 @@ def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord 
         f"tags.`{layout.TAG_REUSE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=1)
     return found[0] if found else None
+
+
+def _written_folders(workspace) -> dict[str, Path]:
+    """The folders a pipeline of this workspace writes to on this machine, by what they are."""
+    folders = {"work area": work_area(workspace.local_root)}
+    if workspace.local_root is not None:
+        folders["embedded server's artifact store"] = workspace.local_root / "artifacts"
+    return folders
 
 
 def _work_dir(workspace, run_id: str) -> Path:

@@ -5,14 +5,20 @@ reads only the logs whose published size grew. About once a second while somethi
 exponential backoff (capped) while the server cannot be reached, with the widgets told so; runs
 that became final get one last refresh and are dropped. Widgets are held weakly: a closed or
 garbage-collected widget is not polled.
+
+The poller never runs on the kernel's main thread, so a slow or silent server never blocks a cell;
+a request still unanswered after ``SLOW_AFTER`` seconds makes its widgets say "the server is not
+answering" at once, before the request's own timeout ends it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Protocol
 
 from steprun_widgets.errors import StepRunError, redact
@@ -20,6 +26,8 @@ from steprun_widgets.widgets.watch import StepWatch
 
 INTERVAL = 1.0
 MAX_BACKOFF = 30.0
+#: Seconds a poll may wait for the server before its widgets say it is not answering.
+SLOW_AFTER = 3.0
 
 
 class Watcher(Protocol):
@@ -88,6 +96,10 @@ class Poller:
         return ok
 
     def _refresh_group(self, experiment_id: str, members: list[Watcher]) -> bool:
+        with _not_answering_notice(members):
+            return self._refresh_group_now(experiment_id, members)
+
+    def _refresh_group_now(self, experiment_id: str, members: list[Watcher]) -> bool:
         rest = members[0].watch.rest
         ids = sorted({w.watch.run_id for w in members})
         try:
@@ -110,12 +122,34 @@ class Poller:
     @staticmethod
     def _refresh_self(widget) -> bool:
         try:
-            widget._on_poll()
+            with _not_answering_notice([widget]):
+                widget._on_poll()
         except StepRunError as exc:
             widget._on_connection(False, redact(str(exc)))
             return False
         widget._on_connection(True, "")
         return True
+
+
+@contextlib.contextmanager
+def _not_answering_notice(widgets: list[Watcher]) -> Iterator[None]:
+    """While the block runs longer than SLOW_AFTER, the widgets say the server is not answering."""
+    rest = getattr(widgets[0].watch, "rest", None) if widgets else None
+    where = getattr(getattr(rest, "transport", None), "display_url", "the tracking server")
+
+    def notice() -> None:
+        for widget in widgets:
+            with contextlib.suppress(Exception):
+                widget._on_connection(False, f"the server at {where} is not answering "
+                                             f"(waiting more than {SLOW_AFTER:g} s)")
+
+    timer = threading.Timer(SLOW_AFTER, notice)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 _poller: Poller | None = None

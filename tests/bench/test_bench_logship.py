@@ -66,8 +66,7 @@ class EverySecondSink(UploadSink):
     """The naive way: upload the whole log again every second while it grows."""
 
     def tick(self) -> None:
-        with self._lock:
-            size = self.size
+        size = self.size
         if size != self.uploaded_size and time.monotonic() - self.last_upload >= 1.0:
             self._upload(size)
 

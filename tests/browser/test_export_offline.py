@@ -10,6 +10,7 @@ text, and nothing from the server runs as script.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -166,7 +167,9 @@ def test_exported_notebook_shows_the_run_offline(browser, tmp_path, tracking_uri
     # cells) and the log is in a monospace font
     shown = {v["kind"]: v for v in seen["visible"]}
     assert len(shown["pipeline"]["graph"]) == 1 and shown["pipeline"]["graph"][0] > 300, shown["pipeline"]
-    assert "Steps" in pipeline and "reused from" in pipeline and "+0s" in pipeline
+    assert "Steps" in pipeline and "reused from" in pipeline
+    # each step's start offset on the timeline; its value depends on how fast the machine ran the steps
+    assert re.search(r"\+\d+(h|m|s)\b", pipeline), pipeline
     for v in shown.values():
         assert v["nameAlign"] and set(v["nameAlign"]) == {"left"}, v["nameAlign"]
     assert shown["step"]["logFont"] and all("monospace" in f for f in shown["step"]["logFont"])

@@ -225,3 +225,16 @@ def test_artifact_paths_with_dot_segments_are_refused(workspace, layout_runs):
             answer.read()
         finally:
             conn.close()
+
+
+def test_a_10000_character_name_is_cut_in_its_error(tmp_path):
+    src = write_script(tmp_path / "src", "s.py", "print('hi')\n")
+    long = "n" * 10_000
+    for make in (lambda: PythonScriptStep("s.py", name=long, source_directory=src),
+                 lambda: PipelineData(long),
+                 lambda: PythonScriptStep(long + ".py", source_directory=src)):
+        with pytest.raises(PipelineDefinitionError) as caught:
+            make()
+        message = str(caught.value)
+        assert len(message) < 400 and "characters)" in message, message
+        assert long not in message

@@ -297,5 +297,5 @@ def test_a_runner_that_cannot_write_the_store_never_ends_a_step_finished(direct_
     record = run.find_step_run("quiet")[0]._record(refresh=True)
     assert record.seed_status() == layout.FAILED
     error = record.tags[layout.TAG_ERROR]
-    assert "log could not be stored" in error and 'pip install "steprun-widgets[s3]"' in error, error
+    assert "could not be uploaded" in error and 'pip install "steprun-widgets[s3]"' in error, error
     workspace.transport.close()
