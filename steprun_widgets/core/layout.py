@@ -63,6 +63,12 @@ def output_path(output_name: str) -> str:
     return f"{OUTPUTS_DIR}/{output_name}"
 
 
+#: A small JSON artifact of every step run the runner creates: the parts of its reuse key (source
+#: digest and per-file digests, script, arguments, parameter values, input runs, environment) and
+#: the decision made at submission (ran or reused, and the run it was compared with), so any client
+#: can say why the step ran (``core/reuse_explain.py`` reads it).
+REUSE_RECORD_PATH = "steprun/reuse.json"
+
 #: Images a step logged with ``Run.log_image`` (SPEC §4): ``images/<name>.png``.
 IMAGES_DIR = "images"
 
