@@ -28,6 +28,9 @@ TAG_HEARTBEAT = "steprun.heartbeat"
 TAG_ERROR = "steprun.error"
 #: Hash of what makes a step's result reusable (source, script, arguments, input data identity).
 TAG_REUSE_KEY = "steprun.reusekey"
+#: Why the step ran or was reused, the sentence ``core/reuse_explain.py`` makes from the step's reuse
+#: record (``REUSE_RECORD_PATH``) at submission: what the widgets show without reading the record.
+TAG_REUSE_WHY = "steprun.reusewhy"
 #: Set on a pipeline run by ``PipelineRun.cancel()``; the runner watches for it.
 TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
 #: Set on a step whose inputs are not ready yet (its MLflow status is SCHEDULED meanwhile).

@@ -107,6 +107,7 @@ class KeyMaker:
         self._sources: dict[Path, tuple[str, dict, bool]] = {}
         self.decisions: dict[str, StepDecision] = {}
         self.producer_of: dict[str, str] = {}
+        self._compared: dict[str, dict | None] = {}
 
     def source(self, folder: Path) -> tuple[str, dict, bool]:
         folder = folder.resolve()
@@ -168,6 +169,13 @@ class KeyMaker:
         self.decisions[step.name] = decision
         return decision
 
+    def explain(self, decision: StepDecision) -> str:
+        """The sentence for a decision (reads the record of the run it was compared with, once)."""
+        earlier = decision.record.get("compared_run")
+        if earlier and earlier not in self._compared:
+            self._compared[earlier] = rx.compared_record(self.rest, earlier)
+        return rx.explain(decision.record, self._compared.get(earlier) if earlier else None)
+
     def _argument(self, arg: Any, step: PipelineStep) -> Any:
         """A step argument as the plan holds it: ``{"data": folder key}``, or a string."""
         if isinstance(arg, PipelineData):
@@ -218,13 +226,8 @@ def dry_run(experiment: Experiment, pipeline: Pipeline, *,
     producer_of = {d.name: s.name for s in order for d in s.outputs}
     runs: dict[str, str | None] = {}
     explained: dict[str, str] = {}
-    compared: dict[str, dict | None] = {}
     for step in order:
         decision = keys.decide(step, [(d.output_name, runs[producer_of[d.name]]) for d in step.inputs])
         runs[step.name] = decision.original.run_id if decision.original is not None else None
-        record = decision.record
-        earlier = record.get("compared_run")
-        if earlier and earlier not in compared:
-            compared[earlier] = rx.compared_record(rest, earlier)
-        explained[step.name] = rx.explain(record, compared.get(earlier) if earlier else None)
+        explained[step.name] = keys.explain(decision)
     return explained

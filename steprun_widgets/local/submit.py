@@ -167,6 +167,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             layout.TAG_NODE_ID: step.node_id,
             layout.TAG_PIPELINE: pid,
             layout.TAG_OUTPUT_NAMES: ",".join(d.output_name for d in step.outputs),
+            layout.TAG_REUSE_WHY: limits.bounded(keys.explain(decision), limits.MAX_TAG_VALUE_LENGTH),
         }
         if original is not None:
             tags.update({

@@ -171,7 +171,10 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
     steps = [by_node.get(i, {}) for i in order]
     rng = time_range(steps, now_ms, pipeline)
     has_error = any(s.get("error") for s in steps)
+    has_why = any(s.get("why") for s in steps)
     head = ["step", "status", "started", "duration", "reused from"]
+    if has_why:
+        head.append("why")
     if rng:
         head.append(axis_svg(rng))
     if has_error:
@@ -185,6 +188,8 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
                  f"<td class='num'>{_offset(step, rng)}</td>",
                  f"<td class='num'>{duration(step.get('start_time'), step.get('end_time'))}</td>",
                  f"<td class='num'>{reused}</td>"]
+        if has_why:
+            cells.append(f"<td class='why'>{esc(step.get('why') or '')}</td>")
         if rng:
             cells.append(f"<td>{bar_svg(step, rng, now_ms)}</td>")
         if has_error:

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
+from steprun_widgets import PipelineRun, PipelineRunWidget
 from steprun_widgets.core import layout
 from steprun_widgets.local import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
 from tests.local.helpers import write_script
 from tests.runlayout import RunLayout
+from tests.widgets.github_sanitizer import tables
 
 PREP = """
 import sys, pathlib
@@ -91,6 +93,13 @@ def test_explain_names_the_changed_line_and_argument_before_and_after(experiment
     assert before == after
     assert len(runs_before) == 4  # the dry run made no run
 
+    # the widget shows each reason (tooltip, step pane) and its static snapshot keeps them
+    widget = PipelineRunWidget(second, poll=False)
+    assert {s["name"]: s["why"] for s in widget.steps} == after
+    (steps_table,) = [t for t in tables(widget.to_html()) if t[0][:2] == ["step", "status"]]
+    why = steps_table[0].index("why")
+    assert {row[0]: row[why] for row in steps_table[1:]} == after
+
     # the record is a small JSON artifact of the step's run in that pipeline, readable by any client
     train_record = next(r for r in second.step_records() if r.name == "train")
     body, _ = ws.rest.read_range(train_record, layout.REUSE_RECORD_PATH, 0)
@@ -130,11 +139,11 @@ def test_explain_parameters_allow_reuse_added_argument_and_older_runs(experiment
     runs.step(old, "b", status=layout.FINISHED)
     older = runs.pipeline(steps=["a"], status=layout.FINISHED)
     runs.reused_step(older, "a", original)
-    from steprun_widgets import PipelineRun
-
-    assert PipelineRun(experiment, old.run_id).explain_reuse() == {
-        "a": "ran: no record of why (run made by an older version)",
-        "b": "ran: no record of why (run made by an older version)"}
+    no_record = {"a": "ran: no record of why (run made by an older version)",
+                 "b": "ran: no record of why (run made by an older version)"}
+    old_widget = PipelineRunWidget(PipelineRun(experiment, old.run_id), poll=False)
+    assert {s["name"]: s["why"] for s in old_widget.steps} == no_record
+    assert PipelineRun(experiment, old.run_id).explain_reuse() == no_record
     assert PipelineRun(experiment, older.run_id).explain_reuse() == {
         "a": f"reused run {original.run_id[:8]}… of pipeline {old.run_id[:8]}… (no record of its key: "
              "run made by an older version)"}
