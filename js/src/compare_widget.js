@@ -4,6 +4,11 @@ import { Series, formatValue } from "./metrics_data.js";
 import { createChart, SERIES_COLOURS, SERIES_NAMES } from "./metric_chart.js";
 import { readTheme } from "./metrics_area.js";
 import { formatElapsed, statusInfo } from "./status.js";
+import { createSweep } from "./compare_sweep.js";
+
+// Past this many runs (the kernel's MANY_RUNS) the per-run columns would not fit: only the sweep
+// table (bounded DOM) and the parallel coordinates are shown.
+export const MANY_RUNS = 10;
 
 // RunComparison (steprun_widgets/widgets/compare_widget.py): two or more runs side by side. Reads
 // the traits `runs`, `steps`, `params`, `finals`, `charts`, `outputs`, `log_diff`, `live`,
@@ -74,6 +79,8 @@ export function renderComparison({ model, el }) {
   const finalsEl = h("div");
   const outputsEl = h("div");
   const logEl = h("div");
+  const sweep = createSweep();
+  const paramsSection = section("Parameters", toggle, paramsEl);
   const root = h(
     "div",
     { class: "srw-root rcw-root", "data-testid": "rcw-root" },
@@ -81,7 +88,8 @@ export function renderComparison({ model, el }) {
     connection,
     runsEl,
     stepsEl,
-    section("Parameters", toggle, paramsEl),
+    sweep.el,
+    paramsSection,
     chartsEl,
     finalsEl,
     outputsEl,
@@ -91,6 +99,7 @@ export function renderComparison({ model, el }) {
 
   const runs = () => arr(model.get("runs"));
   const labels = () => runs().map((r) => str(r?.label));
+  const many = () => runs().length > MANY_RUNS;
 
   function paintHead() {
     const list = runs();
@@ -98,6 +107,7 @@ export function renderComparison({ model, el }) {
     const bad = model.get("connection") === "reconnecting";
     connection.hidden = !bad;
     connection.textContent = bad ? `reconnecting… — ${str(model.get("connection_detail"))}` : "";
+    if (many()) return runsEl.replaceChildren(); // the sweep table lists them
     runsEl.replaceChildren(
       table(
         "rcw-runs",
@@ -111,7 +121,7 @@ export function renderComparison({ model, el }) {
   }
 
   function paintSteps() {
-    const steps = arr(model.get("steps"));
+    const steps = many() ? [] : arr(model.get("steps"));
     stepsEl.replaceChildren(
       ...(steps.length
         ? [
@@ -137,7 +147,7 @@ export function renderComparison({ model, el }) {
   }
 
   function paintParams() {
-    const { shown, differing, total } = paramRows(model.get("params"), showAll);
+    const { shown, differing, total } = paramRows(many() ? [] : model.get("params"), showAll);
     toggle.textContent = showAll ? `Show only the ${differing} that differ` : `Show all ${total} parameters`;
     toggle.setAttribute("aria-pressed", String(showAll));
     toggle.hidden = total === differing;
@@ -161,7 +171,7 @@ export function renderComparison({ model, el }) {
 
   function paintFinals() {
     const finals = model.get("finals") ?? {};
-    const names = arr(finals.names).map(str);
+    const names = many() ? [] : arr(finals.names).map(str);
     const best = finals.best ?? {};
     finalsEl.replaceChildren(
       ...(names.length
@@ -187,7 +197,7 @@ export function renderComparison({ model, el }) {
   }
 
   function paintOutputs() {
-    const outputs = arr(model.get("outputs"));
+    const outputs = many() ? [] : arr(model.get("outputs"));
     const size = (n) => (typeof n === "number" ? (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`) : "–");
     outputsEl.replaceChildren(
       ...(outputs.length
@@ -267,7 +277,13 @@ export function renderComparison({ model, el }) {
   }
   const scheduler = frameScheduler(frame);
 
+  function paintSweep() {
+    sweep.set(model.get("sweep"), labels());
+    for (const part of [runsEl, stepsEl, paramsSection, finalsEl, outputsEl]) part.hidden = many();
+  }
+
   const paintAll = () => {
+    paintSweep();
     paintHead();
     paintSteps();
     paintParams();
@@ -287,6 +303,7 @@ export function renderComparison({ model, el }) {
     ["change:outputs", paintOutputs],
     ["change:log_diff", paintLog],
     ["change:charts", syncCharts],
+    ["change:sweep", paintSweep],
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
   paintAll();
@@ -294,6 +311,7 @@ export function renderComparison({ model, el }) {
   return {
     el: root,
     charts,
+    sweep,
     flush: () => scheduler.flush(),
     dispose() {
       for (const [event, fn] of listeners) model.off(event, fn);

@@ -96,3 +96,51 @@ describe("RunComparison view", () => {
     expect(paramRows([{ name: "b", differs: false }, { name: "a", differs: true }], true).shown.map((p) => p.name)).toEqual(["a", "b"]);
   });
 });
+
+describe("RunComparison of many runs (a sweep)", () => {
+  const N = 200;
+  const sweepState = () => ({
+    ...STATE,
+    runs: Array.from({ length: N }, (_, i) => ({ id: `r${i}`, label: `#${i + 1} run`, kind: "step", status: "Finished" })),
+    steps: [],
+    params: [{ name: "lr", values: Array.from({ length: N }, (_, i) => String(i / 1000)), differs: true }],
+    finals: { names: [], values: [], best: {} },
+    charts: [],
+    outputs: [],
+    sweep: {
+      columns: [
+        { name: "lr", kind: "param", numeric: true },
+        { name: "opt", kind: "param", numeric: false },
+        { name: "loss", kind: "metric", numeric: true },
+      ],
+      rows: Array.from({ length: N }, (_, i) => [i, i / 1000, i % 2 ? "adam" : "sgd", i === 7 ? "NaN" : (N - i) / N]),
+    },
+  });
+
+  it("renders a bounded window of rows, sorts on a header click, and draws a line per run", () => {
+    const { el, handle, get } = mount(sweepState());
+    const rows = () => [...get("rcw-sweep").querySelectorAll("tbody tr:not(.rcw-pad)")];
+    expect(handle.sweep.rendered).toBeLessThanOrEqual(30);
+    expect(rows().length).toBe(handle.sweep.rendered);
+    expect(el.querySelectorAll("*").length).toBeLessThan(1500); // not 200 runs × every table
+    expect(get("rcw-runs")).toBeNull();
+    const loss = () => [...get("rcw-sweep").querySelectorAll("thead th")].find((th) => th.textContent.startsWith("loss"));
+    loss().click();
+    expect(rows()[0].firstChild.textContent).toBe("#200 run"); // lowest loss first
+    expect(loss().getAttribute("aria-sort")).toBe("ascending");
+    loss().click();
+    expect(rows()[0].firstChild.textContent).toBe("#1 run");
+    expect(get("rcw-parallel").querySelectorAll("polyline").length).toBe(N);
+    expect(get("rcw-parallel").querySelectorAll(".rcw-pc-axis").length).toBe(3);
+  });
+
+  it("follows the scroll with the rows it renders", () => {
+    const { handle, get } = mount(sweepState());
+    const scroller = get("rcw-sweep-scroll");
+    scroller.scrollTop = 100 * 24;
+    scroller.dispatchEvent(new Event("scroll"));
+    const first = get("rcw-sweep").querySelector("tbody tr:not(.rcw-pad) th").textContent;
+    expect(first).toBe("#96 run");
+    expect(handle.sweep.rendered).toBe(30);
+  });
+});

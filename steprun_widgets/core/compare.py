@@ -30,8 +30,11 @@ from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import PipelineRun, StepRun
 from steprun_widgets.errors import StepRunError
 
-#: Points per run and metric in a chart (the shape kept: first, last, extremes).
+#: Points per run and metric in a chart.
 CHART_POINTS = 500
+#: Past this many runs (a sweep) no metric history and no output is read: the final values come
+#: with the runs' records, and the comparison is the sweep table and its parallel coordinates.
+MANY_RUNS = 10
 #: A metric whose name matches this is better when lower.
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|perplexity|time|latency|duration", re.I)
 
@@ -50,8 +53,10 @@ def check_runs(runs: Sequence[Any]) -> list[PipelineRun | StepRun]:
 class Member:
     """One compared run and what was read of it (records of final runs are kept, not re-read)."""
 
-    def __init__(self, run: PipelineRun | StepRun) -> None:
+    def __init__(self, run: PipelineRun | StepRun, *, details: bool = True) -> None:
         self.run = run
+        #: False for a member of a sweep: latest metric values only, no histories, no outputs.
+        self.details = details
         self.kind = "pipeline" if isinstance(run, PipelineRun) else "step"
         self.record: RunRecord | None = None
         #: step name -> (record of the run in this pipeline, record of the run with the results)
@@ -83,7 +88,8 @@ class Member:
         self.final = layout.is_terminal(own.seed_status()) and all(
             layout.is_terminal(r.seed_status()) for r, _ in self.steps.values())
         self._read_histories()
-        self._read_outputs()
+        if self.details:
+            self._read_outputs()
 
     def _prefix(self, step: str) -> str:
         return f"{step}/" if self.kind == "pipeline" else ""
@@ -94,7 +100,9 @@ class Member:
             for key, point in latest_points(source.metrics).items():
                 name = self._prefix(step) + key
                 held = self.histories.get(name)
-                if point[0] > 0 and (held is None or held[-1][0] != point[0] or held[-1][1] != point[1]):
+                if not self.details:
+                    self.histories[name] = [point]
+                elif point[0] > 0 and (held is None or held[-1][0] != point[0] or held[-1][1] != point[1]):
                     self.histories[name] = read_history(rest, source.run_id, key)
                 elif held is None:
                     self.histories[name] = [point]
@@ -189,7 +197,36 @@ def build_state(members: Sequence[Member]) -> dict:
                         "files": [h[1] if h else None for h in held],
                         "differs": len({h[2] for h in known}) > 1 if len(known) > 1 else None})
     return {"runs": runs, "steps": steps, "params": params, "finals": finals, "charts": charts,
-            "outputs": outputs}
+            "outputs": outputs, "sweep": sweep_table(runs, params, finals) if len(members) > 2 else {}}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if _finite(number) else None
+
+
+def sweep_table(runs: list[dict], params: list[dict], finals: dict) -> dict:
+    """Runs as rows, the parameters that differ and the final metric values as columns: what the
+    sortable table and the parallel-coordinates view of many runs show.
+
+    ``{"columns": [{"name", "kind": "param" | "metric", "numeric": bool}], "rows": [[run index,
+    value, ...]]}``; a column is numeric when every value it has reads as a number.
+    """
+    columns, cells = [], []
+    for p in params:
+        if p["differs"]:
+            values = p["values"]
+            numeric = all(_number(v) is not None for v in values if v is not None)
+            columns.append({"name": p["name"], "kind": "param", "numeric": numeric})
+            cells.append([_number(v) if numeric and v is not None else v for v in values])
+    for j, name in enumerate(finals["names"]):
+        columns.append({"name": name, "kind": "metric", "numeric": True})
+        cells.append([_wire(v[j]) if isinstance(v[j], float) else v[j] for v in finals["values"]])
+    rows = [[i, *(column[i] for column in cells)] for i in range(len(runs))]
+    return {"columns": columns, "rows": rows}
 
 
 def _finite(value: Any) -> bool:

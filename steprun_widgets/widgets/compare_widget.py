@@ -8,7 +8,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from steprun_widgets.core.compare import Member, build_state, check_runs, first_log_difference
+from steprun_widgets.core.compare import MANY_RUNS, Member, build_state, check_runs, first_log_difference
 from steprun_widgets.errors import StepRunError
 from steprun_widgets.widgets.display import SnapshotDisplay, asset
 from steprun_widgets.widgets.frontend import MESSAGE, Bundle, esm_for, hot_reload
@@ -52,6 +52,8 @@ class RunComparison(SnapshotDisplay, anywidget.AnyWidget):
     charts = traitlets.List().tag(sync=True)
     outputs = traitlets.List().tag(sync=True)
     log_diff = traitlets.Dict().tag(sync=True)
+    #: More than two runs: ``{"columns", "rows"}`` of the sortable table and the parallel coordinates.
+    sweep = traitlets.Dict().tag(sync=True)
     live = traitlets.Bool(False).tag(sync=True)
     connection = traitlets.Unicode("ok").tag(sync=True)
     connection_detail = traitlets.Unicode("").tag(sync=True)
@@ -64,7 +66,8 @@ class RunComparison(SnapshotDisplay, anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.on_msg(self._serve_frontend)
         self.compared = compared
-        self.watch = CompareWatch([Member(r) for r in compared])
+        details = len(compared) <= MANY_RUNS
+        self.watch = CompareWatch([Member(r, details=details) for r in compared])
         self._apply(self.watch.poll())
         if poll and not self.watch.final:
             get_poller().register(self)
@@ -110,7 +113,8 @@ class RunComparison(SnapshotDisplay, anywidget.AnyWidget):
 
     def snapshot_state(self) -> dict:
         return {key: getattr(self, key) for key in
-                ("runs", "steps", "params", "finals", "charts", "outputs", "log_diff", "live")}
+                ("runs", "steps", "params", "finals", "charts", "outputs", "log_diff", "sweep",
+                 "live")}
 
     def to_html(self) -> str:
         from steprun_widgets.widgets.snapshot_compare import compare_html

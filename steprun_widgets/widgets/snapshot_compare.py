@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from steprun_widgets.core.compare import MANY_RUNS
 from steprun_widgets.widgets.snapshot import SERIES_NAMES, _table, chart_svg, fmt, wrap
 from steprun_widgets.widgets.snapshot_parts import badge, elapsed, esc, human_size
 
@@ -18,6 +19,8 @@ def compare_html(state: Mapping) -> str:
     labels = [str(r.get("label", "")) for r in runs]
     going = ' <span class="muted">(some were still running when saved)</span>' if state.get("live") else ""
     parts = [f'<div class="srw-head"><b>Comparison of {len(runs)} runs</b>{going}</div>']
+    if len(runs) > MANY_RUNS:  # a sweep: one row per run, not a column per run
+        return wrap("".join(parts) + _sweep_html(state.get("sweep") or {}, runs), "compare")
     parts.append(_table(["#", "run", "kind", "status", "colour"], [
         f"<tr><td>{i + 1}</td><td>{esc(r.get('label', ''))} <code>{esc(r.get('id', ''))}</code></td>"
         f"<td>{esc(r.get('kind', ''))}</td><td>{badge(str(r.get('status', '')))}</td>"
@@ -89,3 +92,16 @@ def compare_html(state: Mapping) -> str:
                                    f"{'(log ended)' if line is None else esc(line)}</pre>"
                                    for i, line in enumerate(lines)))
     return wrap("".join(parts), "compare")
+
+
+def _sweep_html(sweep: Mapping, runs: list[Mapping]) -> str:
+    columns = [c for c in sweep.get("columns") or [] if isinstance(c, Mapping)]
+    rows = []
+    for row in sweep.get("rows") or []:
+        index = row[0] if row and isinstance(row[0], int) and 0 <= row[0] < len(runs) else None
+        run = runs[index] if index is not None else {}
+        cells = "".join(f"<td class='num'>{'–' if v is None else esc(fmt(v))}</td>" for v in row[1:])
+        rows.append(f"<tr><td>{esc(run.get('label', ''))}</td><td>{badge(str(run.get('status', '')))}</td>"
+                    f"{cells}</tr>")
+    head = ["run", "status", *(esc(c.get("name", "")) for c in columns)]
+    return "<h4>Runs</h4>" + _table(head, rows)

@@ -95,3 +95,34 @@ def test_two_step_runs_show_the_first_differing_log_line(two_runs):
         compare(a)
     with pytest.raises(StepRunError, match="PipelineRun or StepRun"):
         compare(a, "not a run")
+
+
+def test_a_sweep_of_many_step_runs_is_a_table_of_runs(experiment):
+    from steprun_widgets import PipelineRun
+    from steprun_widgets.core.compare import MANY_RUNS
+    from tests.runlayout import RunLayout
+
+    runs = RunLayout(experiment.workspace, experiment.name)
+    count = MANY_RUNS + 2
+    pipeline = runs.pipeline(steps=[f"t{i}" for i in range(count)], status=layout.FINISHED)
+    for i in range(count):
+        step = runs.step(pipeline, f"t{i}")
+        params = {"lr": str(i / 100), "opt": "adam" if i % 2 else "sgd", "seed": "1"}
+        runs.rest.log_params(step.run_id, params)
+        runs.rest.transport.post_json("/api/2.0/mlflow/runs/log-batch", {"run_id": step.run_id, "metrics": [
+            {"key": "loss", "value": v, "timestamp": 1_000 + k, "step": k}
+            for k, v in enumerate((1.0, 1 / (i + 2)))]})
+        runs.set_status(step, layout.FINISHED)
+    steps = PipelineRun(experiment, pipeline.run_id).steps_in_graph_order()
+    before = experiment.workspace.transport.request_count
+    widget = compare(steps, poll=False)
+    # no history, no output listing: one record read per run
+    assert experiment.workspace.transport.request_count - before <= count + 2
+    assert widget.charts == [] and widget.outputs == []
+    sweep = widget.sweep
+    assert [c["name"] for c in sweep["columns"]] == ["lr", "opt", "loss"]
+    assert [c["numeric"] for c in sweep["columns"]] == [True, False, True]
+    assert sweep["rows"][3] == [3, 0.03, "adam", 1 / 5]
+    html = widget.to_html()
+    (table,) = tables(html)  # one row per run, not a column per run
+    assert table[0] == ["run", "status", "lr", "opt", "loss"] and len(table) == count + 1
