@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -126,3 +127,35 @@ def test_a_sweep_of_many_step_runs_is_a_table_of_runs(experiment):
     html = widget.to_html()
     (table,) = tables(html)  # one row per run, not a column per run
     assert table[0] == ["run", "status", "lr", "opt", "loss"] and len(table) == count + 1
+
+
+def test_live_while_a_compared_run_goes_on(two_runs, experiment, tmp_path):
+    release = tmp_path / "release"
+    src = write_script(tmp_path / "slow", "slow.py", """
+        import pathlib, sys, time
+        from steprun_widgets import Run
+        run = Run.get_context()
+        run.log("loss", 1.0)
+        deadline = time.time() + 60
+        while not pathlib.Path(sys.argv[1]).exists() and time.time() < deadline:
+            time.sleep(0.1)  # the test releases the step once the comparison is live
+        run.log("loss", 0.5)
+        run.log("loss", 0.25)
+    """)
+    running = experiment.submit(Pipeline(experiment.workspace, [
+        PythonScriptStep("slow.py", name="train", arguments=[str(release)], source_directory=src,
+                         allow_reuse=False)]))
+    widget = compare(two_runs[0], running)  # the kernel's poller refreshes it
+    try:
+        assert widget.live
+        release.touch()
+        finished(running)
+        deadline = time.monotonic() + 30
+        while widget.live and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not widget.live
+        assert [r["status"] for r in widget.runs] == ["Finished", "Finished"]
+        (chart,) = widget.charts
+        assert [len(s["points"]) for s in chart["series"]] == [4, 3]  # every value, once
+    finally:
+        widget.close()
