@@ -328,3 +328,7 @@ export default {
     return renderComparison({ model, el }).dispose;
   },
 };
+
+// For the render benchmark (js/bench/compare_render.html): the naive way draws one chart per run.
+export { createChart } from "./metric_chart.js";
+export { Series } from "./metrics_data.js";

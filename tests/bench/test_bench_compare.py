@@ -1,4 +1,5 @@
-"""Benchmark of ``compare()``: reading two 50-step pipeline runs side by side, against the naive way.
+"""Benchmarks of ``compare()``: reading two 50-step pipeline runs side by side, against the naive
+way; and the first render of a 200-run comparison in Chromium, against 200 separate charts.
 
 Two finished pipeline runs of 50 steps are laid out on the test server as the runner writes them
 (each step: a stdout log of about 2 kB, a one-file output, a ``loss`` logged 20 times, the step
@@ -11,14 +12,20 @@ and artifact answers all carry it).
 
 from __future__ import annotations
 
+import functools
+import http.server
+import statistics
+import threading
 import time
 import uuid
+from pathlib import Path
 
 from steprun_widgets import PipelineRun, PipelineRunWidget, StepRunWidget, Workspace, compare
 from steprun_widgets.core import layout
 from tests.bench.report import publish, table
 from tests.runlayout import RunLayout
 
+REPO = Path(__file__).resolve().parents[2]
 STEPS = 50
 POINTS = 20
 
@@ -94,3 +101,55 @@ def test_compare_two_50_step_runs_vs_two_widgets_and_every_step_view(mlflow_serv
     for w in views:
         w.close()
     widget.close()
+
+
+def _render(url: str, runs: int = 5) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
+
+    results = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(runs):
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(url)
+                page.wait_for_function("window.benchResult !== undefined", timeout=60_000)
+                results.append(page.evaluate("window.benchResult"))
+                page.close()
+        finally:
+            browser.close()
+    assert all(r["longTasksSupported"] for r in results), "this Chromium has no Long Tasks API"
+    return {k: statistics.median(r[k] for r in results) for k in results[0] if k != "longTasksSupported"}
+
+
+def test_200_run_comparison_first_render_vs_200_charts():
+    """A 200-run sweep comparison (the built bundle, a stand-in model, fresh Chromium pages):
+    first render to a painted frame and the longest main-thread task, beside the naive way (200
+    separate charts, one per run). Bar: longest task under 200 ms."""
+    handler = functools.partial(_Quiet, directory=str(REPO))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/js/bench/compare_render.html?n=200"
+    try:
+        ours, naive = _render(base), _render(base + "&mode=naive")
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = [(name, *(f"{r[k]:.0f}" for k in ("renderMs", "toFrameMs", "longestTaskMs", "domNodes")))
+            for name, r in (("RunComparison (sweep table + parallel coordinates)", ours),
+                            ("naive: 200 separate charts", naive))]
+    rows.append(("ratio naive / comparison", "", f"{naive['toFrameMs'] / max(ours['toFrameMs'], 1):.1f}x",
+                 f"{naive['longestTaskMs'] / max(ours['longestTaskMs'], 1):.1f}x",
+                 f"{naive['domNodes'] / max(ours['domNodes'], 1):.1f}x"))
+    publish("compare_200_runs_render",
+            "First render of a 200-run comparison in Chromium (median of 5 fresh pages)\n"
+            + table(["way", "render ms", "to frame ms", "longest task ms", "DOM nodes"], rows))
+    assert ours["longestTaskMs"] < 200
+    assert ours["domNodes"] < naive["domNodes"]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
