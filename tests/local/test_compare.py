@@ -52,7 +52,7 @@ def two_runs(experiment, tmp_path):
     return runs
 
 
-def test_two_pipeline_runs_side_by_side(two_runs):
+def test_two_pipeline_runs_and_two_step_runs_side_by_side(two_runs):
     first, second = two_runs
     widget = compare(first, second, poll=False)
     assert isinstance(widget, RunComparison) and not widget.live
@@ -84,8 +84,7 @@ def test_two_pipeline_runs_side_by_side(two_runs):
     (finals_table,) = [t for t in tables(html) if t[0][0] == "run" and "train/loss" in t[0]]
     assert finals_table[1][1].startswith("★")
 
-
-def test_two_step_runs_show_the_first_differing_log_line(two_runs):
+    # two step runs: the first stdout line that differs
     a, b = (run.get_step("train") for run in two_runs)
     widget = compare(a, b, poll=False)
     assert widget.log_diff == {"log": "stdout", "same": False, "line": 2,
@@ -129,7 +128,7 @@ def test_a_sweep_of_many_step_runs_is_a_table_of_runs(experiment):
     assert table[0] == ["run", "status", "lr", "opt", "loss"] and len(table) == count + 1
 
 
-def test_live_while_a_compared_run_goes_on(two_runs, experiment, tmp_path):
+def test_live_while_the_compared_runs_go_on(experiment, tmp_path):
     release = tmp_path / "release"
     src = write_script(tmp_path / "slow", "slow.py", """
         import pathlib, sys, time
@@ -142,20 +141,21 @@ def test_live_while_a_compared_run_goes_on(two_runs, experiment, tmp_path):
         run.log("loss", 0.5)
         run.log("loss", 0.25)
     """)
-    running = experiment.submit(Pipeline(experiment.workspace, [
+    running = [experiment.submit(Pipeline(experiment.workspace, [
         PythonScriptStep("slow.py", name="train", arguments=[str(release)], source_directory=src,
-                         allow_reuse=False)]))
-    widget = compare(two_runs[0], running)  # the kernel's poller refreshes it
+                         allow_reuse=False)])) for _ in range(2)]
+    widget = compare(*running)  # the kernel's poller refreshes it
     try:
         assert widget.live
         release.touch()
-        finished(running)
+        for run in running:
+            finished(run)
         deadline = time.monotonic() + 30
         while widget.live and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not widget.live
         assert [r["status"] for r in widget.runs] == ["Finished", "Finished"]
         (chart,) = widget.charts
-        assert [len(s["points"]) for s in chart["series"]] == [4, 3]  # every value, once
+        assert [len(s["points"]) for s in chart["series"]] == [3, 3]  # every value, once
     finally:
         widget.close()
