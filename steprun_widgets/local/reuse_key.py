@@ -150,7 +150,9 @@ class KeyMaker:
         elif not self.reuse:
             why = rx.WHY_REGENERATE
         else:
-            original = self._find_reusable(key) if all(run for _, run in input_runs) else None
+            # an input made by a step that runs now is new data: no earlier run can match
+            fresh = any(i["producer_ran"] for i in inputs) or not all(run for _, run in input_runs)
+            original = None if fresh else self._find_reusable(key)
             why = rx.WHY_REUSED if original is not None else rx.WHY_CHANGED
         if original is not None:
             record.update(decision=rx.DECISION_REUSED, why=why, reused_run=original.run_id,

@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from steprun_widgets import PipelineRun, PipelineRunWidget, StepRunWidget, Workspace, compare
@@ -34,7 +35,8 @@ def _lay_out(runs: RunLayout, lr: str):
     names = [f"s{i:02d}" for i in range(STEPS)]
     pipeline = runs.pipeline(steps=names, edges=list(zip(names, names[1:], strict=False)))
     now = int(time.time() * 1000)
-    for name in names:
+
+    def one(name: str) -> None:
         step = runs.step(pipeline, name, status=layout.RUNNING, extra_tags={layout.TAG_OUTPUT_NAMES: "out"})
         params = layout.encode_step_params("step.py", [name, "--lr", lr], [], ["out"], True)
         runs.rest.log_params(step.run_id, params)
@@ -45,6 +47,9 @@ def _lay_out(runs: RunLayout, lr: str):
         runs.log(step, "stdout", "".join(f"{name} epoch {i} lr {lr}\n" for i in range(80)))
         runs.output(step, "out", {"part.txt": f"{name} {lr}\n"})
         runs.set_status(step, layout.FINISHED)
+
+    with ThreadPoolExecutor(8) as pool:  # only the setup: the measured parts are sequential
+        list(pool.map(one, names))
     runs.set_status(pipeline, layout.FINISHED)
     return pipeline
 
@@ -141,7 +146,8 @@ def test_200_run_comparison_first_render_vs_200_charts():
             for name, r in (("RunComparison (sweep table + parallel coordinates)", ours),
                             ("naive: 200 separate charts", naive))]
     rows.append(("ratio naive / comparison", "", f"{naive['toFrameMs'] / max(ours['toFrameMs'], 1):.1f}x",
-                 f"{naive['longestTaskMs'] / max(ours['longestTaskMs'], 1):.1f}x",
+                 f"{naive['longestTaskMs'] / ours['longestTaskMs']:.1f}x" if ours["longestTaskMs"]
+                 else "none >= 50 ms in ours",
                  f"{naive['domNodes'] / max(ours['domNodes'], 1):.1f}x"))
     publish("compare_200_runs_render",
             "First render of a 200-run comparison in Chromium (median of 5 fresh pages)\n"
