@@ -48,9 +48,15 @@ def source_files(folder: Path) -> tuple[dict[str, dict], bool]:
             if len(files) >= MAX_FILES:
                 return files, False
             path = Path(dirpath) / filename
-            data = path.read_bytes()
-            entry: dict[str, Any] = {"sha": hashlib.sha256(data).hexdigest()[:32]}
-            lines = _line_hashes(data)
+            digest = hashlib.sha256()
+            small = bytearray()  # the bytes of a file small enough for line hashes
+            with open(path, "rb") as f:  # streamed: a large data file is never held whole
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+                    if len(small) <= MAX_LINES_FILE_BYTES:
+                        small += block
+            entry: dict[str, Any] = {"sha": digest.hexdigest()[:32]}
+            lines = _line_hashes(bytes(small))
             if lines is not None:
                 entry["lines"] = lines
             files[path.relative_to(folder).as_posix()] = entry

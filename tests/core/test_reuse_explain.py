@@ -44,3 +44,4 @@ def test_records_that_cannot_be_read_are_no_record():
     assert rx.explain(None) == rx.NO_RECORD
     assert "no record of its key" in rx.explain(record(), None)
     assert rx.explain(record(), record()).startswith("ran: no finished run with the same")
+

@@ -8,7 +8,7 @@ import pytest
 
 from steprun_widgets import PipelineRun, PipelineRunWidget
 from steprun_widgets.core import layout
-from steprun_widgets.local import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
+from steprun_widgets.local import Pipeline, PipelineData, PipelineParameter, PythonScriptStep, reuse_key
 from tests.local.helpers import write_script
 from tests.runlayout import RunLayout
 from tests.widgets.github_sanitizer import tables
@@ -147,3 +147,16 @@ def test_explain_parameters_allow_reuse_added_argument_and_older_runs(experiment
     assert PipelineRun(experiment, older.run_id).explain_reuse() == {
         "a": f"reused run {original.run_id[:8]}… of pipeline {old.run_id[:8]}… (no record of its key: "
              "run made by an older version)"}
+
+
+def test_source_files_hash_every_file_and_lines_of_small_text_files(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "big.txt").write_bytes(b"z\n" * (reuse_key.MAX_LINES_FILE_BYTES // 2 + 10))
+    (tmp_path / "blob.bin").write_bytes(b"\0\1\2")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.pyc").write_bytes(b"ignored")
+    files, complete = reuse_key.source_files(tmp_path)
+    assert complete and sorted(files) == ["a.py", "big.txt", "blob.bin"]
+    assert len(files["a.py"]["lines"]) == 2 and "lines" not in files["big.txt"]
+    assert "lines" not in files["blob.bin"]
+    assert files["big.txt"]["sha"] != files["blob.bin"]["sha"]
