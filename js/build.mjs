@@ -38,7 +38,7 @@ const stripUplot = {
 };
 
 const result = await build({
-  entryPoints: ["src/loader.js", "src/step_widget.js", "src/step_widget.css", "src/pipeline_widget.js", "src/pipeline_widget.css"],
+  entryPoints: ["src/loader.js", "src/step_widget.js", "src/step_widget.css", "src/pipeline_widget.js", "src/pipeline_widget.css", "src/compare_widget.js", "src/compare_widget.css"],
   bundle: true,
   format: "esm",
   minify: true,
@@ -49,7 +49,7 @@ const result = await build({
     js:
       "/* steprun-widgets frontend, built from js/src. Bundles anser (MIT License, (c) Ionică Bizău) " +
       "and uPlot (MIT License, (c) Leon Sorokin) into step_widget.js and @dagrejs/dagre with " +
-      "@dagrejs/graphlib (MIT License, (c) Chris Pettitt) into pipeline_widget.js. */",
+      "@dagrejs/graphlib (MIT License, (c) Chris Pettitt) into pipeline_widget.js, and uPlot into compare_widget.js. */",
   },
   outdir: arg("outdir") ?? "../steprun_widgets/widgets/static",
   plugins: [stripUplot],

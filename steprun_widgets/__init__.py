@@ -34,13 +34,15 @@ __all__ = [
     "RunDetails",
     "Run",
     "VERSION",
+    "compare",
+    "RunComparison",
 ]
 
-_WIDGETS = {"StepRunWidget", "PipelineRunWidget", "RunDetails"}
+_WIDGETS = {"StepRunWidget", "PipelineRunWidget", "RunDetails", "compare", "RunComparison"}
 
 if TYPE_CHECKING:
     from steprun_widgets.local.context import Run
-    from steprun_widgets.widgets import PipelineRunWidget, RunDetails, StepRunWidget
+    from steprun_widgets.widgets import PipelineRunWidget, RunComparison, RunDetails, StepRunWidget, compare
 
 
 def __getattr__(name: str) -> Any:

@@ -38,11 +38,15 @@ export function createDetail({ onClose = () => {} } = {}) {
     close,
   );
   const error = h("div", { class: "srw-error prw-detail-error", hidden: true });
+  // Why the step ran or was reused: the pipeline's knowledge (its reuse records), not the step
+  // view's, so it stays while the step's own view is shown.
+  const why = h("div", { class: "prw-detail-why", "data-testid": "prw-detail-why", hidden: true });
   const body = h("div", { class: "prw-detail-body" });
   const el = h(
     "section",
     { class: "prw-detail", "data-testid": "prw-detail", "aria-label": "Selected step" },
     head,
+    why,
     error,
     body,
   );
@@ -65,6 +69,8 @@ export function createDetail({ onClose = () => {} } = {}) {
   function paintHead() {
     const view = lastView;
     head.hidden = !view;
+    why.hidden = !view?.why;
+    why.textContent = view?.why ? `Why: ${view.why}` : "";
     error.hidden = !view?.error || childShown;
     if (!view) return;
     badge.hidden = childShown;

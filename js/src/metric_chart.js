@@ -30,6 +30,25 @@ export function summaryText(s) {
   )}, last ${fmt(st.last)}, min ${fmt(st.min)}, max ${fmt(st.max)}${st.nonFinite ? `, ${st.nonFinite} not finite` : ""}`;
 }
 
+// Line colours of a chart with several series (a comparison of runs): the first is the run
+// named first; the static snapshot uses the same ones (snapshot.py SERIES_COLOURS).
+export const SERIES_COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7ea4", "#59636e"];
+export const SERIES_NAMES = ["blue", "red", "green", "ochre", "purple", "pink", "teal", "grey"];
+
+// Index of `x` in a sorted series' steps, or -1 (binary search).
+export function indexOfStep(s, x) {
+  let lo = 0;
+  let hi = s.n - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = s.step[mid];
+    if (v === x) return mid;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 // One metric's chart (uPlot), x = step: the raw series (faded while smoothing is on) and the
 // smoothed one. NaN breaks the line. +/-Infinity, and values <= 0 on the log scale, are not on
 // the line: a dot marks each at the top (+Infinity) or bottom of the range drawn. The drawn data
@@ -37,8 +56,15 @@ export function summaryText(s) {
 // few thousand points per redraw; the hover readout and the keyboard still reach every point.
 // `draw(width)` is called by the area at most once per animation frame and returns without work
 // when neither the series, the width, the smoothing nor the scale changed.
-export function createChart(series, { smoothing = 0, theme = {} } = {}) {
+// `others` (more Series) and `labels` (one per series, `series` first) draw several runs in one
+// chart: a line per series in SERIES_COLOURS, on the union of their steps; the readout then
+// says each run's value at the step under the pointer.
+export function createChart(series, { smoothing = 0, theme = {}, others = [], labels = [] } = {}) {
   const s = series;
+  const multi = others.length > 0;
+  const all = [s, ...others];
+  const labelOf = (k) => labels[k] ?? all[k].name;
+  let xs = new Float64Array(0); // multi: the steps drawn (union of every series' drawn points)
   let log = false;
   let plot = null;
   let drawnKey = "";
@@ -51,7 +77,16 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
   let pointer = false; // the mouse is over the plot
   let width = 0;
 
-  const lastText = () => `last: ${pointText(s, s.n - 1, smoothed)}`;
+  // multi: "step 12 · #1 run: 0.031 · #2 run: 0.044" (a run without a value there says "–")
+  const stepText = (x) =>
+    `step ${fmt(x)} · ${all
+      .map((o, k) => {
+        const i = indexOfStep(o, x);
+        return `${labelOf(k)}: ${i < 0 ? "–" : fmt(o.value[i])}`;
+      })
+      .join(" · ")}`;
+  const lastText = () =>
+    multi ? `last: ${all.map((o, k) => `${labelOf(k)}: ${o.n ? fmt(o.value[o.n - 1]) : "–"}`).join(" · ")}` : `last: ${pointText(s, s.n - 1, smoothed)}`;
   const logBox = h("input", { type: "checkbox", onchange: () => setLog(logBox.checked) });
   const desc = h("div", { class: "srw-chart-desc", hidden: true });
   const readout = h("div", { class: "srw-chart-readout", "data-testid": "srw-chart-readout" });
@@ -97,6 +132,24 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
 
   const shown = (v) => Number.isFinite(v) && (!log || v > 0);
 
+  // multi: x = the union of the series' drawn steps; a series without a point at a step has null
+  // there (uPlot spans the gap), non-finite values have no mark.
+  function multiColumns(pw) {
+    const picks = all.map((o, k) => (k === 0 ? idx : bucketIndices(o.value, o.n, pw)));
+    const steps = new Set();
+    picks.forEach((p, k) => p.forEach((i) => steps.add(all[k].step[i])));
+    xs = Float64Array.from([...steps].sort((a, b) => a - b));
+    const at = new Map(Array.from(xs, (x, j) => [x, j]));
+    const cols = [xs, ...all.map(() => new Array(xs.length).fill(null))];
+    picks.forEach((p, k) =>
+      p.forEach((i) => {
+        const v = all[k].value[i];
+        if (shown(v)) cols[k + 1][at.get(all[k].step[i])] = v;
+      }),
+    );
+    return cols;
+  }
+
   // uPlot's columns for the drawn points: x, raw, smoothed, marks.
   function columns() {
     const k = idx.length;
@@ -130,12 +183,14 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
         // log scale: uPlot's own labels (it leaves the ticks between decades unlabelled)
         axes: [axis, { ...axis, size: 56, values: log ? undefined : (u, vals) => vals.map(fmt) }],
-        series: [
-          {},
-          { stroke: t.line, width: 1.25 },
-          { stroke: t.line, width: 2 },
-          { stroke: t.warn, paths: () => null, points: { show: true, size: 7, fill: t.warn } },
-        ],
+        series: multi
+          ? [{}, ...all.map((_, k) => ({ stroke: SERIES_COLOURS[k % SERIES_COLOURS.length], width: 1.5, spanGaps: true }))]
+          : [
+              {},
+              { stroke: t.line, width: 1.25 },
+              { stroke: t.line, width: 2 },
+              { stroke: t.warn, paths: () => null, points: { show: true, size: 7, fill: t.warn } },
+            ],
         hooks: { draw: [() => chart.redraws++], setCursor: [onHover] },
       },
       data,
@@ -145,7 +200,7 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
 
   // Brings the plot, the text alternative and the readout up to date; true when it redrew.
   function draw(w) {
-    s.sort();
+    for (const o of all) o.sort();
     width = w;
     const w8 = chart.smoothing;
     if (`${s.epoch}/${w8}` !== smoothKey) (smoothKey = `${s.epoch}/${w8}`), (smoothState = null);
@@ -154,22 +209,22 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     const sk = `${s.version}/${w8}`;
     desc.hidden = !s.description; // may come with a later trait, the points unchanged
     if (desc.textContent !== s.description) desc.textContent = s.description;
-    const key = `${sk}/${w}/${log}/${!!plot}`;
+    const key = `${sk}/${others.map((o) => o.version).join(",")}/${w}/${log}/${!!plot}`;
     if (key === drawnKey) return false;
     drawnKey = key;
-    plotEl.setAttribute("aria-label", summaryText(s));
+    plotEl.setAttribute("aria-label", multi ? all.map((o, k) => `${labelOf(k)}: ${summaryText(o)}`).join("; ") : summaryText(s));
     cursor = Math.min(cursor, s.n - 1); // a snapshot may have fewer points
-    readout.textContent = cursor < 0 ? lastText() : pointText(s, cursor, smoothed); // smoothing may have moved
+    readout.textContent = cursor < 0 ? lastText() : multi ? stepText(s.step[cursor]) : pointText(s, cursor, smoothed); // smoothing may have moved
     const pw = Math.max(120, w | 0);
     idx = bucketIndices(s.value, s.n, pw);
     if (!w || !canDraw()) return false;
-    const data = columns();
+    const data = multi ? multiColumns(pw) : columns();
     if (!plot) create(pw, data);
     else {
       if (plot.width !== pw) plot.setSize({ width: pw, height: HEIGHT });
       plot.setData(data);
     }
-    plot.series[1].alpha = smoothed ? 0.35 : 1;
+    if (!multi) plot.series[1].alpha = smoothed ? 0.35 : 1;
     return true;
   }
 
@@ -180,7 +235,7 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
     if (steering || !pointer || j == null) return;
     cursor = -1;
     live.textContent = "";
-    readout.textContent = pointText(s, idx[j], smoothed);
+    readout.textContent = multi ? stepText(xs[j]) : pointText(s, idx[j], smoothed);
   }
 
   // Arrow keys step through the points, PageUp/PageDown a tenth of them, Home/End to the ends,
@@ -197,7 +252,7 @@ export function createChart(series, { smoothing = 0, theme = {} } = {}) {
 
   function moveTo(i) {
     cursor = i;
-    const text = i < 0 ? lastText() : pointText(s, i, smoothed);
+    const text = i < 0 ? lastText() : multi ? stepText(s.step[i]) : pointText(s, i, smoothed);
     readout.textContent = text;
     live.textContent = i < 0 ? "" : `${s.name}, ${text}`;
     if (!plot) return;

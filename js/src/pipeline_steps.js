@@ -84,10 +84,13 @@ export function nodeView(node, step, now) {
   const reusedFrom = reused ? str(step.reused_run_id) : "";
   const name = node.name || str(step?.name) || node.id;
   const error = str(step?.error);
+  // why the step ran or was reused ("ran: train.py changed (3 lines) since run 3f2a…")
+  const why = str(step?.why);
   const title = [
     name,
     `${info.label}${duration ? ` · ${duration}` : ""}`,
     reused ? `Reused results${reusedFrom ? ` of run ${reusedFrom}` : ""}` : "",
+    why ? `Why: ${why}` : "",
     error,
   ]
     .filter(Boolean)
@@ -103,6 +106,7 @@ export function nodeView(node, step, now) {
     reusedFrom,
     name,
     error,
+    why,
     runId: str(step?.run_id),
     title,
     aria: `${name}: ${info.label}${duration ? `, ${duration}` : ""}${reused ? ", reused" : ""}`,

@@ -13,7 +13,8 @@ afterEach(() => {
 function mount() {
   const graph = { nodes: [{ id: "n1", name: "prep" }, { id: "n2", name: "train" }], edges: [["n1", "n2"]] };
   const steps = makeSteps(graph, {
-    n2: { status: "Failed", start_time: T, end_time: T + 5000, error: "exit code 1", run_id: "r-train" },
+    n2: { status: "Failed", start_time: T, end_time: T + 5000, error: "exit code 1", run_id: "r-train",
+          why: "ran: argument --lr 0.1 → 0.01 since run 3f2a91c0…" },
   });
   const model = pipelineModel({ graph, steps });
   const el = document.createElement("div");
@@ -45,6 +46,9 @@ describe("the step pane", () => {
     }
     expect(shown(detail.querySelector(".prw-detail-error"))).toBe(false);
     expect(byTestId(detail, "srw-status").textContent).toBe("Failed"); // the step view's own badge
+    // why it ran stays: the pipeline knows it, the step view does not
+    expect(shown(byTestId(detail, "prw-detail-why"))).toBe(true);
+    expect(byTestId(detail, "prw-detail-why").textContent).toBe("Why: ran: argument --lr 0.1 → 0.01 since run 3f2a91c0…");
     // back to a message (the selection closed, the step view gone): nothing extra is left
     model.set("selected", "");
     expect(detail.hasAttribute("data-child")).toBe(false);

@@ -187,6 +187,17 @@ describe("PipelineRunWidget", () => {
     expect(node("n2").querySelector(".prw-node-reuse").getAttribute("display")).toBe("none");
   });
 
+  it("says on each node's tooltip why the step ran or was reused", () => {
+    const why = "reused run orig-7… of pipeline p0…: same code, arguments and inputs";
+    const { graph, steps } = small({
+      n1: { status: "Finished", reused: true, reused_run_id: "orig-7", why },
+      n2: { status: "Running", why: "ran: train.py changed (3 lines) since run orig-8…" },
+    });
+    const { node } = mount({ graph, steps });
+    expect(node("n1").querySelector("title").textContent).toContain(`Why: ${why}`);
+    expect(node("n2").querySelector("title").textContent).toContain("Why: ran: train.py changed (3 lines)");
+  });
+
   it("makes nodes keyboard reachable buttons named by step and status", () => {
     const { graph, steps } = small({ n2: { status: "Queued", queued_time: T } });
     const { node } = mount({ graph, steps });

@@ -28,6 +28,9 @@ TAG_HEARTBEAT = "steprun.heartbeat"
 TAG_ERROR = "steprun.error"
 #: Hash of what makes a step's result reusable (source, script, arguments, input data identity).
 TAG_REUSE_KEY = "steprun.reusekey"
+#: Why the step ran or was reused, the sentence ``core/reuse_explain.py`` makes from the step's reuse
+#: record (``REUSE_RECORD_PATH``) at submission: what the widgets show without reading the record.
+TAG_REUSE_WHY = "steprun.reusewhy"
 #: Set on a pipeline run by ``PipelineRun.cancel()``; the runner watches for it.
 TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
 #: Set on a step whose inputs are not ready yet (its MLflow status is SCHEDULED meanwhile).
@@ -62,6 +65,12 @@ def output_path(output_name: str) -> str:
     """The artifact folder that holds an output of a step run."""
     return f"{OUTPUTS_DIR}/{output_name}"
 
+
+#: A small JSON artifact of every step run the runner creates: the parts of its reuse key (source
+#: digest and per-file digests, script, arguments, parameter values, input runs, environment) and
+#: the decision made at submission (ran or reused, and the run it was compared with), so any client
+#: can say why the step ran (``core/reuse_explain.py`` reads it).
+REUSE_RECORD_PATH = "steprun/reuse.json"
 
 #: Images a step logged with ``Run.log_image`` (SPEC §4): ``images/<name>.png``.
 IMAGES_DIR = "images"

@@ -375,6 +375,14 @@ class PipelineRun(_Run):
             steps = [s for s in steps if s.get_status() == status]
         return steps
 
+    def explain_reuse(self) -> dict[str, str]:
+        """``{step name: why it ran or was reused}``, from the reuse records the runner wrote at
+        submission (see ``core/reuse_explain.py``); a step made by an older version that wrote none
+        says so."""
+        from steprun_widgets.core.reuse_explain import explain_step_records
+
+        return explain_step_records(self._rest, self.step_records())
+
     def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
         """The data of a step output promoted with ``PipelineData(pipeline_output_name=...)``."""
         promoted = layout.decode_pipeline_outputs(self._record().tags.get(layout.TAG_PIPELINE_OUTPUTS))

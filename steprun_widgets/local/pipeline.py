@@ -429,6 +429,17 @@ class Pipeline(metaclass=V1Members):
 
         return publish_pipeline(self, name, description, version, continue_on_step_failure)
 
+    def explain_reuse(self, experiment: Experiment, *,
+                      pipeline_parameters: Mapping[str, Any] | None = None,
+                      regenerate_outputs: bool = False) -> dict[str, str]:
+        """``{step name: why it would run or be reused}`` if submitted to ``experiment`` now: a dry
+        run that creates nothing. After submitting, ``PipelineRun.explain_reuse()`` gives the same
+        sentences (unless another run of the experiment finished in between)."""
+        from steprun_widgets.local.reuse_key import dry_run
+
+        return dry_run(experiment, self, pipeline_parameters=pipeline_parameters,
+                       regenerate_outputs=regenerate_outputs)
+
     def __repr__(self) -> str:
         return f"Pipeline(steps={[s.name for s in self.steps]})"
 

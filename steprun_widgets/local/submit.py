@@ -12,17 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from steprun_widgets.core import layout
+from steprun_widgets.core import layout, reuse_explain
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import ServiceError, StepRunError
 from steprun_widgets.local import limits
 from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.compute import pipeline_executor
 from steprun_widgets.local.diskspace import check_free_space, reword_no_space
-from steprun_widgets.local.parameters import PipelineParameter, as_argument, resolve_values
+from steprun_widgets.local.parameters import as_argument, resolve_values
 from steprun_widgets.local.pipeline import (
     Pipeline,
-    PipelineData,
     PipelineDefinitionError,
     PipelineStep,
     PythonScriptStep,
@@ -35,7 +34,7 @@ from steprun_widgets.local.plan import (
     StepPlan,
 )
 from steprun_widgets.local.private import UMASK, open_private, private_dir
-from steprun_widgets.local.reuse import reuse_key, source_digest
+from steprun_widgets.local.reuse_key import KeyMaker
 from steprun_widgets.local.runconfig import check_environment
 from steprun_widgets.local.workarea import PLAN_FILE, RUNNER_LOG, work_area
 
@@ -81,7 +80,6 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
     if workspace.local_root is None:  # the embedded server proxies its artifacts
         # before any run exists: a store the runner cannot write would lose every step's logs
         rest.check_artifact_store(experiment_id)
-    digests = {s.name: source_digest(s.source_directory) for s in order}
     name = pipeline_name or default_pipeline_name([s.name for s in order])
     run_tags = {
         **user_tags,
@@ -101,7 +99,7 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
         if values:
             rest.log_params(pipeline_record.run_id, {layout.param_pipeline_parameter(k): as_argument(v)
                                                      for k, v in values.items()})
-        plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created,
+        plans = _create_step_runs(rest, experiment_id, pipeline_record, order, created,
                                   values, reuse=not regenerate_outputs)
         try:
             work_dir = _work_dir(workspace, pipeline_record.run_id)
@@ -155,46 +153,34 @@ def default_pipeline_name(step_names: list[str]) -> str:
     return f"pipeline: {first} +{more} step{'s' if more > 1 else ''}"
 
 
-def _argument(arg: Any, step: PipelineStep, values: Mapping[str, Any]) -> Any:
-    """A step argument as the plan holds it: ``{"data": folder key}``, or a string."""
-    if isinstance(arg, PipelineData):
-        own = any(arg is d for d in step.outputs)
-        return {"data": arg.output_name if own else arg.name}
-    if isinstance(arg, PipelineParameter):
-        return as_argument(values[arg.name])
-    return str(arg)
-
-
 def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: RunRecord,
-                      order: list[PipelineStep], digests: dict[str, str],
-                      created: list[str], values: Mapping[str, Any] | None = None,
-                      reuse: bool = True) -> list[StepPlan]:
+                      order: list[PipelineStep], created: list[str],
+                      values: Mapping[str, Any] | None = None, reuse: bool = True) -> list[StepPlan]:
     """One run per step, in topological order; reused steps are marked Finished at once.
 
     ``reuse`` False (``regenerate_outputs=True``) runs every step; their results are still
-    recorded as reusable by later submissions.
+    recorded as reusable by later submissions. Every step run gets its reuse record (the key's
+    parts and the decision: ``core/reuse_explain.py``), what ``explain_reuse()`` reads.
     """
     pid = pipeline_record.run_id
-    values = values or {}
+    keys = KeyMaker(rest, experiment_id, values or {}, reuse=reuse)
     producer_of = {d.name: s.name for s in order for d in s.outputs}
     plans: dict[str, StepPlan] = {}
     for step in order:
         inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id,
                             None if d.output_name == d.name else d.output_name)
                   for d in step.inputs]
-        template = step.argv_template() if isinstance(step, CommandStep) else step.arguments
-        arguments = [_argument(a, step, values) for a in template]
+        decision = keys.decide(step, [(i.artifact_name, i.producer_run_id) for i in inputs])
+        arguments, key, original = decision.arguments, decision.key, decision.original
         script = step.script_name if isinstance(step, PythonScriptStep) else ""
-        key = reuse_key(digests[step.name], script, arguments,
-                        [(i.artifact_name, i.producer_run_id) for i in inputs], step.reuse_identity())
         tags = {
             layout.TAG_PARENT_RUN_ID: pid,
             layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_STEP,
             layout.TAG_NODE_ID: step.node_id,
             layout.TAG_PIPELINE: pid,
             layout.TAG_OUTPUT_NAMES: ",".join(d.output_name for d in step.outputs),
+            layout.TAG_REUSE_WHY: limits.bounded(keys.explain(decision), limits.MAX_TAG_VALUE_LENGTH),
         }
-        original = _find_reusable(rest, experiment_id, key) if step.allow_reuse and reuse else None
         if original is not None:
             tags.update({
                 layout.TAG_REUSED_RUN_ID: original.run_id,
@@ -203,6 +189,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             })
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
+            rest.upload_artifact(record, layout.REUSE_RECORD_PATH, reuse_explain.encode(decision.record))
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.FINISHED], now_ms())
             run_id = original.run_id
         else:
@@ -212,6 +199,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
             rest.log_params(record.run_id, step_params(step, arguments))
+            rest.upload_artifact(record, layout.REUSE_RECORD_PATH, reuse_explain.encode(decision.record))
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.QUEUED])
             run_id = record.run_id
         plans[step.name] = StepPlan(
@@ -249,15 +237,6 @@ def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
                                f"owns ({', '.join(layout.RESERVED_TAG_PREFIXES)}); choose another name")
         checked[key] = str(value)
     return checked
-
-
-def _find_reusable(rest: MlflowRest, experiment_id: str, key: str) -> RunRecord | None:
-    """The newest Finished run of the experiment with this reuse key, if any."""
-    found = rest.search_runs(
-        [experiment_id],
-        f"tags.`{layout.TAG_REUSE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    return found[0] if found else None
 
 
 def _written_folders(workspace) -> dict[str, Path]:

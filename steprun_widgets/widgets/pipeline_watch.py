@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from steprun_widgets.core import layout
+from steprun_widgets.core import layout, reuse_explain
 from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import PipelineRun
 from steprun_widgets.widgets.metrics_watch import metrics_table
@@ -62,7 +62,8 @@ class PipelineWatch:
             if r is None:
                 steps.append({"node_id": node["id"], "run_id": "", "name": node.get("name", ""),
                               "status": layout.NOT_STARTED, "queued_time": None, "start_time": None,
-                              "end_time": None, "reused": False, "reused_run_id": "", "error": ""})
+                              "end_time": None, "reused": False, "reused_run_id": "", "error": "",
+                              "why": ""})
                 continue
             reused = r.tags.get(layout.TAG_REUSED_RUN_ID, "")
             table_rows.append((node["id"], reused or r.run_id, self.originals.get(reused, r)))
@@ -70,7 +71,7 @@ class PipelineWatch:
                 "node_id": node["id"], "run_id": reused or r.run_id, "name": node.get("name") or r.name,
                 "status": r.seed_status(), "queued_time": _ms(r.start_time), "start_time": _ms(r.started_ms),
                 "end_time": _ms(r.end_time), "reused": bool(reused), "reused_run_id": reused,
-                "error": r.tags.get(layout.TAG_ERROR, ""),
+                "error": r.tags.get(layout.TAG_ERROR, ""), "why": _why(r),
             })
         return {
             "run_id": record.run_id, "name": record.name, "status": record.seed_status(),
@@ -81,6 +82,19 @@ class PipelineWatch:
             "steps": steps,
             "metrics_table": metrics_table(table_rows),
         }
+
+
+def _why(record: RunRecord) -> str:
+    """Why the step ran or was reused: the sentence submission tagged; for a step run of an older
+    runner, that it has no record; nothing for a run of another tool."""
+    tags = record.tags
+    if tags.get(layout.TAG_REUSE_WHY):
+        return tags[layout.TAG_REUSE_WHY]
+    if not layout.is_step_run(tags):
+        return ""
+    reused = tags.get(layout.TAG_REUSED_RUN_ID)
+    return reuse_explain.explain(None, reused_from=(reused, tags.get(layout.TAG_REUSED_PIPELINE, ""))
+                                 if reused else None)
 
 
 def _ms(value: int | None) -> float | None:

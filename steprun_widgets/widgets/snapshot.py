@@ -171,7 +171,10 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
     steps = [by_node.get(i, {}) for i in order]
     rng = time_range(steps, now_ms, pipeline)
     has_error = any(s.get("error") for s in steps)
+    has_why = any(s.get("why") for s in steps)
     head = ["step", "status", "started", "duration", "reused from"]
+    if has_why:
+        head.append("why")
     if rng:
         head.append(axis_svg(rng))
     if has_error:
@@ -185,6 +188,8 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
                  f"<td class='num'>{_offset(step, rng)}</td>",
                  f"<td class='num'>{duration(step.get('start_time'), step.get('end_time'))}</td>",
                  f"<td class='num'>{reused}</td>"]
+        if has_why:
+            cells.append(f"<td class='why'>{esc(step.get('why') or '')}</td>")
         if rng:
             cells.append(f"<td>{bar_svg(step, rng, now_ms)}</td>")
         if has_error:
@@ -264,14 +269,27 @@ def fmt(value: object, digits: int = 4) -> str:
     return f"{number_:.{digits}g}"
 
 
-def chart_svg(name: str, entry: dict) -> str:
+#: Line colours of the series of one chart (the first is the single-run chart's).
+SERIES_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7ea4", "#59636e")
+
+
+def _chart_points(raw: object) -> list[tuple[float, float | None]]:
+    return [(p[0], number(p[1])) for p in raw or []
+            if isinstance(p, (list, tuple)) and len(p) >= 2 and isinstance(p[0], (int, float))]
+
+
+def chart_svg(name: str, entry: dict, series: list[tuple[str, list]] | None = None) -> str:
     """One metric as an inline SVG line chart (the trait's downsampled points), with a title,
-    min/max labels on both axes and a caption that says the same in words."""
-    points = [(p[0], number(p[1])) for p in entry.get("points") or []
-              if isinstance(p, (list, tuple)) and len(p) >= 2 and isinstance(p[0], (int, float))]
-    finite = [(x, y) for x, y in points if y is not None and math.isfinite(y)]
-    count = entry.get("count", len(points))
-    odd = len(points) - len(finite)
+    min/max labels on both axes and a caption that says the same in words.
+
+    ``series`` [(label, points), ...] draws one line per series instead (a comparison of runs),
+    each in its colour, the caption naming each line's last value."""
+    lines_in = [(label, _chart_points(points)) for label, points in series] if series is not None \
+        else [("", _chart_points(entry.get("points")))]
+    every = [pt for _, pts in lines_in for pt in pts]
+    finite = [(x, y) for x, y in every if y is not None and math.isfinite(y)]
+    count = entry.get("count", len(every))
+    odd = len(every) - len(finite)
     if finite:
         xs, ys = [x for x, _ in finite], [y for _, y in finite]
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
@@ -285,21 +303,30 @@ def chart_svg(name: str, entry: dict) -> str:
     def sy(y: float) -> float:
         return _PAD_T + (0.5 if y1 == y0 else 1 - (y - y0) / (y1 - y0)) * inner_h
 
-    # A value that is not finite breaks the line (it has no place on the y axis).
-    segments: list[list[str]] = [[]]
-    for x, y in points:
-        if y is not None and math.isfinite(y):
-            segments[-1].append(f"{sx(x):.1f},{sy(y):.1f}")
-        elif segments[-1]:
-            segments.append([])
-    lines = "".join(
-        f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{" ".join(seg)}"/>'
-        if len(seg) > 1 else
-        f'<circle cx="{seg[0].split(",")[0]}" cy="{seg[0].split(",")[1]}" r="2" fill="#0969da"/>'
-        for seg in segments if seg)  # an isolated value is a dot
-    last = points[-1][1] if points else None
+    lines = ""
+    for i, (_, points) in enumerate(lines_in):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        # A value that is not finite breaks the line (it has no place on the y axis).
+        segments: list[list[str]] = [[]]
+        for x, y in points:
+            if y is not None and math.isfinite(y):
+                segments[-1].append(f"{sx(x):.1f},{sy(y):.1f}")
+            elif segments[-1]:
+                segments.append([])
+        lines += "".join(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{" ".join(seg)}"/>'
+            if len(seg) > 1 else
+            f'<circle cx="{seg[0].split(",")[0]}" cy="{seg[0].split(",")[1]}" r="2" fill="{colour}"/>'
+            for seg in segments if seg)  # an isolated value is a dot
+    if series is None:
+        last = lines_in[0][1][-1][1] if lines_in[0][1] else None
+        lasts = f"last {fmt(last)}"
+    else:
+        lasts = "; ".join(f"{label} ({SERIES_NAMES[i % len(SERIES_NAMES)]}) last "
+                          f"{fmt(pts[-1][1]) if pts else '–'}" for i, (label, pts) in enumerate(lines_in))
+        count = len(every)
     words = (f"{name}: {count} values, steps {fmt(x0)} to {fmt(x1)}, min {fmt(y0)}, max {fmt(y1)}, "
-             f"last {fmt(last)}" + (f"; {odd} shown values are not finite" if odd else ""))
+             f"{lasts}" + (f"; {odd} shown values are not finite" if odd else ""))
     bottom, right = CHART_H - _PAD_B, CHART_W - _PAD_R
     svg = (f'<svg class="srw-svg" xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" '
            f'height="{CHART_H}" '
@@ -313,6 +340,10 @@ def chart_svg(name: str, entry: dict) -> str:
            f'<text x="{right}" y="{CHART_H - 6}" text-anchor="end">{esc(fmt(x1))}</text>'
            f'{lines}</svg>')
     return f"<figure>{svg}<figcaption>{esc(words)}</figcaption></figure>"
+
+
+#: The colours of SERIES_COLOURS in words (a caption must not rely on colour alone).
+SERIES_NAMES = ("blue", "red", "green", "ochre", "purple", "pink", "teal", "grey")
 
 
 def metrics_html(metrics: dict, params: dict, images: list) -> str:

@@ -55,6 +55,8 @@ def node_title(name: str, step: Mapping) -> str:
     if step.get("reused"):
         origin = step.get("reused_run_id")
         parts.append("reused results" + (f" of run {origin}" if origin else ""))
+    if step.get("why"):
+        parts.append(str(step["why"]))
     if step.get("error"):
         parts.append(str(step["error"]))
     return "\n".join(parts)
