@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -105,6 +105,12 @@ class Transport:
         self.display_url = display_url(self.base_url)
         self.timeout = timeout
         self.retries = retries
+        #: How errors name the server ("http://host:port", plus the embedded server's root when local).
+        self.place = self.display_url
+        #: Called when the server cannot be reached at all (refused connection): returns the URL to
+        #: retry at once, or None. ``Workspace.local`` sets it to start its server again (it stops
+        #: itself when idle); the local runner to re-read its root's server record.
+        self.on_unreachable: Callable[[], str | None] | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "steprun-widgets"
         self.session.verify = self.credentials.verify
@@ -117,6 +123,12 @@ class Transport:
                 f"{self.credentials.username}:{self.credentials.password}".encode()).decode())
         elif self.credentials.kind == creds.BEARER:
             self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
+        self._mount()
+        #: Count of HTTP requests sent (retries excluded); benchmarks and tests read it.
+        self.request_count = 0
+
+    def _mount(self) -> None:
+        retries = self.retries
         idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
         reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry), pool_maxsize=16)
         once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
@@ -126,8 +138,31 @@ class Transport:
             self.session.mount(self.base_url + path, reads)
         for path in NON_IDEMPOTENT:
             self.session.mount(self.base_url + path, once)
-        #: Count of HTTP requests sent (retries excluded); benchmarks and tests read it.
-        self.request_count = 0
+
+    def rebase(self, base_url: str) -> None:
+        """Talk to the same server at a new address (an embedded server restarted on another port)."""
+        parts = urlsplit(base_url.strip())
+        base = urlunsplit((parts.scheme, parts.netloc, server_base(parts.path), "", ""))
+        if base == self.base_url:
+            return
+        old_display = self.display_url
+        self.base_url = base
+        self.display_url = display_url(base)
+        self.place = self.place.replace(old_display, self.display_url)
+        self._mount()
+
+    def _found_again(self) -> bool:
+        """Ask ``on_unreachable`` for the server's address; True when there is one to retry at."""
+        if self.on_unreachable is None:
+            return False
+        try:
+            url = self.on_unreachable()
+        except Exception:  # noqa: BLE001 - starting it failed: the caller reports the original error
+            return False
+        if not url:
+            return False
+        self.rebase(url)
+        return True
 
     @property
     def token(self) -> str | None:
@@ -148,7 +183,27 @@ class Transport:
                 json_body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
                 stream: bool = False, timeout: tuple[float, float] | None = None,
                 ok_statuses: tuple[int, ...] = ()) -> requests.Response:
-        """Send one request; return the response when 2xx (or in ``ok_statuses``), else raise."""
+        """Send one request; return the response when 2xx (or in ``ok_statuses``), else raise.
+
+        A server that cannot be reached at all is looked for once through ``on_unreachable``.
+        """
+        try:
+            return self._request(method, path, params=params, json_body=json_body, data=data,
+                                 headers=headers, stream=stream, timeout=timeout, ok_statuses=ok_statuses)
+        except _Unreachable as gone:
+            replayable = data is None or isinstance(data, (bytes, str))  # a stream may be half-read
+            if not replayable or not self._found_again():
+                raise gone.error from None
+        try:
+            return self._request(method, path, params=params, json_body=json_body, data=data,
+                                 headers=headers, stream=stream, timeout=timeout, ok_statuses=ok_statuses)
+        except _Unreachable as gone:
+            raise gone.error from None
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                 json_body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
+                 stream: bool = False, timeout: tuple[float, float] | None = None,
+                 ok_statuses: tuple[int, ...] = ()) -> requests.Response:
         url = self.url(path)
         self.request_count += 1
         try:
@@ -179,9 +234,9 @@ class Transport:
                     f"The tracking server at {display_url(url)} did not answer within "
                     f"{(timeout or self.timeout)[1]:g} s ({self.retries} retries)", url=url,
                     transient=True) from None
-            raise ServiceError(
+            raise _Unreachable(ServiceError(
                 f"Cannot reach the tracking server at {display_url(url)} after {self.retries} "
-                f"retries: {_reason(exc)}", url=url, transient=True) from None
+                f"retries: {_reason(exc)}", url=url, transient=True)) from None
         except requests.exceptions.RequestException as exc:
             raise ServiceError(f"Request to {display_url(url)} failed: {_reason(exc)}",
                                url=url, transient=True) from None
@@ -197,6 +252,14 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+
+class _Unreachable(Exception):
+    """The server refused or dropped the connection: carries the error to raise if not found again."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _is_read_timeout(exc: BaseException) -> bool:
