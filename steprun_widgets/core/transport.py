@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from steprun_widgets.core import credentials as creds
@@ -35,7 +35,30 @@ _RETRY_STATUSES = (500, 502, 503, 504)
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
-def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
+class FollowingRetry(Retry):
+    """urllib3's retry policy, which stops retrying a refused connection at once when ``moved()``
+    says the server is now elsewhere (or was started again): the transport then follows it."""
+
+    moved: Callable[[], bool] | None = None
+
+    def new(self, **kw: Any) -> FollowingRetry:
+        retry = super().new(**kw)
+        retry.moved = self.moved
+        return retry
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and response is None and self.moved is not None and \
+                isinstance(error, NewConnectionError):
+            try:
+                moved = self.moved()
+            except Exception:  # noqa: BLE001 - looking for it failed: keep retrying where it was
+                moved = False
+            if moved:
+                raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_retry(total: int, kind: type[Retry] = FollowingRetry) -> Retry:
     """The retry policy for idempotent calls (all of MLflow's reads, tags, updates and uploads)."""
     return kind(
         total=total,
@@ -51,7 +74,7 @@ def make_retry(total: int, kind: type[Retry] = Retry) -> Retry:
     )
 
 
-class ArtifactRetry(Retry):
+class ArtifactRetry(FollowingRetry):
     """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)."""
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
@@ -129,15 +152,28 @@ class Transport:
 
     def _mount(self) -> None:
         retries = self.retries
-        idempotent = HTTPAdapter(max_retries=make_retry(retries), pool_maxsize=16)
-        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry), pool_maxsize=16)
-        once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
-                                             other=0, backoff_factor=0.25, raise_on_status=False))
+        policies = [make_retry(retries), make_retry(retries, ArtifactRetry),
+                    FollowingRetry(total=retries, connect=retries, read=0, status=0, other=0,
+                                   backoff_factor=0.25, raise_on_status=False)]
+        for policy in policies:
+            policy.moved = self._moved if self.on_unreachable is not None else None
+        idempotent, reads, once = (HTTPAdapter(max_retries=p, pool_maxsize=16) for p in policies)
         self.session.mount(self.base_url, idempotent)
         for path in ARTIFACT_READ_PATHS:
             self.session.mount(self.base_url + path, reads)
         for path in NON_IDEMPOTENT:
             self.session.mount(self.base_url + path, once)
+
+    def follow(self, find: Callable[[], str | None] | None) -> None:
+        """Follow the server when it moves or stops: ``find()`` returns its URL now (starting it
+        again if that is the caller's job), or None when there is none."""
+        self.on_unreachable = find
+        self._mount()
+
+    def _moved(self) -> bool:
+        """Whether the server answers elsewhere now (asked on a refused connection)."""
+        url = self.on_unreachable() if self.on_unreachable is not None else None
+        return bool(url) and url.rstrip("/") != self.base_url
 
     def rebase(self, base_url: str) -> None:
         """Talk to the same server at a new address (an embedded server restarted on another port)."""

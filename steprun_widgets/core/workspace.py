@@ -71,7 +71,7 @@ class Workspace:
         workspace.local_root = Path(info.root).resolve()
         workspace.transport.place = f"{workspace.transport.display_url} (the embedded server of {info.root})"
         local_root = workspace.local_root
-        workspace.transport.on_unreachable = lambda: ensure_server(local_root).url
+        workspace.transport.follow(lambda: ensure_server(local_root).url)
         return workspace
 
     @property
@@ -97,7 +97,7 @@ class Workspace:
         other = Workspace(endpoint, token=t.token, username=t.username, password=t.password,
                           retries=t.retries, timeout=t.timeout)
         other.local_root = self.local_root
-        other.transport.on_unreachable = self.transport.on_unreachable
+        other.transport.follow(self.transport.on_unreachable)
         return other
 
     def __repr__(self) -> str:
