@@ -114,11 +114,17 @@ def _number_env(name: str, default: float, integer: bool) -> float:
 # --- locks ----------------------------------------------------------------------------------------
 def _os_lock(path: Path):
     """A ``filelock`` lock on ``path`` that is the OS's own (dies with its process), kept as a file
-    after release, one per call (not shared between threads or objects of this process)."""
+    after release, one per call (not shared between threads or objects of this process).
+
+    Where the system has no file locks filelock knows (neither ``fcntl`` nor Windows' ``msvcrt``), it is
+    filelock's soft lock, a marker file: a process that dies holding one leaves its folder "in use"
+    for ``clean``, which then keeps that folder (nothing is ever removed under a live step).
+    """
     import filelock
 
+    soft = issubclass(filelock.FileLock, filelock.SoftFileLock)
     wanted = {"mode": 0o600, "thread_local": False, "is_singleton": False,
-              "fallback_to_soft": False, "preserve_lock_file": True}
+              "fallback_to_soft": False, "preserve_lock_file": not soft}
     accepted = inspect.signature(filelock.FileLock.__init__).parameters
     return filelock.FileLock(str(path), **{k: v for k, v in wanted.items() if k in accepted})
 
