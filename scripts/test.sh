@@ -36,8 +36,9 @@ fi
 # again only when pyproject.toml changed (its digest is kept in the venv). The tests run from this
 # checkout (PYTHONPATH), not from the copy of the package installed with the dependencies.
 PY_VERSIONS=(3.10 3.13)
-QUICK_SUBSET=(tests/core tests/local/test_flow.py tests/local/test_embedded_default.py
-              tests/local/test_portable.py tests/widgets/test_widget_run.py tests/widgets/test_widget_poller.py)
+QUICK_SUBSET=(tests/core tests/local/test_flow.py tests/local/test_portable.py
+              tests/local/test_embedded_default.py::test_two_folders_reach_one_per_user_server
+              tests/widgets/test_widget_run.py)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/steprun-widgets"
 find_python() {  # version -> an interpreter of that version (PATH, then pyenv), or nothing
   local v=$1 found
