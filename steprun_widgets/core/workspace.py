@@ -66,6 +66,11 @@ class Workspace:
         if not quiet:
             verb = "Reusing" if info.reused else "Started"
             print(f"{verb} the embedded MLflow server at {info.url} (root: {info.root})", flush=True)
+            legacy = Path(".steprun")
+            if root is None and (legacy / "mlflow.db").is_file() and legacy.resolve() != Path(info.root):
+                print(f"Note: {legacy.resolve()} holds the store of an older, project-local embedded server; "
+                      "Workspace.local('.steprun') opens it (docs/embedded-server.md: how to move it)",
+                      flush=True)
         credentials = read_credentials(info.root)
         workspace = cls(info.url, token=None, username=credentials.username, password=credentials.password)
         workspace.local_root = Path(info.root).resolve()

@@ -72,16 +72,19 @@ def test_two_folders_reach_one_per_user_server(root, tmp_path):
     env = {**ENV, "STEPRUN_HOME": str(root)}
     code = "from steprun_widgets import Workspace; print(Workspace.local().tracking_uri)"
     outs = []
+    (tmp_path / "notebooks-b" / ".steprun").mkdir(parents=True)  # b also has an old project-local store
+    (tmp_path / "notebooks-b" / ".steprun" / "mlflow.db").write_bytes(b"")
     for folder in ("notebooks-a", "notebooks-b"):  # two working folders, as two notebooks would be in
-        (tmp_path / folder).mkdir()
+        (tmp_path / folder).mkdir(exist_ok=True)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
                               env=env, cwd=tmp_path / folder)
         assert done.returncode == 0, done.stderr
         outs.append(done.stdout.splitlines())
-    (first, url), (second, url_again) = outs
+    (first, url), (second, note, url_again) = outs
     assert url == url_again
     assert first == f"Started the embedded MLflow server at {url} (root: {root})"
     assert second == f"Reusing the embedded MLflow server at {url} (root: {root})"
+    assert note.startswith(f"Note: {tmp_path / 'notebooks-b' / '.steprun'} holds the store of an older")
     assert not (tmp_path / "notebooks-a" / ".steprun").exists()
 
     info = srv.server_status(root)
