@@ -35,6 +35,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -529,8 +530,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+#: Where a new server's port is picked: below the ephemeral ranges of Linux (32768-60999), macOS and
+#: Windows (49152-65535), so that an outgoing connection of any program cannot take the port of a
+#: stopped server before it starts again (it keeps its port when that is free).
+PORT_RANGE = (20000, 32767)
+
+
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    rng = random.SystemRandom()
+    for _ in range(64):
+        port = rng.randint(*PORT_RANGE)
+        if _port_free(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range: any free port
         sock.bind((_HOST, 0))
         return sock.getsockname()[1]
 
