@@ -3,7 +3,8 @@
     pip install "steprun-widgets[local]"      # in a checkout: pip install -e ".[local]"
     python notebooks/quickstart.py
 
-Starts (or reuses) a local MLflow tracking server with its store under ``./.steprun``, submits the
+Starts (or reuses) your local MLflow tracking server (its store in your user data folder, one for all
+your notebooks and scripts; ``--root DIR`` for a project-local one), submits the
 three-step sample pipeline of ``notebooks/sample`` (prep -> train -> evaluate, data flowing from
 each step to the next), streams the steps' logs while they run, downloads the evaluation metrics,
 prints the metrics the train step logged (``get_metrics()``), and prints where to look next. Run it
@@ -29,13 +30,13 @@ from steprun_widgets.errors import StepRunError  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the sample pipeline on the embedded MLflow server.")
-    parser.add_argument("--root", default=".steprun",
-                        help="folder of the embedded server's store (default: ./.steprun)")
+    parser.add_argument("--root", default=None,
+                        help="folder of the embedded server's store (default: your per-user one, "
+                             "$STEPRUN_HOME or the platform's user data folder)")
     parser.add_argument("--experiment", default="quickstart", help="experiment name (default: quickstart)")
     parser.add_argument("--rows", type=int, default=200, help="rows of the sample data set (default: 200)")
     args = parser.parse_args(argv)
 
-    print(f"Starting the embedded MLflow server under {args.root!r} (the first start takes a few seconds)...")
     try:
         workspace = Workspace.local(args.root)
     except StepRunError as exc:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     evaluate = run.find_step_run("evaluate")[0]
-    downloads = Path(args.root) / "downloads" / run.id
+    downloads = Path(workspace.local_root) / "downloads" / run.id
     folder = Path(evaluate.get_output_data("metrics").download(local_path=downloads, overwrite=True,
                                                                show_progress=False))
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
@@ -68,22 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in train.get_metrics().items():
         shown = ", ".join(f"{v:.4f}" for v in value) if isinstance(value, list) else value
         print(f"  {name}: {shown}")
-    root = args.root
+    root = workspace.local_root
     secret = Path(root) / "basic_auth.ini"
+    root_option = f" --root {args.root}" if args.root else ""
+    root_argument = repr(args.root) if args.root else ""
     print(f"""
 Where to look next:
   * the MLflow UI of the embedded server:  {workspace.tracking_uri}
     (experiment {args.experiment!r}, pipeline run {run.id}); only you get in: sign in as
     {workspace.transport.username!r} with the admin_password of {secret} (readable only by you)
-  * watch a run from a terminal:   steprun-widgets watch {run.id} --root {root}
+  * watch a run from a terminal:   steprun-widgets watch {run.id}{root_option}
   * the notebook version, with the live widgets:   jupyter lab notebooks/quickstart.ipynb
     (and a lesson for a class: notebooks/teaching.ipynb; pip install jupyterlab first)
   * in any notebook, the live widget of this run:
         from steprun_widgets import Workspace, Experiment, PipelineRun, RunDetails
-        ws = Workspace.local({root!r})
+        ws = Workspace.local({root_argument})
         RunDetails(PipelineRun(Experiment(ws, {args.experiment!r}), {run.id!r})).show()
   * the sample's scripts and how the pipeline is built:  {HERE / 'sample'}
-  * stop the embedded server when done:   steprun-widgets server stop --root {root}
+  * stop the embedded server when done:   steprun-widgets server stop{root_option}
 """)
     return 0
 

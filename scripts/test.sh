@@ -35,6 +35,37 @@ if ! "$oldest_venv/bin/python" -c "import boto3" >/dev/null 2>&1; then
   "$oldest_venv/bin/python" -m pip install -q --disable-pip-version-check boto3
 fi
 
+# The oldest and the newest supported Python, each in a venv of its own in the cache folder for the
+# quick subset (core client, local runner and embedded server, widgets' kernel side). A venv is made
+# again only when pyproject.toml changed (its digest is kept in the venv). The tests run from this
+# checkout (PYTHONPATH), not from the copy of the package installed with the dependencies.
+PY_VERSIONS=(3.10 3.13)
+QUICK_SUBSET=(tests/core tests/local/test_flow.py tests/local/test_portable.py
+              tests/local/test_embedded_default.py::test_two_folders_reach_one_per_user_server
+              tests/widgets/test_widget_run.py)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/steprun-widgets"
+find_python() {  # version -> an interpreter of that version (PATH, then pyenv), or nothing
+  local v=$1 found
+  for found in "$(command -v "python$v" || true)" "$HOME"/.pyenv/versions/"$v".*/bin/python; do
+    if [ -x "$found" ] && "$found" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$v'.split('.'))))"; then
+      echo "$found"; return 0
+    fi
+  done
+  return 1
+}
+digest=$(sha256sum pyproject.toml | cut -c1-16)
+for v in "${PY_VERSIONS[@]}"; do
+  venv="$cache/py$v"
+  if [ "$(cat "$venv/.pyproject-digest" 2>/dev/null)" != "$digest" ]; then
+    interpreter=$(find_python "$v") || { echo "No Python $v (PATH or pyenv): install it (pyenv install $v)" >&2; exit 1; }
+    echo "== installing the quick subset's dependencies for Python $v into $venv"
+    rm -rf "$venv"
+    "$interpreter" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[local]" pytest pytest-timeout hypothesis
+    echo "$digest" > "$venv/.pyproject-digest"
+  fi
+done
+
 echo "== installing the package with its test dependencies"
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
 
@@ -68,11 +99,22 @@ matrix() {  # log file, pytest arguments...
   [ "$rc" -ne 5 ] || rc=0
   return "$rc"
 }
+versions() {  # log file, pytest arguments (default: the quick subset)... on every PY_VERSIONS venv
+  local log=$1; shift
+  local rc=0 v
+  [ "$#" -gt 0 ] || set -- "${QUICK_SUBSET[@]}"
+  for v in "${PY_VERSIONS[@]}"; do
+    PYTHONPATH="$PWD" "$cache/py$v/bin/python" -m pytest -q -p no:cacheprovider -rfEs -m "not browser and not bench" \
+      "$@" 2>&1 | tee -a "$log" | sed -u "s/^/[py$v] /" || rc=$?
+  done
+  [ "$rc" -ne 5 ] || rc=0
+  return "$rc"
+}
 logs=$(mktemp -d)
-ui_status=0; rest_status=0; matrix_status=0; quiet_status=0
+ui_status=0; rest_status=0; matrix_status=0; quiet_status=0; versions_status=0
 echo "== Python tests (real MLflow server, real runner processes, JupyterLab + Chromium)"
 if [ "$#" -eq 0 ]; then
-  echo "   lane 1: tests/bench tests/browser; lane 2: the rest, then the server matrix (MLflow $MLFLOW_OLDEST); then the timed benchmarks alone"
+  echo "   lane 1: tests/bench tests/browser; lane 2: the rest, then the server matrix (MLflow $MLFLOW_OLDEST), then the quick subset on Python ${PY_VERSIONS[*]}; then the timed benchmarks alone"
   # bench first: the browser tests' session Playwright would keep the benches' own from starting
   run_lane ui "$logs/ui.log" -m "not quiet" tests/bench tests/browser &
   ui_pid=$!
@@ -80,6 +122,8 @@ if [ "$#" -eq 0 ]; then
   rest_pid=$!
   wait "$rest_pid" || rest_status=$?
   matrix "$logs/matrix.log" || matrix_status=$?
+  # the quick subset on the oldest and newest Python, beside the browser lane
+  versions "$logs/versions.log" || versions_status=$?
   wait "$ui_pid" || ui_status=$?
   # The benchmarks whose bar is a time (first render in Chromium) run last, alone: beside the
   # other lane this 2-core machine measured the same bundle about 1.6-2x slower (262 ms against 120-167 ms).
@@ -89,7 +133,7 @@ else
   matrix "$logs/matrix.log" "$@" || matrix_status=$?
 fi
 status=0
-for s in "$rest_status" "$ui_status" "$matrix_status" "$quiet_status"; do [ "$s" -eq 0 ] || status=$s; done
+for s in "$rest_status" "$ui_status" "$matrix_status" "$versions_status" "$quiet_status"; do [ "$s" -eq 0 ] || status=$s; done
 
 # The benchmarks' tables (each benchmark also writes its own to tests/bench/results/).
 for table in tests/bench/results/*.txt; do
@@ -98,7 +142,7 @@ for table in tests/bench/results/*.txt; do
   cat "$table"
 done
 # pytest's closing lines again, last, where readers of a CI log look for them.
-for lane in rest ui matrix quiet; do
+for lane in rest ui matrix versions quiet; do
   [ -e "$logs/$lane.log" ] || continue
   grep -E '^(FAILED|ERROR) ' "$logs/$lane.log" | sed "s/^/== $lane: /" || true
   printf '== %s: %s\n' "$lane" "$(tail -n 1 "$logs/$lane.log")"

@@ -1,8 +1,11 @@
 """The ``steprun-widgets`` command.
 
     steprun-widgets server start  [--root DIR]   start (or reuse) the embedded tracking server, print its URL
-    steprun-widgets server status [--root DIR]   exit 0 and print URL and pid when running, else exit 1
-    steprun-widgets server stop   [--root DIR]   stop it
+    steprun-widgets server status [--root DIR]   exit 0 and print URL, pid and live runs when running, else 1
+    steprun-widgets server stop   [--root DIR] [--force]
+                                                 stop it (refused while runs go on; --force cancels them)
+
+``--root`` defaults to the per-user root (``$STEPRUN_HOME``, else the platform's user data folder).
     steprun-widgets clean [--root DIR | --temp] [--tracking-uri URL] [--dry-run] [--all]
                                                  remove the work folders of runs that are over
     steprun-widgets watch RUN_ID [--root DIR | --tracking-uri URL] [--timeout S]
@@ -23,14 +26,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from steprun_widgets.errors import StepRunError
 
 __all__ = ["build_parser", "main"]
 
-#: Same as ``steprun_widgets.local.server.DEFAULT_ROOT`` (not imported from there: keeps ``--help`` fast).
-DEFAULT_ROOT = ".steprun"
+#: ``None``: the per-user root (``steprun_widgets.local.home``; not imported here: keeps ``--help`` fast).
+DEFAULT_ROOT = None
+_ROOT_HELP = "your per-user root: $STEPRUN_HOME, else the platform's user data folder"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -42,37 +45,60 @@ def cmd_server_start(args: argparse.Namespace) -> int:
     from steprun_widgets.local.server import ensure_server
 
     info = ensure_server(args.root, timeout=args.timeout)
+    print(f"{'reused' if info.reused else 'started'} the embedded MLflow server (root: {info.root}), pid "
+          f"{info.pid}", file=sys.stderr)
     print(info.url)
     print(f"(its UI: sign in with admin_username and admin_password of {info.auth_file})", file=sys.stderr)
     return 0
 
 
 def cmd_server_stop(args: argparse.Namespace) -> int:
-    """Stop the embedded server under ``--root`` (nothing to do when none is running)."""
-    from steprun_widgets.local.server import server_status, stop_server
+    """Stop the embedded server under ``--root``; refuse while runs go on unless ``--force``."""
+    from steprun_widgets.local.server import RunsStillGoingError, server_status, stop_server
 
     info = server_status(args.root)
-    if stop_server(args.root):
-        print(f"stopped (pid {info.pid})" if info else "stopped")
+
+    def say_canceled(run) -> None:
+        print(f"canceling run {run.describe()}", flush=True)
+
+    try:
+        stopped = stop_server(args.root, force=args.force, on_cancel=say_canceled)
+    except RunsStillGoingError as exc:
+        print(f"error: not stopped: {exc}", file=sys.stderr)
+        return 1
+    if stopped:
+        print(f"stopped (pid {info.pid}, root {info.root})" if info else "stopped")
     else:
         print("not running")
     return 0
 
 
 def cmd_server_status(args: argparse.Namespace) -> int:
-    """Print URL and pid and return 0 when the server under ``--root`` runs, else "not running" and 1."""
-    from steprun_widgets.local.server import server_status
+    """Print URL, pid and live runs and return 0 when the server under ``--root`` runs, else 1."""
+    from steprun_widgets.local.home import resolve_root
+    from steprun_widgets.local.server import idle_timeout, live_runs, server_status
     from steprun_widgets.local.workarea import summary, work_area
 
-    info = server_status(args.root)
-    print("not running" if info is None else f"{info.url} pid {info.pid} root {info.root}")
-    print(summary(work_area(Path(args.root).resolve())))
+    root = resolve_root(args.root)
+    info = server_status(root)
+    if info is None:
+        print(f"not running (root {root})")
+    else:
+        print(f"{info.url} pid {info.pid} root {info.root}")
+        runs = live_runs(info)
+        print(f"{len(runs)} run(s) going on" + (":" if runs else ""))
+        for run in runs:
+            print(f"  {run.describe()}")
+        idle = idle_timeout()
+        print(f"stops by itself after {idle / 60:g} min without requests" if idle
+              else "never stops by itself")
+    print(summary(work_area(root)))
     return 1 if info is None else 0
 
 
 def _add_root_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
-                        help=f"folder of the server's store, artifacts and log (default: {DEFAULT_ROOT})")
+                        help=f"folder of the server's store, artifacts and log (default: {_ROOT_HELP})")
 
 
 def _add_server_command(subparsers: argparse._SubParsersAction) -> None:
@@ -87,11 +113,13 @@ def _add_server_command(subparsers: argparse._SubParsersAction) -> None:
                        help="how long to wait for the server to answer (default: 120)")
     start.set_defaults(func=cmd_server_start)
 
-    stop = actions.add_parser("stop", help="stop the server")
+    stop = actions.add_parser("stop", help="stop the server (refused while runs go on, unless --force)")
     _add_root_option(stop)
+    stop.add_argument("--force", action="store_true",
+                      help="cancel the runs still going on first (says which), then stop")
     stop.set_defaults(func=cmd_server_stop)
 
-    status = actions.add_parser("status", help="exit 0 and print URL and pid if running, else exit 1")
+    status = actions.add_parser("status", help="exit 0 and print URL, pid and live runs if running, else 1")
     _add_root_option(status)
     status.set_defaults(func=cmd_server_status)
 
@@ -105,12 +133,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from steprun_widgets.local import workarea
 
     if args.temp or args.tracking_uri:
-        base = workarea.work_area(None if args.temp else Path(args.root).resolve())
+        from steprun_widgets.local.home import resolve_root
+
+        base = workarea.work_area(None if args.temp else resolve_root(args.root))
         lookup = workarea.server_lookup(args.tracking_uri)
     else:
+        from steprun_widgets.local.home import resolve_root
         from steprun_widgets.local.server import server_status
 
-        root = Path(args.root).resolve()
+        root = resolve_root(args.root)
         info = server_status(root)
         base, lookup = workarea.work_area(root), workarea.server_lookup(info.url) if info else None
         if info is None:
@@ -144,7 +175,7 @@ def _add_clean_command(subparsers: argparse._SubParsersAction) -> None:
                     "folders within STEPRUN_KEEP_FAILED / STEPRUN_KEEP_FAILED_DAYS unless --all.")
     where = clean.add_mutually_exclusive_group()
     where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
-                       help=f"the embedded default's work area, DIR/work (default: {DEFAULT_ROOT})")
+                       help=f"the embedded default's work area, DIR/work (default: {_ROOT_HELP})")
     where.add_argument("--temp", action="store_true",
                        help="the temp work area ($TMPDIR/steprun-widgets/work) of runs on other servers "
                             "and of Dask workers (credentials from the MLFLOW_TRACKING_* variables)")
@@ -182,7 +213,7 @@ def _add_watch_command(subparsers: argparse._SubParsersAction) -> None:
     watch.add_argument("run_id", metavar="RUN_ID", help="id of a pipeline run or a step run")
     where = watch.add_mutually_exclusive_group()
     where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
-                       help=f"the embedded server under DIR (default: {DEFAULT_ROOT})")
+                       help=f"the embedded server under DIR (default: {_ROOT_HELP})")
     where.add_argument("--tracking-uri", metavar="URL",
                        help="a tracking server (token from MLFLOW_TRACKING_TOKEN)")
     watch.add_argument("--timeout", type=float, default=sys.maxsize, metavar="SECONDS",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import shutil
 import signal
+import tempfile
 
 import pytest
 
@@ -17,6 +21,22 @@ def pytest_configure(config):
     # Python then installs no KeyboardInterrupt handler: the tests that deliver a real Ctrl-C
     # (``_thread.interrupt_main``) would see nothing. Python's own handler, as in a terminal.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The per-user root of Workspace.local() (and of `steprun-widgets` without --root): a folder of
+    # this session, never the real user's data folder. Subprocesses and notebook kernels inherit it.
+    home = tempfile.mkdtemp(prefix="steprun-home-")
+    os.environ["STEPRUN_HOME"] = home
+    config._steprun_home = home
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_steprun_home", None)
+    if not home:
+        return
+    with contextlib.suppress(Exception):  # the session's per-user server, if a test started it
+        from steprun_widgets.local.server import stop_server
+
+        stop_server(home, force=True, grace=5)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

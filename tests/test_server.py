@@ -1,6 +1,7 @@
 """The embedded tracking server (steprun_widgets.local.server) and the ``steprun-widgets server`` CLI.
 
-Real ``mlflow server`` processes, no mocks. Each start costs several seconds, so most tests share one
+Real MLflow server processes (one process each: MLflow's app served in ``steprun_widgets.local.serve``),
+no mocks. Each start costs several seconds, so most tests share one
 root (``shared_root``) and call ``ensure_server`` on it, which reuses whatever server runs there. Every
 process a test starts is killed in a finalizer by its pid (and its process group).
 """
@@ -62,25 +63,22 @@ def _wait_dead(pid: int, timeout: float = 15) -> bool:
     return True
 
 
-def _group(pgid: int) -> list[int]:
-    return srv._group_members(pgid)
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    return [proc.pid for proc in srv.processes.tree(pid)]
 
 
 def _server_processes(root: Path) -> list[int]:
-    """Live processes that serve ``root``: the mlflow main process and its worker (environment marker)."""
+    """Live processes that serve ``root`` (environment marker)."""
     return [int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _alive(int(p.name)) and srv._environ_has_marker(int(p.name), root)]
+            if p.name.isdigit() and _alive(int(p.name))
+            and srv.processes.environ_has(int(p.name), srv.ROOT_MARKER_ENV, str(root))]
 
 
 def _mlflow_mains(root: Path) -> list[int]:
-    """Live ``mlflow server`` main processes whose store is ``root``."""
+    """Live server main processes whose store is ``root``."""
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    mains = []
-    for pid in _server_processes(root):
-        args = srv._cmdline(pid) or []
-        if "server" in args and uri in args:
-            mains.append(pid)
-    return mains
+    return [pid for pid in _server_processes(root) if uri in (srv._cmdline(pid) or [])]
 
 
 def _healthy(url: str) -> bool:
@@ -177,7 +175,7 @@ def test_start_answers_health_and_records_state(server, shared_root):
     assert (shared_root / "mlflow.db").is_file()
     assert "Uvicorn running" in (shared_root / "server.log").read_text()
     args = srv._cmdline(server.pid)
-    assert args[:4] == [sys.executable, "-m", "mlflow", "server"]
+    assert args[:3] == [sys.executable, "-m", "steprun_widgets.local.serve"]
     assert f"sqlite:///{shared_root / 'mlflow.db'}" in args and "127.0.0.1" in args
     # detached: leader of its own session/process group
     assert os.getsid(server.pid) == server.pid and os.getpgid(server.pid) == server.pid
@@ -237,18 +235,16 @@ def test_sigkilled_server_restarts_on_the_same_store(server, shared_root):
     created = requests.post(f"{api}/experiments/create", json={"name": name}, timeout=10,
                             auth=_auth(shared_root))
     exp_id = created.json()["experiment_id"]
-    workers = [pid for pid in _group(server.pid) if pid != server.pid]
-    assert workers, "mlflow server runs its uvicorn worker in its process group"
+    assert _tree(server.pid) == [server.pid], "one process: MLflow's app is served in the server process"
 
     log = shared_root / "server.log"
     starts = log.read_text().count("--- steprun-widgets: starting")
-    os.kill(server.pid, signal.SIGKILL)  # a crash of the main process; its worker lives on, holding the port
+    os.kill(server.pid, signal.SIGKILL)  # a crash
     assert _wait_dead(server.pid)
 
     again = _track(ensure_server(shared_root))
-    assert again.pid != server.pid
-    assert again.port == server.port  # the orphaned worker was stopped, so the port was free again
-    assert not any(_alive(pid) for pid in workers)
+    assert again.pid != server.pid and not again.reused
+    assert again.port == server.port  # the recorded port was free again
     got = requests.get(f"{again.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": exp_id},
                        timeout=10, auth=_auth(shared_root))
     assert got.ok and got.json()["experiment"]["name"] == name
@@ -256,8 +252,8 @@ def test_sigkilled_server_restarts_on_the_same_store(server, shared_root):
     assert log.read_text().count("--- steprun-widgets: starting") == starts + 1  # appended, not truncated
 
 
-def test_stop_server_stops_the_process_group(server, shared_root):
-    members = _group(server.pid)
+def test_stop_server_stops_the_process_tree(server, shared_root):
+    members = _tree(server.pid)
     assert server.pid in members
     assert stop_server(shared_root) is True
     assert all(_wait_dead(pid) for pid in members)

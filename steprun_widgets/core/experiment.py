@@ -30,7 +30,7 @@ class Experiment(metaclass=V1Members):
             found = self.workspace.rest.get_experiment_by_name(self.name)
             if found is None:
                 raise RunNotFoundError(f"Experiment {self.name!r} was not found on "
-                                       f"{self.workspace.transport.display_url}")
+                                       f"{self.workspace.transport.place}")
             self._id = str(found["experiment_id"])
         return self._id
 

@@ -144,7 +144,7 @@ class MlflowRest:
         except ServiceError as exc:
             if exc.error_code in _NOT_FOUND:
                 raise RunNotFoundError(f"Experiment id {experiment_id!r} was not found on "
-                                       f"{self.transport.display_url}") from None
+                                       f"{self.transport.place}") from None
             raise
         experiment = body.get("experiment")
         if not isinstance(experiment, dict) or "name" not in experiment:
@@ -190,7 +190,7 @@ class MlflowRest:
         except ServiceError as exc:
             if exc.error_code in _NOT_FOUND:  # not a bare 404 page: that is a wrong URL
                 raise RunNotFoundError(f"Run {run_id!r} was not found on "
-                                       f"{self.transport.display_url}") from None
+                                       f"{self.transport.place}") from None
             raise
         if not isinstance(body.get("run"), dict):
             raise ServiceError(f"Malformed answer for run {run_id!r} from "
@@ -274,7 +274,7 @@ class MlflowRest:
         except ServiceError as exc:
             if exc.error_code in _NOT_FOUND:
                 raise RunNotFoundError(f"Run {run_id!r} was not found on "
-                                       f"{self.transport.display_url} (reading metric {key!r})") from None
+                                       f"{self.transport.place} (reading metric {key!r})") from None
             raise
         metrics = body.get("metrics", [])
         if not isinstance(metrics, list):

@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from steprun_widgets.core import credentials as creds
@@ -64,7 +64,30 @@ class BoundedRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def make_retry(total: int, kind: type[Retry] = BoundedRetry, read_timeout_retries: int = 0) -> Retry:
+class FollowingRetry(BoundedRetry):
+    """``BoundedRetry``, which also stops retrying a refused connection at once when ``moved()``
+    says the server is now elsewhere (or was started again): the transport then follows it."""
+
+    moved: Callable[[], bool] | None = None
+
+    def new(self, **kw: Any) -> FollowingRetry:
+        retry = super().new(**kw)
+        retry.moved = self.moved
+        return retry
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and response is None and self.moved is not None and \
+                isinstance(error, NewConnectionError):
+            try:
+                moved = self.moved()
+            except Exception:  # noqa: BLE001 - looking for it failed: keep retrying where it was
+                moved = False
+            if moved:
+                raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_retry(total: int, kind: type[Retry] = FollowingRetry, read_timeout_retries: int = 0) -> Retry:
     """The retry policy for idempotent calls (all of MLflow's reads, tags, updates and uploads)."""
     if issubclass(kind, BoundedRetry):
         kind = type(kind.__name__, (kind,), {"read_timeout_retries": read_timeout_retries})
@@ -82,7 +105,7 @@ def make_retry(total: int, kind: type[Retry] = BoundedRetry, read_timeout_retrie
     )
 
 
-class ArtifactRetry(BoundedRetry):
+class ArtifactRetry(FollowingRetry):
     """``make_retry``'s policy, except that a GET answered 500 is final (see ARTIFACT_READ_PATHS)
     and a PUT answered 500 is retried only ``ARTIFACT_PUT_500_RETRIES`` times."""
 
@@ -142,6 +165,12 @@ class Transport:
         self.timeout = timeout
         self.retries = retries
         self.read_timeout_retries = read_timeout_retries
+        #: How errors name the server ("http://host:port", plus the embedded server's root when local).
+        self.place = self.display_url
+        #: Called when the server cannot be reached at all (refused connection): returns the URL to
+        #: retry at once, or None. ``Workspace.local`` sets it to start its server again (it stops
+        #: itself when idle); the local runner to re-read its root's server record.
+        self.on_unreachable: Callable[[], str | None] | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "steprun-widgets"
         self.session.verify = self.credentials.verify
@@ -154,19 +183,60 @@ class Transport:
                 f"{self.credentials.username}:{self.credentials.password}".encode()).decode())
         elif self.credentials.kind == creds.BEARER:
             self.session.headers["Authorization"] = f"Bearer {self.credentials.token}"
-        idempotent = HTTPAdapter(max_retries=make_retry(retries, BoundedRetry, read_timeout_retries),
-                                 pool_maxsize=16)
-        reads = HTTPAdapter(max_retries=make_retry(retries, ArtifactRetry, read_timeout_retries),
-                            pool_maxsize=16)
-        once = HTTPAdapter(max_retries=Retry(total=retries, connect=retries, read=0, status=0,
-                                             other=0, backoff_factor=0.25, raise_on_status=False))
+        self._mount()
+        #: Count of HTTP requests sent (retries excluded); benchmarks and tests read it.
+        self.request_count = 0
+
+    def _mount(self) -> None:
+        retries = self.retries
+        policies = [make_retry(retries, FollowingRetry, self.read_timeout_retries),
+                    make_retry(retries, ArtifactRetry, self.read_timeout_retries),
+                    FollowingRetry(total=retries, connect=retries, read=0, status=0, other=0,
+                                   backoff_factor=0.25, raise_on_status=False)]
+        for policy in policies:
+            policy.moved = self._moved if self.on_unreachable is not None else None
+        idempotent, reads, once = (HTTPAdapter(max_retries=p, pool_maxsize=16) for p in policies)
         self.session.mount(self.base_url, idempotent)
         for path in ARTIFACT_READ_PATHS:
             self.session.mount(self.base_url + path, reads)
         for path in NON_IDEMPOTENT:
             self.session.mount(self.base_url + path, once)
-        #: Count of HTTP requests sent (retries excluded); benchmarks and tests read it.
-        self.request_count = 0
+
+    def follow(self, find: Callable[[], str | None] | None) -> None:
+        """Follow the server when it moves or stops: ``find()`` returns its URL now (starting it
+        again if that is the caller's job), or None when there is none."""
+        self.on_unreachable = find
+        self._mount()
+
+    def _moved(self) -> bool:
+        """Whether the server answers elsewhere now (asked on a refused connection)."""
+        url = self.on_unreachable() if self.on_unreachable is not None else None
+        return bool(url) and url.rstrip("/") != self.base_url
+
+    def rebase(self, base_url: str) -> None:
+        """Talk to the same server at a new address (an embedded server restarted on another port)."""
+        parts = urlsplit(base_url.strip())
+        base = urlunsplit((parts.scheme, parts.netloc, server_base(parts.path), "", ""))
+        if base == self.base_url:
+            return
+        old_display = self.display_url
+        self.base_url = base
+        self.display_url = display_url(base)
+        self.place = self.place.replace(old_display, self.display_url)
+        self._mount()
+
+    def _found_again(self) -> bool:
+        """Ask ``on_unreachable`` for the server's address; True when there is one to retry at."""
+        if self.on_unreachable is None:
+            return False
+        try:
+            url = self.on_unreachable()
+        except Exception:  # noqa: BLE001 - starting it failed: the caller reports the original error
+            return False
+        if not url:
+            return False
+        self.rebase(url)
+        return True
 
     @property
     def token(self) -> str | None:
@@ -187,7 +257,27 @@ class Transport:
                 json_body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
                 stream: bool = False, timeout: tuple[float, float] | None = None,
                 ok_statuses: tuple[int, ...] = ()) -> requests.Response:
-        """Send one request; return the response when 2xx (or in ``ok_statuses``), else raise."""
+        """Send one request; return the response when 2xx (or in ``ok_statuses``), else raise.
+
+        A server that cannot be reached at all is looked for once through ``on_unreachable``.
+        """
+        try:
+            return self._request(method, path, params=params, json_body=json_body, data=data,
+                                 headers=headers, stream=stream, timeout=timeout, ok_statuses=ok_statuses)
+        except _Unreachable as gone:
+            replayable = data is None or isinstance(data, (bytes, str))  # a stream may be half-read
+            if not replayable or not self._found_again():
+                raise gone.error from None
+        try:
+            return self._request(method, path, params=params, json_body=json_body, data=data,
+                                 headers=headers, stream=stream, timeout=timeout, ok_statuses=ok_statuses)
+        except _Unreachable as gone:
+            raise gone.error from None
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                 json_body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
+                 stream: bool = False, timeout: tuple[float, float] | None = None,
+                 ok_statuses: tuple[int, ...] = ()) -> requests.Response:
         url = self.url(path)
         self.request_count += 1
         try:
@@ -219,9 +309,9 @@ class Transport:
                     f"The tracking server at {display_url(url)} is not answering: it did not answer within "
                     f"{(timeout or self.timeout)[1]:g} s"
                     + (f" ({tries} tries)" if tries > 1 else ""), url=url, transient=True) from None
-            raise ServiceError(
+            raise _Unreachable(ServiceError(
                 f"Cannot reach the tracking server at {display_url(url)} after {self.retries} "
-                f"retries: {_reason(exc)}", url=url, transient=True) from None
+                f"retries: {_reason(exc)}", url=url, transient=True)) from None
         except requests.exceptions.RequestException as exc:
             raise ServiceError(f"Request to {display_url(url)} failed: {_reason(exc)}",
                                url=url, transient=True) from None
@@ -237,6 +327,14 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+
+class _Unreachable(Exception):
+    """The server refused or dropped the connection: carries the error to raise if not found again."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _is_read_timeout(exc: BaseException) -> bool:

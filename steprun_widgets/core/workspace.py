@@ -51,18 +51,35 @@ class Workspace(metaclass=V1Members):
         return self.transport.base_url
 
     @classmethod
-    def local(cls, root: str | os.PathLike = ".steprun") -> Workspace:
-        """Start (or reuse) the embedded MLflow server under ``root`` and return its workspace.
+    def local(cls, root: str | os.PathLike | None = None, *, quiet: bool = False) -> Workspace:
+        """Start (or reuse) the embedded MLflow server and return its workspace.
+
+        ``root`` is the folder of its store; by default one per person (``$STEPRUN_HOME``, else the
+        platform's user data folder), shared by every notebook, script and CLI call of that user. A
+        project-local folder (such as the ``.steprun`` of older versions) is used when given. Unless
+        ``quiet``, one line says whether the server was started or reused, and where its root is.
 
         The server lets only its owner in: the workspace signs in with the secret of the root
-        (``<root>/basic_auth.ini``, readable by its owner only).
+        (``<root>/basic_auth.ini``, readable by its owner only). The server stops itself after a
+        while without requests; a request of this workspace that finds it gone starts it again.
         """
         from steprun_widgets.local.server import ensure_server, read_credentials
 
         info = ensure_server(root)
+        if not quiet:
+            verb = "Reusing" if info.reused else "Started"
+            print(f"{verb} the embedded MLflow server at {info.url} (root: {info.root})", flush=True)
+            legacy = Path(".steprun")
+            if root is None and (legacy / "mlflow.db").is_file() and legacy.resolve() != Path(info.root):
+                print(f"Note: {legacy.resolve()} holds the store of an older, project-local embedded server; "
+                      "Workspace.local('.steprun') opens it (docs/embedded-server.md: how to move it)",
+                      flush=True)
         credentials = read_credentials(info.root)
         workspace = cls(info.url, token=None, username=credentials.username, password=credentials.password)
         workspace.local_root = Path(info.root).resolve()
+        workspace.transport.place = f"{workspace.transport.display_url} (the embedded server of {info.root})"
+        local_root = workspace.local_root
+        workspace.transport.follow(lambda: ensure_server(local_root).url)
         return workspace
 
     @property
@@ -89,6 +106,7 @@ class Workspace(metaclass=V1Members):
                           retries=t.retries, timeout=t.timeout,
                           read_timeout_retries=t.read_timeout_retries)
         other.local_root = self.local_root
+        other.transport.follow(self.transport.on_unreachable)
         return other
 
     def __repr__(self) -> str:

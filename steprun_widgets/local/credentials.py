@@ -99,7 +99,7 @@ def read_credentials(root: str | os.PathLike) -> LocalCredentials:
     try:
         with open(path, encoding="utf-8") as fh:
             mode = os.fstat(fh.fileno()).st_mode & 0o777
-            if mode & 0o077:
+            if mode & 0o077 and hasattr(os, "fchmod"):  # Windows: its ACLs apply, not modes
                 os.fchmod(fh.fileno(), mode & ~0o077)
             config.read_file(fh)
         section = config["mlflow"]

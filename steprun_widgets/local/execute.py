@@ -27,6 +27,7 @@ from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.transport import RUNNER_READ_TIMEOUT_RETRIES, RUNNER_TIMEOUT
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import ServiceError, StepRunError, redact
+from steprun_widgets.local import posix, processes
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
@@ -111,12 +112,20 @@ def context_environment(env: dict[str, str], plan: PipelinePlan, step: StepPlan,
     return env
 
 
-def runner_workspace(plan: PipelinePlan, credentials: RunnerCredentials | None) -> Workspace:
-    """The workspace the runner and its steps talk through: patient with a server that restarts."""
+def runner_workspace(plan: PipelinePlan, credentials: RunnerCredentials | None,
+                     retries: int = RUNNER_RETRIES) -> Workspace:
+    """The workspace the runner and its steps talk through: patient with a server that restarts,
+    and following an embedded server that was restarted on another port."""
     credentials = credentials or RunnerCredentials()
-    return Workspace(plan.tracking_uri, token=credentials.token, username=credentials.username,
-                     password=credentials.password, retries=RUNNER_RETRIES, timeout=RUNNER_TIMEOUT,
-                     read_timeout_retries=RUNNER_READ_TIMEOUT_RETRIES)
+    workspace = Workspace(plan.tracking_uri, token=credentials.token, username=credentials.username,
+                          password=credentials.password, retries=retries, timeout=RUNNER_TIMEOUT,
+                          read_timeout_retries=RUNNER_READ_TIMEOUT_RETRIES)
+    if plan.server_root:
+        from steprun_widgets.local.server import recorded_url
+
+        root = plan.server_root
+        workspace.transport.follow(lambda: recorded_url(root))
+    return workspace
 
 
 def _step_umask() -> int | None:
@@ -127,24 +136,14 @@ def _step_umask() -> int | None:
         return None
 
 
-def _step_preexec(umask: int | None):
-    def preexec() -> None:  # pragma: no cover - runs in the child before exec
-        if umask is not None:
-            os.umask(umask)
-        _kill_with_parent()
-    return preexec
-
-
-def _kill_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGKILL the step if the thread that started it dies (a killed runner)."""
-    if not sys.platform.startswith("linux"):
+def _signal_step(pid: int, sig: int | None) -> None:
+    """Signal a step's process group (POSIX), or end its process tree (Windows: no groups to signal)."""
+    if posix.AVAILABLE:
+        posix.kill_group(pid, sig)
         return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    for proc in processes.tree(pid):
+        with contextlib.suppress(Exception):
+            proc.kill() if sig is None else proc.terminate()
 
 
 class _CanceledBeforeStart(Exception):
@@ -157,7 +156,7 @@ class StepProcess:
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], stdout_sink, stderr_sink) -> None:
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_step_preexec(_step_umask()))
+            stderr=subprocess.PIPE, **processes.group_kwargs(_step_umask()))
         self.started_at = time.monotonic()
         #: When the script exited (monotonic), noted by a thread of its own: the supervision loop
         #: may be stuck in a request to a server that is away, which is not the script's time.
@@ -214,16 +213,14 @@ class StepProcess:
 
     def stop(self) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left after a grace period."""
-        for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
+        for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE), (None, 5.0)):
+            _signal_step(self.proc.pid, sig)
             try:
                 self.proc.wait(wait)
                 break
             except subprocess.TimeoutExpired:
                 continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived the leader
+        _signal_step(self.proc.pid, None)  # children that outlived the leader
 
     def finish(self) -> int:
         """Wait for the script, then for its output to drain.
@@ -237,8 +234,7 @@ class StepProcess:
             pump.join(max(0.0, deadline - time.monotonic()))
         if any(pump.is_alive() for pump in self._pumps):
             self.killed_leftovers = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            _signal_step(self.proc.pid, None)
         for pump in self._pumps:
             pump.join()
         self._waiter.join()

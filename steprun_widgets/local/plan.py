@@ -109,6 +109,9 @@ class PipelinePlan:
     #: The embedded default (``Workspace.local``): each step gets a sign-in of its own for plain ``mlflow``
     #: calls (see ``steprun_widgets.local.step_access``).
     embedded: bool = False
+    #: The embedded server's root folder: a runner that loses its server re-reads the root's server
+    #: record (``server.json``) to find it again, on another port if it was restarted on one.
+    server_root: str | None = None
     #: How many failed runs' folders are kept for debugging, and for how many days at most: read
     #: from the submitter's environment (``STEPRUN_KEEP_FAILED[_DAYS]``) when the plan is made, so
     #: that the runner and every Dask worker apply the same bound.

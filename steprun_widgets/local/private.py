@@ -43,7 +43,7 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     fd = os.open(path, flags, FILE_MODE)
     with contextlib.suppress(OSError):
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
+        if mode & 0o077 and hasattr(os, "fchmod"):  # Windows: modes mean nothing, its ACLs apply
             os.fchmod(fd, mode & ~0o077)
     return fd
 

@@ -3,12 +3,18 @@
 Started detached by ``Experiment.submit`` (``python -m steprun_widgets.local.runner PLAN``) so the
 run goes on when the notebook kernel restarts; it runs steps in dependency order, independent
 ones in parallel, on local processes or on a Dask cluster, and keeps the pipeline's heartbeat.
+
+A runner follows an embedded server that was restarted on another port (it re-reads the root's
+server record). One that cannot reach its tracking server at all for ``STEPRUN_SERVER_LOST_AFTER``
+seconds (default 300) stops its steps' processes, records them and the pipeline Failed ("the
+tracking server went away") if the server answers that last call, and exits: it never waits forever.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -18,14 +24,32 @@ from typing import Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.cancel import CANCELED_ERROR
-from steprun_widgets.errors import redact
-from steprun_widgets.local import workarea
+from steprun_widgets.errors import ServiceError, redact
+from steprun_widgets.local import processes, workarea
 from steprun_widgets.local.execute import execute_step, now_ms, runner_workspace
 from steprun_widgets.local.plan import PipelinePlan, RunnerCredentials
 from steprun_widgets.local.step_access import sweep_step_users
 
 LOOP = 0.1
 CANCEL_POLL = 0.5
+#: Environment variable: seconds without reaching the tracking server after which a runner gives up.
+SERVER_LOST_ENV = "STEPRUN_SERVER_LOST_AFTER"
+DEFAULT_SERVER_LOST_AFTER = 300.0
+#: The error of the steps and the pipeline of a runner that lost its server.
+SERVER_GONE_ERROR = "the tracking server went away"
+#: How long steps that were told to stop get to end after the server was lost.
+_LOST_GRACE = 15.0
+#: How long a runner that lost its server tries to record the steps Failed before it exits.
+_LAST_WORDS = 60.0
+
+
+def server_lost_after() -> float:
+    """Seconds without reaching the tracking server after which the runner gives up (``> 0``)."""
+    try:
+        value = float(os.environ.get(SERVER_LOST_ENV, "") or DEFAULT_SERVER_LOST_AFTER)
+    except ValueError:
+        value = DEFAULT_SERVER_LOST_AFTER
+    return value if value > 0 else DEFAULT_SERVER_LOST_AFTER
 
 
 class PipelineDriver:
@@ -36,8 +60,14 @@ class PipelineDriver:
         self.plan = plan
         self.credentials = credentials or RunnerCredentials()
         self.rest = runner_workspace(plan, self.credentials).rest
+        #: For the heartbeat and the last words of a runner that lost its server: few retries, so
+        #: that a server that is gone is noticed in seconds (the main ``rest`` retries for minutes).
+        self._quick = runner_workspace(plan, self.credentials, retries=2).rest
         self._executor = executor
         self.cancel = threading.Event()
+        #: Set when the tracking server could not be reached for ``server_lost_after()`` seconds.
+        self.lost = threading.Event()
+        self._lost_after = server_lost_after()
         self._stop = threading.Event()
 
     def run(self) -> str:
@@ -53,6 +83,8 @@ class PipelineDriver:
         self._sweep_step_users()
         try:
             status, error = self._drive()
+            if self.lost.is_set():
+                return self._give_up(folder, lock)
         except BaseException as exc:
             status, error = layout.FAILED, redact(f"runner error: {type(exc).__name__}: {exc}")[:500]
             traceback.print_exc()
@@ -99,6 +131,9 @@ class PipelineDriver:
         limit = len(plan.steps) if plan.dask_address else max(1, plan.max_parallel)
         try:
             while pending or running:
+                if self.lost.is_set():  # the steps stop (cancel is set); wait for them a little
+                    concurrent.futures.wait(list(running.values()), timeout=_LOST_GRACE)
+                    return layout.FAILED, SERVER_GONE_ERROR
                 if self.cancel.is_set():
                     self._cancel_pending(pending)
                     pending = []
@@ -137,7 +172,10 @@ class PipelineDriver:
         finally:
             if own is not None:
                 with contextlib.suppress(Exception):
-                    own.close() if hasattr(own, "gather") else own.shutdown(wait=True)
+                    if hasattr(own, "gather"):
+                        own.close()
+                    else:  # a runner that lost its server does not wait for threads stuck on it
+                        own.shutdown(wait=not self.lost.is_set(), cancel_futures=True)
         if self.cancel.is_set():
             return layout.CANCELED, CANCELED_ERROR
         if failed:
@@ -187,17 +225,53 @@ class PipelineDriver:
                     self._mark(step.name, status, error, only_if_open=True)
 
     def _heartbeat(self) -> None:
-        """Keep the pipeline's heartbeat fresh and watch for a cancel request."""
+        """Keep the pipeline's heartbeat fresh, watch for a cancel request and for a lost server."""
         last_beat = 0.0
+        last_contact = time.monotonic()
         while not self._stop.wait(CANCEL_POLL):
-            with contextlib.suppress(Exception):
+            try:
                 if time.monotonic() - last_beat >= layout.HEARTBEAT_INTERVAL:
-                    self.rest.set_tag(self.plan.pipeline_run_id, layout.TAG_HEARTBEAT,
-                                      layout.heartbeat_value())
+                    self._quick.set_tag(self.plan.pipeline_run_id, layout.TAG_HEARTBEAT,
+                                        layout.heartbeat_value())
                     last_beat = time.monotonic()
-                tags = self.rest.get_run(self.plan.pipeline_run_id).tags
+                tags = self._quick.get_run(self.plan.pipeline_run_id).tags
+                last_contact = time.monotonic()
                 if tags.get(layout.TAG_CANCEL_REQUESTED) == "true":
                     self.cancel.set()
+            except ServiceError as exc:
+                if exc.status_code is None and time.monotonic() - last_contact >= self._lost_after:
+                    print(f"runner: cannot reach the tracking server for {self._lost_after:g} s "
+                          f"({redact(str(exc))[:300]}): stopping the steps", file=sys.stderr, flush=True)
+                    self.lost.set()
+                    self.cancel.set()
+                    return
+            except Exception:  # noqa: BLE001 - anything else: try again next round
+                pass
+
+    def _give_up(self, folder: Path, lock: Any) -> str:
+        """The server is gone: stop what the steps left running, record them and the pipeline Failed
+        if the server answers within ``_LAST_WORDS`` seconds (it may be coming back), and end."""
+        self._stop.set()
+        for child in processes.tree(os.getpid())[1:]:  # step processes a blocked thread did not stop
+            processes.stop_tree(child.pid, grace=5.0, group=False)
+        open_runs = [s.run_id for s in self.plan.steps if not s.reused] + [self.plan.pipeline_run_id]
+        deadline = time.monotonic() + _LAST_WORDS
+        while open_runs and time.monotonic() < deadline:
+            try:
+                for run_id in list(open_runs):
+                    if not layout.is_terminal(self._quick.get_run(run_id).seed_status()):
+                        self._quick.set_tags(run_id, {layout.TAG_ERROR: SERVER_GONE_ERROR})
+                        self._quick.update_run(run_id, layout.MLFLOW_STATUS[layout.FAILED], now_ms())
+                    open_runs.remove(run_id)
+            except Exception:  # noqa: BLE001 - still gone: try again until the deadline
+                time.sleep(1.0)
+        if open_runs:
+            print(f"runner: the tracking server did not come back within {_LAST_WORDS:g} s: "
+                  f"{len(open_runs)} run(s) could not be marked Failed (they will show NotResponding)",
+                  file=sys.stderr, flush=True)
+        if lock is not None:
+            lock.release()
+        return layout.FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,8 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     credentials = RunnerCredentials.pop_environment()  # the steps' environment must not gain them
     plan = PipelinePlan.load(Path(args[0]))
-    status = PipelineDriver(plan, credentials=credentials).run()
+    driver = PipelineDriver(plan, credentials=credentials)
+    status = driver.run()
     print(f"pipeline {plan.pipeline_run_id}: {status}", flush=True)
+    if driver.lost.is_set():  # threads may still be blocked on the lost server: do not wait for them
+        print(f"pipeline {plan.pipeline_run_id}: {SERVER_GONE_ERROR}; the runner exits", flush=True)
+        sys.stderr.flush()
+        os._exit(1)
     return 0
 
 

@@ -1,8 +1,10 @@
-"""The embedded tracking server: a real ``mlflow server`` on loopback, one per root folder.
+"""The embedded tracking server: a real MLflow tracking server on loopback, one per root folder.
 
-``ensure_server(root)`` starts ``python -m mlflow server`` bound to 127.0.0.1 on a free port, with a SQLite
-store (``<root>/mlflow.db``) and a proxied artifact store (``<root>/artifacts``, so artifact URIs are
-``mlflow-artifacts:/...`` and files live under ``<root>/artifacts/<experiment_id>/<run_id>/artifacts/``).
+The root defaults to one per person (:mod:`steprun_widgets.local.home`). ``ensure_server(root)``
+starts MLflow's server in one process (:mod:`steprun_widgets.local.serve`) bound to 127.0.0.1 on a free
+port, with a SQLite store (``<root>/mlflow.db``) and a proxied artifact store (``<root>/artifacts``, so
+artifact URIs are ``mlflow-artifacts:/...`` and files live under
+``<root>/artifacts/<experiment_id>/<run_id>/artifacts/``).
 The server runs detached in its own session, so it outlives the kernel that started it; its output is
 appended to ``<root>/server.log``. Its pid and port are recorded in ``<root>/server.json``, so that the
 next call (another process, a restarted kernel) reuses it, or restarts a dead one on the same store.
@@ -14,12 +16,17 @@ refused over the port too. A root made by an older version is upgraded in place:
 a secret is generated, and its unauthenticated server is restarted (unless runs are still going on it:
 then a :class:`LocalServerError` says what to do).
 
-How a recorded server is trusted: its pid must be alive (not a zombie), its command line must be an
-``mlflow server`` whose ``--backend-store-uri`` is this root's database and whose ``--port`` is the
-recorded port (a recycled pid belongs to some other program and fails this), and ``/health`` must answer.
-Starts are serialised across processes with ``fcntl.flock`` on ``<root>/server.lock``.
+How a recorded server is trusted: its pid must be alive (not a zombie), its command line must be our
+server (or an ``mlflow server`` of an older version) whose backend store is this root's database and
+whose port is the recorded port (a recycled pid belongs to some other program and fails this), and
+``/health`` must answer. Starts and stops are serialised across processes with a file lock
+(``filelock``) on ``<root>/server.lock``; processes are handled through ``psutil``.
 
-This module never imports ``mlflow``: it only runs it as a separate process. POSIX only (Linux, macOS).
+The server stops itself after a period without requests (:data:`steprun_widgets.local.serve.IDLE_ENV`);
+``ensure_server`` then starts it again on the recorded port when that port is free. ``stop_server``
+refuses while runs are going on, unless told to cancel them first.
+
+This module never imports ``mlflow``: it only runs it as a separate process.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import contextlib
 import importlib.util
 import json
 import os
-import signal
+import random
 import socket
 import subprocess
 import sys
@@ -36,13 +43,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from steprun_widgets.core import layout
 from steprun_widgets.errors import StepRunError
+from steprun_widgets.local import processes
 from steprun_widgets.local.credentials import (
     AUTH_FILE,
     LocalCredentials,
@@ -50,11 +58,18 @@ from steprun_widgets.local.credentials import (
     read_credentials,
     server_auth_env,
 )
+from steprun_widgets.local.home import default_root, resolve_root
 from steprun_widgets.local.private import UMASK, open_private, private_dir, tighten_tree
+from steprun_widgets.local.serve import DEFAULT_IDLE_TIMEOUT, IDLE_ENV
 
 __all__ = [
     "ServerInfo",
     "LocalServerError",
+    "RunsStillGoingError",
+    "LiveRun",
+    "live_runs",
+    "recorded_url",
+    "default_root",
     "ensure_server",
     "read_credentials",
     "server_status",
@@ -66,8 +81,8 @@ __all__ = [
 
 #: What to install to get the embedded server.
 INSTALL_HINT = 'pip install "steprun-widgets[local]"'
-#: The root folder used when none is given.
-DEFAULT_ROOT = ".steprun"
+#: The root folder used when none is given: ``None`` stands for the per-user root (``home.default_root``).
+DEFAULT_ROOT = None
 
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
@@ -80,6 +95,8 @@ AUTH_APP = "basic-auth"
 #: Set in the server's environment (inherited by its uvicorn worker) to the root it serves, so that
 #: the worker of a server whose main process died can be recognised as ours and cleaned up.
 ROOT_MARKER_ENV = "STEPRUN_WIDGETS_SERVER_ROOT"
+#: The module that runs the server in one process.
+SERVE_MODULE = "steprun_widgets.local.serve"
 
 _HOST = "127.0.0.1"
 #: How long a recorded server that is alive and ours may take to answer /health before it is
@@ -100,6 +117,26 @@ class LocalServerError(StepRunError):
 
 
 @dataclass(frozen=True)
+class LiveRun:
+    """A pipeline run going on at an embedded server (RUNNING, its runner's heartbeat fresh)."""
+
+    run_id: str
+    name: str
+    experiment: str
+
+    def describe(self) -> str:
+        return f"{self.run_id} ({self.name or 'unnamed'}, experiment {self.experiment!r})"
+
+
+class RunsStillGoingError(LocalServerError):
+    """``stop_server`` was asked to stop a server on which runs are still going on."""
+
+    def __init__(self, message: str, runs: list[LiveRun]) -> None:
+        super().__init__(message)
+        self.runs = runs
+
+
+@dataclass(frozen=True)
 class ServerInfo:
     """A running embedded tracking server.
 
@@ -111,6 +148,7 @@ class ServerInfo:
         artifacts_dir: ``<root>/artifacts``, where the server keeps artifact files.
         auth_file: ``<root>/basic_auth.ini``, the owner's user name and password (mode 0600); read it
             with :func:`steprun_widgets.local.credentials.read_credentials`.
+        reused: True when ``ensure_server`` found it running, False when it started it.
     """
 
     url: str
@@ -119,27 +157,29 @@ class ServerInfo:
     root: Path
     artifacts_dir: Path
     auth_file: Path
+    reused: bool = field(default=True, compare=False)
 
 
 # --------------------------------------------------------------------------------------------------
 # public API
 
 
-def ensure_server(root: str | os.PathLike = DEFAULT_ROOT, *, timeout: float = 120) -> ServerInfo:
+def ensure_server(root: str | os.PathLike | None = DEFAULT_ROOT, *, timeout: float = 120) -> ServerInfo:
     """Start the embedded MLflow tracking server for ``root``, or reuse the one already running.
 
-    The server recorded in ``<root>/server.json`` is reused when its process is alive, is really an
-    ``mlflow server`` for this root and port, and answers ``/health``. Otherwise a new server is started
-    on the same store (SQLite ``<root>/mlflow.db``, artifacts ``<root>/artifacts``), on the recorded port
-    if it is free, else on a new free port. Concurrent calls from several processes start one server.
+    The server recorded in ``<root>/server.json`` is reused when its process is alive, is really our
+    server for this root and port, and answers ``/health``. Otherwise a new server is started on the
+    same store (SQLite ``<root>/mlflow.db``, artifacts ``<root>/artifacts``), on the recorded port if it
+    is free, else on a new free port. Concurrent calls from several processes start one server.
 
     Args:
-        root: folder of the store; created if missing.
+        root: folder of the store, created if missing; ``None``: the per-user root
+            (``$STEPRUN_HOME``, else the platform's user data folder).
         timeout: seconds to wait for another process that is starting the server, and then for a newly
             started server to answer ``/health``.
 
     Returns:
-        The running server.
+        The running server (``reused`` says whether it was already running).
 
     Raises:
         LocalServerError: ``mlflow`` is not installed (the message says what to install), the root
@@ -162,12 +202,12 @@ def ensure_server(root: str | os.PathLike = DEFAULT_ROOT, *, timeout: float = 12
         return _start(root_path, preferred_port, timeout, credentials)
 
 
-def server_status(root: str | os.PathLike = DEFAULT_ROOT) -> ServerInfo | None:
-    """The embedded server running for ``root``, or ``None`` when none is running.
+def server_status(root: str | os.PathLike | None = DEFAULT_ROOT) -> ServerInfo | None:
+    """The embedded server running for ``root`` (``None``: the per-user root), or ``None`` when none is.
 
     Read-only: it neither starts nor stops anything, nor rewrites ``server.json``.
     """
-    root_path = _resolve(root)
+    root_path = resolve_root(root)
     state = _read_state(root_path)
     if state is None:
         return None
@@ -177,24 +217,88 @@ def server_status(root: str | os.PathLike = DEFAULT_ROOT) -> ServerInfo | None:
     return info if _health(info.url, timeout=3) else None
 
 
-def stop_server(root: str | os.PathLike = DEFAULT_ROOT, *, grace: float = 10.0, timeout: float = 130) -> bool:
+def recorded_url(root: str | os.PathLike) -> str | None:
+    """The URL of the server recorded for ``root`` when it is running and answers, else ``None``.
+
+    For a runner whose server moved (it was restarted on another port): it reads the root's record and
+    never starts anything.
+    """
+    info = server_status(root)
+    return info.url if info is not None else None
+
+
+def live_runs(info: ServerInfo) -> list[LiveRun]:
+    """The pipeline runs going on at a running embedded server: RUNNING with a fresh heartbeat.
+
+    Runs of other tools (no heartbeat tag) and steps do not count; an unreadable server has none.
+    """
+    from steprun_widgets.core.workspace import Workspace
+
+    credentials = read_credentials(info.root)
+    workspace = Workspace(info.url, username=credentials.username, password=credentials.password,
+                          retries=1)
+    found = []
+    try:
+        experiments = {str(e.get("experiment_id")): str(e.get("name", ""))
+                       for e in workspace.rest.search_experiments()}
+        if not experiments:
+            return []
+        body = workspace.transport.post_json(
+            "/api/2.0/mlflow/runs/search",
+            {"experiment_ids": list(experiments), "filter": "attributes.status = 'RUNNING'",
+             "max_results": 1000})
+    except StepRunError:
+        return []
+    finally:
+        workspace.transport.close()
+    for run in body.get("runs", []) or []:
+        tags = {t.get("key"): t.get("value") for t in run.get("data", {}).get("tags", [])}
+        if layout.TAG_PARENT_RUN_ID in tags:
+            continue
+        if layout.parse_heartbeat(tags.get(layout.TAG_HEARTBEAT)) is not None and \
+                layout.seed_status("RUNNING", tags) == layout.RUNNING:
+            run_info = run.get("info", {})
+            found.append(LiveRun(run_id=str(run_info.get("run_id")),
+                                 name=str(tags.get(layout.TAG_RUN_NAME, "")),
+                                 experiment=experiments.get(str(run_info.get("experiment_id")), "")))
+    return found
+
+
+def stop_server(root: str | os.PathLike | None = DEFAULT_ROOT, *, force: bool = False, grace: float = 10.0,
+                timeout: float = 130, on_cancel: Any = None) -> bool:
     """Stop the embedded server recorded for ``root`` and remove ``server.json``.
 
-    Sends SIGTERM to the recorded server's process group, waits up to ``grace`` seconds, then SIGKILL.
-    Only the recorded pid is signalled, and only if it is really our server for this root: a recycled
-    pid is left alone. Leftover workers of a server whose main process died are cleaned up as well.
+    While pipeline runs are going on at it, it refuses (:class:`RunsStillGoingError`, listing them),
+    unless ``force``: then each is canceled first (its runner stops its steps and records them
+    Canceled), and ``on_cancel(run)`` is called for each, so a caller can say so.
+
+    The server's process tree is terminated, and killed after ``grace`` seconds. Only the recorded pid
+    is signalled, and only if it is really our server for this root: a recycled pid is left alone.
+    Leftover workers of an older two-process server whose main process died are cleaned up as well.
 
     Args:
-        root: the root folder the server was started for.
-        grace: seconds between SIGTERM and SIGKILL.
+        root: the root folder the server was started for (``None``: the per-user root).
+        force: cancel the runs still going on instead of refusing.
+        grace: seconds between asking the server to stop and killing it.
         timeout: seconds to wait for a process that is starting the server at the same time.
 
     Returns:
         ``True`` if a server process was stopped, ``False`` if none was running.
     """
-    root_path = _resolve(root)
+    root_path = resolve_root(root)
     if not (root_path / STATE_FILE).exists():
         return False
+    running = server_status(root_path)
+    if running is not None:
+        going = live_runs(running)
+        if going and not force:
+            listed = "\n".join(f"  {run.describe()}" for run in going)
+            raise RunsStillGoingError(
+                f"{len(going)} pipeline run(s) are still going on at the embedded server for {root_path} "
+                f"({running.url}):\n{listed}\nWait until they end, cancel them, or stop with --force "
+                "(force=True), which cancels them first", going)
+        if going:
+            _cancel_runs(running, going, on_cancel)
     with _root_lock(root_path, timeout):
         state = _read_state(root_path)
         if state is None:
@@ -212,15 +316,30 @@ def stop_server(root: str | os.PathLike = DEFAULT_ROOT, *, grace: float = 10.0, 
         return stopped
 
 
+def _cancel_runs(info: ServerInfo, runs: list[LiveRun], on_cancel: Any) -> None:
+    """Cancel each run through the client (its runner ends its steps Canceled) before a forced stop."""
+    from steprun_widgets.core.experiment import Experiment
+    from steprun_widgets.core.runs import PipelineRun
+    from steprun_widgets.core.workspace import Workspace
+
+    credentials = read_credentials(info.root)
+    workspace = Workspace(info.url, username=credentials.username, password=credentials.password)
+    for run in runs:
+        if on_cancel is not None:
+            on_cancel(run)
+        with contextlib.suppress(StepRunError):
+            PipelineRun(Experiment(workspace, run.experiment), run.run_id).cancel()
+
+
 # --------------------------------------------------------------------------------------------------
 # root folder, state file, lock
 
 
-def _resolve(root: str | os.PathLike) -> Path:
-    return Path(root).expanduser().resolve()
+def _resolve(root: str | os.PathLike | None) -> Path:
+    return resolve_root(root)
 
 
-def _prepare_root(root: str | os.PathLike) -> Path:
+def _prepare_root(root: str | os.PathLike | None) -> Path:
     """Create the root folder (and its artifacts folder) owner-only and check that it is writable."""
     root_path = _resolve(root)
     try:
@@ -273,195 +392,115 @@ def _info_from_state(root: Path, state: dict[str, Any]) -> ServerInfo | None:
     return _server_info(root, pid, port)
 
 
-def _server_info(root: Path, pid: int, port: int) -> ServerInfo:
+def _server_info(root: Path, pid: int, port: int, *, reused: bool = True) -> ServerInfo:
     return ServerInfo(url=_url(port), pid=pid, port=port, root=root, artifacts_dir=root / ARTIFACTS_DIR,
-                      auth_file=root / AUTH_FILE)
+                      auth_file=root / AUTH_FILE, reused=reused)
 
 
 @contextlib.contextmanager
 def _root_lock(root: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<root>/server.lock`` (waits at most ``timeout`` seconds)."""
-    try:
-        import fcntl
-    except ImportError as exc:  # pragma: no cover - Windows
-        raise LocalServerError("the embedded tracking server needs a POSIX system (Linux or macOS)") from exc
+    """Hold an exclusive file lock on ``<root>/server.lock`` (waits at most ``timeout`` seconds).
+
+    The lock is the operating system's (``flock`` on POSIX, ``LockFileEx`` on Windows, via ``filelock``):
+    it goes with the process that holds it, however that process ends.
+    """
+    import filelock
+
     lock_path = root / LOCK_FILE
+    lock = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
     try:
-        fd = open_private(lock_path, os.O_RDWR | os.O_CREAT)
+        lock.acquire(timeout=timeout, poll_interval=0.1)
+    except filelock.Timeout:
+        raise LocalServerError(
+            f"another process has held {lock_path} for more than {timeout:g} s while "
+            f"starting or stopping the server for {root}; try again") from None
     except OSError as exc:
         raise LocalServerError(f"cannot create the lock file {lock_path}: {exc.strerror or exc}") from exc
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LocalServerError(
-                        f"another process has held {lock_path} for more than {timeout:g} s while "
-                        f"starting or stopping the server for {root}; try again") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 # --------------------------------------------------------------------------------------------------
-# processes
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, process group id) from /proc, or None if unknown (no /proc, or no such process)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(b")") + 2:].split()
-    try:
-        return fields[0].decode(), int(fields[2])
-    except (IndexError, ValueError):
-        return None
+# processes (psutil, through steprun_widgets.local.processes)
 
 
 def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie counts as dead; our own dead children are reaped).
-
-    A SIGKILLed multi-threaded process shows as a zombie before ``waitpid`` can reap it (its other
-    threads are still exiting), so /proc is consulted for our children too.
-    """
+    """Whether ``pid`` is a running process (a zombie counts as dead; our own dead children are reaped)."""
     child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is not None:
-            del _CHILDREN[pid]
-            return False
-    else:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass  # exists, owned by someone else
-    stat = _proc_stat(pid)
-    if stat is None:
-        return not _have_proc()  # with /proc, no entry means gone; without, trust kill()/poll()
-    return stat[0] not in ("Z", "X")
-
-
-def _have_proc() -> bool:
-    return Path("/proc/self/stat").exists()
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[pid]
+        return False
+    return processes.alive(pid)
 
 
 def _cmdline(pid: int) -> list[str] | None:
-    """The command line of ``pid`` (``/proc``, or ``ps`` where there is no /proc)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return None
-    except OSError:
-        return None
-    try:  # macOS and other systems without /proc: one string, split on blanks (used for containment)
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,
-                             timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.split() if out else None
+    return processes.cmdline(pid)
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value after ``name`` in a command line (``--port 5000``), or None."""
+    for i, arg in enumerate(args[:-1]):
+        if arg == name:
+            return args[i + 1]
+    return None
+
+
+def _is_serve_command(args: list[str]) -> bool:
+    return SERVE_MODULE in args
 
 
 def _is_our_server(pid: int, root: Path, port: int) -> bool:
-    """Whether ``pid`` runs ``mlflow server`` on this root's store and on ``port`` (not a recycled pid)."""
+    """Whether ``pid`` serves this root's store on ``port`` (not a recycled pid): our one-process server,
+    or the ``mlflow server`` an older version started."""
     args = _cmdline(pid)
     if not args:
         return False
-    joined = f" {' '.join(args)} "  # blanks at both ends: match whole words only
+    if _is_serve_command(args):
+        return (_option(args, "--backend-store-uri") == _backend_uri(root)
+                and _option(args, "--port") == str(port))
     is_mlflow_server = "server" in args and any(Path(arg).name == "mlflow" for arg in args)
-    return is_mlflow_server and f" {_backend_uri(root)} " in joined and f" --port {port} " in joined
+    return (is_mlflow_server and _option(args, "--backend-store-uri") == _backend_uri(root)
+            and _option(args, "--port") == str(port))
 
 
 def _is_authenticated(pid: int) -> bool:
-    """Whether our server ``pid`` runs MLflow's basic-auth app (one started by an older version does not)."""
-    return f" --app-name {AUTH_APP} " in f" {' '.join(_cmdline(pid) or [])} "
+    """Whether our server ``pid`` runs MLflow's basic-auth app (one started by an older version may not)."""
+    args = _cmdline(pid) or []
+    return _is_serve_command(args) or _option(args, "--app-name") == AUTH_APP
 
 
 def _is_alive_and_ours(pid: int, root: Path, port: int) -> bool:
     return _pid_alive(pid) and _is_our_server(pid, root, port)
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [pgid]
-    members = []
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
-                members.append(int(entry.name))
-    return members
+def _terminate_group(pid: int, grace: float) -> None:
+    """Terminate our server's process tree (and its process group on POSIX), kill it after ``grace`` s."""
+    processes.stop_tree(pid, grace)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(Exception):
+            child.wait(5)
 
 
-def _environ_has_marker(pid: int, root: Path) -> bool:
-    try:
-        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return f"{ROOT_MARKER_ENV}={root}".encode() in env
+def _kill_orphans(pid: int, root: Path, grace: float = 5.0) -> bool:
+    """Stop what is left of a dead two-process server (its uvicorn worker), if it is ours for ``root``.
 
-
-def _wait_group_gone(pgid: int, deadline: float) -> bool:
-    while True:
-        _pid_alive(pgid)  # reaps the leader if it is our child
-        if not _group_members(pgid):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _terminate_group(pgid: int, grace: float) -> None:
-    """SIGTERM the process group led by our server, SIGKILL it after ``grace`` seconds."""
-    _signal_group(pgid, signal.SIGTERM)
-    if not _wait_group_gone(pgid, time.monotonic() + grace):
-        _signal_group(pgid, signal.SIGKILL)
-        _wait_group_gone(pgid, time.monotonic() + 5)
-
-
-def _kill_orphans(pgid: int, root: Path, grace: float = 5.0) -> bool:
-    """Stop what is left of a dead server's group (its uvicorn worker), if it is ours for ``root``.
-
-    When the ``mlflow server`` process dies by SIGKILL its worker lives on, keeping the port and the store
-    open. The worker is only signalled if its environment names this root (a recycled group is left alone).
+    When an older ``mlflow server`` process dies by SIGKILL its worker lives on, keeping the port and the
+    store open. A worker is only stopped if its environment names this root (anything else is left alone).
     """
-    orphans = [pid for pid in _group_members(pgid) if _environ_has_marker(pid, root)]
-    if not orphans:
-        return False
-    for pid in orphans:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(_pid_alive(pid) for pid in orphans) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in orphans:
-        if _pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    return True
+    import psutil
 
+    orphans = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        args = proc.info.get("cmdline") or []
+        if proc.pid != os.getpid() and "uvicorn" in " ".join(args) and \
+                processes.environ_has(proc.pid, ROOT_MARKER_ENV, str(root)):
+            orphans.append(proc.pid)
+    for orphan in orphans:
+        processes.stop_tree(orphan, grace, group=False)
+    return bool(orphans)
 
 # --------------------------------------------------------------------------------------------------
 # network
@@ -491,8 +530,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+#: Where a new server's port is picked: below the ephemeral ranges of Linux (32768-60999), macOS and
+#: Windows (49152-65535), so that an outgoing connection of any program cannot take the port of a
+#: stopped server before it starts again (it keeps its port when that is free).
+PORT_RANGE = (20000, 32767)
+
+
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    rng = random.SystemRandom()
+    for _ in range(64):
+        port = rng.randint(*PORT_RANGE)
+        if _port_free(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range: any free port
         sock.bind((_HOST, 0))
         return sock.getsockname()[1]
 
@@ -535,11 +585,27 @@ def _backend_uri(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
 
 
+def idle_timeout() -> float:
+    """Seconds without a request after which the embedded server stops itself (0: never).
+
+    ``STEPRUN_SERVER_IDLE_TIMEOUT`` when set, else 30 minutes.
+    """
+    raw = os.environ.get(IDLE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_IDLE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise LocalServerError(f"{IDLE_ENV}={raw!r} is not a number of seconds >= 0 (0: never stop)")
+    return value
+
+
 def _server_command(root: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "mlflow", "server", "--app-name", AUTH_APP,
-            "--backend-store-uri", _backend_uri(root),
-            "--artifacts-destination", str(root / ARTIFACTS_DIR),
-            "--host", _HOST, "--port", str(port), "--workers", "1"]
+    """Our one-process server (``python -m steprun_widgets.local.serve``) for ``root`` on ``port``."""
+    return [sys.executable, "-m", SERVE_MODULE, "--root", str(root), "--host", _HOST, "--port", str(port),
+            "--backend-store-uri", _backend_uri(root), "--idle-timeout", f"{idle_timeout():g}"]
 
 
 def _server_env(root: Path, credentials: LocalCredentials) -> dict[str, str]:
@@ -641,8 +707,8 @@ def _start(root: Path, preferred_port: int | None, timeout: float,
             log.flush()
             proc = subprocess.Popen(
                 _server_command(root, port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=root, env=_server_env(root, credentials), start_new_session=True, close_fds=True,
-                umask=UMASK)
+                cwd=root, env=_server_env(root, credentials), close_fds=True,
+                **processes.detached_kwargs(UMASK))
         except OSError as exc:
             raise LocalServerError(f"cannot start the mlflow server for {root}: {exc}") from exc
         finally:
@@ -659,7 +725,7 @@ def _start(root: Path, preferred_port: int | None, timeout: float,
             raise
         if healthy:
             _write_state(root, {**state, "state": "running"})
-            return _server_info(root, proc.pid, port)
+            return _server_info(root, proc.pid, port, reused=False)
         _remove_state(root)
         tail = _log_tail(log_path, offset)
         if proc.poll() is None:  # still running, never answered
@@ -668,7 +734,6 @@ def _start(root: Path, preferred_port: int | None, timeout: float,
                 f"the mlflow server for {root} did not answer {url}/health within {timeout:g} s; "
                 f"last lines of {log_path}:\n{tail}")
         _CHILDREN.pop(proc.pid, None)
-        _kill_orphans(proc.pid, root)
         port_taken = "address already in use" in tail.lower() or not _port_free(port)
         if port_taken and attempt + 1 < _START_ATTEMPTS:
             continue  # someone took the port between our check and the server's bind: try another

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from steprun_widgets.core import layout, reuse_explain
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import ServiceError, StepRunError
-from steprun_widgets.local import limits
+from steprun_widgets.local import limits, posix, processes
 from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.compute import pipeline_executor
 from steprun_widgets.local.diskspace import check_free_space, reword_no_space
@@ -112,7 +112,8 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
         plan = PipelinePlan(tracking_uri=workspace.tracking_uri, experiment_id=experiment_id,
                             pipeline_run_id=pipeline_record.run_id, steps=plans, work_dir=str(work_dir),
                             local_artifacts=local_artifacts, dask_address=dask_address,
-                            python=sys.executable, embedded=workspace.local_root is not None)
+                            python=sys.executable, embedded=workspace.local_root is not None,
+                            server_root=str(workspace.local_root) if workspace.local_root else None)
         plan_path = work_dir / PLAN_FILE
         try:
             plan.save(plan_path)
@@ -284,24 +285,11 @@ def _spawn_runner(plan_path: Path, work_dir: Path, credentials: RunnerCredential
     env.pop(STEP_UMASK_ENV, None)
     if private:
         umask = UMASK
-        env[STEP_UMASK_ENV] = f"{_current_umask():03o}"
+        env[STEP_UMASK_ENV] = f"{posix.current_umask():03o}"
     with os.fdopen(open_private(work_dir / RUNNER_LOG), "ab") as log:
         subprocess.Popen([sys.executable, "-m", "steprun_widgets.local.runner", str(plan_path)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, close_fds=True, env=env, cwd=work_dir, umask=umask)
-
-
-def _current_umask() -> int:
-    """This process's umask, read without changing it where /proc tells it (other threads create files)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+                         close_fds=True, env=env, cwd=work_dir, **processes.detached_kwargs(umask))
 
 
 def _drive_in_thread(plan: PipelinePlan, credentials: RunnerCredentials, executor: Any) -> None:

@@ -18,8 +18,10 @@ reuse reads them from there. So:
 - the pipeline's folder goes when the pipeline is final.
 
 "Running" is decided by locks: the runner holds ``runner.lock`` in its pipeline's folder and every
-step holds ``step.lock`` in its own, with ``fcntl.flock``, for as long as it works there. The kernel
-drops a flock when its process dies, SIGKILL included, so a held lock always means a live process.
+step holds ``step.lock`` in its own, for as long as it works there. They are the operating system's
+file locks (``flock`` on POSIX, ``LockFileEx`` on Windows, through ``filelock``, never its soft
+fallback), which the kernel drops when their process dies, SIGKILL included, so a held lock always
+means a live process.
 :func:`plan_clean` (the ``steprun-widgets clean`` command) also asks the tracking server and only
 removes a folder whose pipeline is not ``Running`` there (final, or ``NotResponding``: its
 heartbeat is stale), which covers the moment between submission and the runner taking its lock.
@@ -28,8 +30,8 @@ heartbeat is stale), which covers the moment between submission and the runner t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -112,29 +114,60 @@ def _number_env(name: str, default: float, integer: bool) -> float:
 
 
 # --- locks ----------------------------------------------------------------------------------------
+def _os_lock(path: Path):
+    """A ``filelock`` lock on ``path`` that is the OS's own (dies with its process), kept as a file
+    after release, one per call (not shared between threads or objects of this process).
+
+    Where the system has no file locks filelock knows (neither ``fcntl`` nor Windows' ``msvcrt``), it is
+    filelock's soft lock, a marker file: a process that dies holding one leaves its folder "in use"
+    for ``clean``, which then keeps that folder (nothing is ever removed under a live step).
+    """
+    import filelock
+
+    soft = issubclass(filelock.FileLock, filelock.SoftFileLock)
+    wanted = {"mode": 0o600, "thread_local": False, "is_singleton": False,
+              "fallback_to_soft": False, "preserve_lock_file": not soft}
+    accepted = inspect.signature(filelock.FileLock.__init__).parameters
+    return filelock.FileLock(str(path), **{k: v for k, v in wanted.items() if k in accepted})
+
+
+def _try_lock(path: Path, create: bool):
+    """The lock on ``path`` taken without waiting; None when another process holds it.
+
+    Raises FileNotFoundError when the file is missing and not ``create``.
+    """
+    import filelock
+
+    if not create and not path.exists():
+        raise FileNotFoundError(path)
+    lock = _os_lock(path)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return None
+    return lock
+
+
 class FolderLock:
-    """An exclusive ``flock`` on a lock file, held until :meth:`release` (or the process dies)."""
+    """An exclusive OS file lock on a lock file, held until :meth:`release` (or the process dies)."""
 
     def __init__(self, path: Path, wait: float = LOCK_WAIT) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + wait
         while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock = _try_lock(path, create=True)
+            if self._lock is not None:
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    self.release()
-                    raise WorkAreaError(f"{path} is held by another process") from None
-                time.sleep(0.05)
+            if time.monotonic() >= deadline:
+                raise WorkAreaError(f"{path} is held by another process")
+            time.sleep(0.05)
 
     def release(self) -> None:
-        if self._fd is not None:
+        if self._lock is not None:
             with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+                self._lock.release(force=True)
+            self._lock = None
 
 
 @contextlib.contextmanager
@@ -143,27 +176,26 @@ def _probe_locks(folder: Path) -> Iterator[bool]:
 
     The locks stay taken while the caller removes the folder, so no step can start in it meanwhile.
     """
-    fds: list[int] = []
+    taken = []
     free = True
     try:
         for path in [*folder.glob(RUNNER_LOCK), *folder.glob(f"*/{STEP_LOCK}")]:
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+                lock = _try_lock(path, create=False)
             except FileNotFoundError:
                 continue
             except OSError:
                 free = False  # someone else's file: treat it as in use
                 break
-            fds.append(fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if lock is None:
                 free = False
                 break
+            taken.append(lock)
         yield free
     finally:
-        for fd in fds:
-            os.close(fd)
+        for lock in taken:
+            with contextlib.suppress(OSError):
+                lock.release(force=True)
 
 
 def is_held(folder: Path) -> bool:
@@ -259,21 +291,19 @@ def release_outputs(folder: Path, step_name: str) -> None:
 
 @contextlib.contextmanager
 def _probe_locks_of_step(step: Path) -> Iterator[bool]:
-    path = step / STEP_LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        lock = _try_lock(step / STEP_LOCK, create=False)
     except FileNotFoundError:
         yield True
         return
+    if lock is None:
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
         yield True
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            lock.release(force=True)
 
 
 def settle_pipeline(folder: Path, status: str, retention: Retention, lock: FolderLock | None) -> None:

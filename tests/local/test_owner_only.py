@@ -219,9 +219,11 @@ def _start_old_style_server(root: Path) -> tuple[subprocess.Popen, int]:
     root.mkdir(mode=0o755)
     (root / "artifacts").mkdir(mode=0o755)
     port = srv._free_port()
-    argv = srv._server_command(root, port)
-    i = argv.index("--app-name")
-    del argv[i:i + 2]
+    # the command those versions ran: `mlflow server`, two processes, without --app-name basic-auth
+    argv = [sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_AUTH")}
     env.update({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
                 srv.ROOT_MARKER_ENV: str(root)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -29,12 +30,15 @@ def _step_record(out: str, name: str, root):
 
 def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
     server = pytest.importorskip("steprun_widgets.local.server")
-    root = tmp_path / ".steprun"
+    root = (tmp_path / "home").resolve()
+    env = {**os.environ, "STEPRUN_HOME": str(root)}  # the per-user root, which the quickstart uses
     try:
         first = subprocess.run([sys.executable, str(REPO / "notebooks" / "quickstart.py"), "--rows", "50"],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         out = first.stdout
+        assert out.startswith("Started the embedded MLflow server at http://127.0.0.1:")
+        assert f"(root: {root})" in out.splitlines()[0]
         assert "Tracking server: http://127.0.0.1:" in out
         assert "[train] train: epoch 10/10" in out  # the visible log streamed while it ran
         assert "PipelineRun " in out and ": Finished" in out
@@ -44,7 +48,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert "Where to look next:" in out and "steprun-widgets watch " in out
         # the UI link: only its owner gets in, told how to sign in; the password itself is never printed
         assert "only you get in: sign in as" in out
-        assert "'steprun' with the admin_password of .steprun/basic_auth.ini" in out
+        assert f"'steprun' with the admin_password of {root / 'basic_auth.ini'}" in out
         password = server.read_credentials(root).password
         assert password not in first.stdout + first.stderr
         metrics = list((root / "downloads").glob("*/azureml/*/metrics/metrics.json"))  # Azure ML's layout
@@ -57,9 +61,12 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert [v for _, v, _ in history(train[0], train[1], "loss")][-1] < 1.0
         assert len(history(train[0], train[1], "loss")) == 10 and len(history(train[0], train[1], "r2")) == 1
 
+        elsewhere = tmp_path / "elsewhere"  # another working folder: the same per-user server
+        elsewhere.mkdir()
         again = subprocess.run([sys.executable, str(REPO / "notebooks" / "quickstart.py"), "--rows", "50"],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                               cwd=elsewhere, capture_output=True, text=True, timeout=120, env=env)
         assert again.returncode == 0, again.stdout + again.stderr
+        assert again.stdout.startswith("Reusing the embedded MLflow server at ")  # from another folder
         assert "reused from earlier runs: prep, train, evaluate" in again.stdout
         assert again.stdout.count("(reused)") == 3
     finally:

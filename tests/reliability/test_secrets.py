@@ -239,7 +239,7 @@ def test_saved_notebook_and_html_export_hold_no_local_secret(local_root, experim
     """The same notebook on the embedded default (Workspace.local): the root's secret stays out of it."""
     for name in ("MLFLOW_TRACKING_TOKEN", "STEPRUN_TRACKING_URI", "STEPRUN_RUNNER_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    _notebook_holds_none_of(_local_secrets(local_root), f"Workspace.local({str(local_root)!r})",
+    _notebook_holds_none_of(_local_secrets(local_root), f"Workspace.local({str(local_root)!r}, quiet=True)",
                             Workspace.local(local_root), experiment_name, tmp_path)
 
 
