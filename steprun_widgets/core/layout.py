@@ -309,3 +309,33 @@ def may_have_images(tags: Mapping[str, str]) -> bool:
     a run of another tool that MLflow's ``log_image`` tagged. Other runs of other tools say nothing
     of images, and a listing for each of them would double what a pipeline's step views cost."""
     return is_step_run(tags) or TAG_MLFLOW_LOGGED_IMAGES in tags
+
+
+# --- datastores, datasets and models (Azure ML v1's data API) -------------------------------------
+#: The experiment whose runs hold the files of the datastores: one run per datastore, its artifacts
+#: being the datastore's files, so every client of the tracking server (and a step on a Dask worker)
+#: reaches them through the server, with no shared folder.
+DATASTORE_EXPERIMENT = "steprun.datastores"
+#: The datastore name a datastore's run carries.
+TAG_DATASTORE = "steprun.datastore"
+#: The name of the default datastore (Azure ML v1's, which samples spell out).
+DEFAULT_DATASTORE = "workspaceblobstore"
+#: Datastores every workspace has (v1 creates both with the workspace).
+BUILTIN_DATASTORES: tuple[str, ...] = (DEFAULT_DATASTORE, "workspacefilestore")
+#: Where local files that a dataset or a step input names are uploaded in the default datastore,
+#: under a digest of their content (the same files are uploaded once).
+DATASET_UPLOADS_DIR = "datasets"
+
+#: The experiment whose runs are the registered datasets: one run per name and version.
+DATASET_EXPERIMENT = "steprun.datasets"
+TAG_DATASET_NAME = "steprun.dataset.name"
+TAG_DATASET_VERSION = "steprun.dataset.version"
+#: The dataset's definition (JSON: kind, sources, format, transforms).
+TAG_DATASET_DEFINITION = "steprun.dataset.definition"
+#: MLflow's tag on a dataset input saying what the run used it for.
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+#: The experiment whose runs hold the files of models registered from a local path (Model.register).
+MODEL_EXPERIMENT = "steprun.models"
+#: The artifact folder of such a run that holds the model's files.
+MODEL_DIR = "model"

@@ -236,6 +236,12 @@ class MlflowRest:
             self.transport.post_json(f"{API}/runs/log-batch", {
                 "run_id": run_id, "params": [{"key": k, "value": v} for k, v in params.items()]})
 
+    def log_inputs(self, run_id: str, datasets: list[dict]) -> None:
+        """Record MLflow dataset inputs of a run (``runs/log-inputs``): each
+        ``{"dataset": {"name", "digest", "source_type", "source"}, "tags": [...]}``."""
+        if datasets:
+            self.transport.post_json(f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": datasets})
+
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.transport.post_json(f"{API}/runs/set-tag",
                                  {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value})

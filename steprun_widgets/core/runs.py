@@ -70,6 +70,15 @@ class _Run(metaclass=V1Members):
         """The latest status from the server, in the seed's words (see SPEC §4)."""
         return self._record(refresh=True).seed_status()
 
+    def register_model(self, model_name: str, model_path: str | None = None, tags: dict | None = None,
+                       properties: dict | None = None, description: str | None = None, **unused: Any):
+        """Register the run's artifact ``model_path`` (an output's files: ``outputs/<output>/...``) as
+        a new version of ``model_name`` in the tracking server's model registry; returns the Model."""
+        from steprun_widgets.core.model import register_run_model
+
+        return register_run_model(self.workspace, self.id, model_name, model_path, tags, properties,
+                                  description)
+
     def get_tags(self) -> dict[str, str]:
         return dict(self._record(refresh=True).tags)
 

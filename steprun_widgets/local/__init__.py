@@ -11,6 +11,7 @@ from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.compute import ComputeTargetError, register_compute, unregister_compute
 from steprun_widgets.local.parameters import PipelineParameter, PipelineParameterError
 from steprun_widgets.local.pipeline import (
+    OutputFileDatasetConfig,
     Pipeline,
     PipelineData,
     PipelineDefinitionError,
@@ -31,7 +32,7 @@ __all__ = [
     "PipelineParameter", "PipelineDefinitionError", "PipelineParameterError",
     "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
     "RunConfigError", "RunConfigWarning", "register_compute", "unregister_compute",
-    "ComputeTargetError",
+    "ComputeTargetError", "OutputFileDatasetConfig",
 ]
 
 

@@ -7,6 +7,7 @@ thread of the runner and as a task on a Dask worker (which talks to the same ser
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -26,10 +27,12 @@ from steprun_widgets.core.outputs import download_output
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import StepRunError, redact
+from steprun_widgets.local.data_prepare import finish_output_datasets, prepare_data_inputs
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
     CONTEXT_ENV,
+    INPUT_DATASETS_ENV,
     RUN_ID_ENV,
     STEP_UMASK_ENV,
     PipelinePlan,
@@ -309,6 +312,7 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
+        input_datasets = prepare_data_inputs(rest, step, step_dir, folders, job)
         early = False
         with contextlib.suppress(Exception):  # the server away: _supervise asks again each second
             early = _cancel_requested(rest, plan, step, cancel)
@@ -329,6 +333,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         # the run configuration's variables first: the step context's own may not be overridden
         env = context_environment({**step_environment(credentials), **step.environment}, plan, step,
                                   channel, credentials, sign_in)
+        if input_datasets:
+            env[INPUT_DATASETS_ENV] = json.dumps(input_datasets)
         if step.command:  # ``python`` in a command is the step's Python
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         started = time.monotonic()
@@ -481,3 +487,5 @@ def _upload_outputs(rest: MlflowRest, run, step: StepPlan, step_dir: Path, job) 
                 rest.upload_artifact(run, f"{layout.output_path(name)}/{rel}", f)
             total += path.stat().st_size
         job(f"Output {name!r}: {len(files)} file(s), {total} bytes uploaded")
+    if step.output_datasets:
+        finish_output_datasets(rest, run, step, step_dir, job)

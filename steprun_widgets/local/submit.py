@@ -21,7 +21,6 @@ from steprun_widgets.local.compute import pipeline_executor
 from steprun_widgets.local.parameters import PipelineParameter, as_argument, resolve_values
 from steprun_widgets.local.pipeline import (
     Pipeline,
-    PipelineData,
     PipelineDefinitionError,
     PipelineStep,
     PythonScriptStep,
@@ -97,7 +96,7 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
             rest.log_params(pipeline_record.run_id, {layout.param_pipeline_parameter(k): as_argument(v)
                                                      for k, v in values.items()})
         plans = _create_step_runs(rest, experiment_id, pipeline_record, order, digests, created,
-                                  values, reuse=not regenerate_outputs)
+                                  values, reuse=not regenerate_outputs, workspace=workspace)
         work_dir = _work_dir(workspace, pipeline_record.run_id)
         local_artifacts = None
         if workspace.local_root is not None and (workspace.local_root / "artifacts").is_dir():
@@ -145,18 +144,45 @@ def default_pipeline_name(step_names: list[str]) -> str:
 
 def _argument(arg: Any, step: PipelineStep, values: Mapping[str, Any]) -> Any:
     """A step argument as the plan holds it: ``{"data": folder key}``, or a string."""
-    if isinstance(arg, PipelineData):
-        own = any(arg is d for d in step.outputs)
-        return {"data": arg.output_name if own else arg.name}
+    key = step.argument_key(arg)
+    if key is not None:
+        return {"data": key}
     if isinstance(arg, PipelineParameter):
         return as_argument(values[arg.name])
     return str(arg)
 
 
+def _output_datasets(step: PipelineStep) -> dict[str, dict]:
+    """What happens to each OutputFileDatasetConfig output of a step once it is uploaded."""
+    found = {}
+    for data in step.outputs:
+        extra = {}
+        if getattr(data, "destination", None):
+            extra["destination"] = list(data.destination)
+        if getattr(data, "_registration", None):
+            extra["registration"] = data._registration
+        if extra:
+            found[data.output_name] = extra
+    return found
+
+
+def _data_identity(rest: MlflowRest, entry: dict) -> list:
+    """What decides reuse for a data input: its definition and, for files on the server, their
+    paths and sizes (a file replaced in a datastore runs the step again)."""
+    from steprun_widgets.core.datastore import select_files
+
+    listing = []
+    for source in entry["sources"]:
+        if "run_id" in source:
+            files, _ = select_files(rest, source["run_id"], source.get("path", ""))
+            listing.append([(f.path, f.file_size) for f in files])
+    return [entry["name"], entry["mode"], entry.get("definition") or entry["sources"], listing]
+
+
 def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: RunRecord,
                       order: list[PipelineStep], digests: dict[str, str],
                       created: list[str], values: Mapping[str, Any] | None = None,
-                      reuse: bool = True) -> list[StepPlan]:
+                      reuse: bool = True, workspace: Any = None) -> list[StepPlan]:
     """One run per step, in topological order; reused steps are marked Finished at once.
 
     ``reuse`` False (``regenerate_outputs=True``) runs every step; their results are still
@@ -173,8 +199,12 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
         template = step.argv_template() if isinstance(step, CommandStep) else step.arguments
         arguments = [_argument(a, step, values) for a in template]
         script = step.script_name if isinstance(step, PythonScriptStep) else ""
+        data_inputs = [d.step_input(workspace) for d in step.data_inputs]
+        identity = step.reuse_identity()
+        if data_inputs:
+            identity = {**identity, "data": [_data_identity(rest, d) for d in data_inputs]}
         key = reuse_key(digests[step.name], script, arguments,
-                        [(i.artifact_name, i.producer_run_id) for i in inputs], step.reuse_identity())
+                        [(i.artifact_name, i.producer_run_id) for i in inputs], identity)
         tags = {
             layout.TAG_PARENT_RUN_ID: pid,
             layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_STEP,
@@ -208,7 +238,8 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             source_directory=str(step.source_directory.resolve()), reused=original is not None,
             reuse_key=key, after=[o.name for o in step._run_after],
             command=isinstance(step, CommandStep), environment=dict(step.environment.environment),
-            python=step.environment.python)
+            python=step.environment.python, data_inputs=data_inputs,
+            output_datasets=_output_datasets(step))
     return [plans[s.name] for s in order]
 
 
