@@ -322,8 +322,8 @@ class FileDataset(AbstractDataset):
     def to_path(self) -> list[str]:
         """The files' paths relative to their source folders."""
         with tempfile.TemporaryDirectory() as scratch:
-            return [f"/{p}" for p in (Path(x).relative_to(scratch).as_posix() for x in
-                                       self.download(Path(scratch) / "d"))]
+            dest = Path(scratch) / "d"
+            return [f"/{Path(x).relative_to(dest).as_posix()}" for x in self.download(dest)]
 
 
 class TabularDataset(AbstractDataset):
