@@ -89,3 +89,38 @@ def test_references_and_datapaths_reach_the_step_as_local_paths(workspace, data_
     assert names == ["one", "raw", "subdir"]
     source = json.loads(next(i for i in inputs if i["dataset"]["name"] == "raw")["dataset"]["source"])
     assert source["uri"] == "datastore://workspaceblobstore/t2/raw"
+
+
+def test_a_step_on_a_dask_worker_gets_its_data_through_the_server(mlflow_server, data_dir, tmp_path):
+    """The workspace has no local artifact folder (a remote server, as every worker sees it), and the
+    notebook's copy of the data is gone before the step runs: the worker can only have read it from
+    the tracking server."""
+    import shutil
+
+    distributed = pytest.importorskip("distributed")
+    from steprun_widgets import Dataset
+
+    workspace = Workspace(mlflow_server.url)
+    src = tmp_path / "src"
+    write_script(src, "read.py", READER)
+    ds = workspace.get_default_datastore()
+    ds.upload(str(data_dir), "t3/raw", overwrite=True, show_progress=False)
+    local = tmp_path / "local-only"
+    shutil.copytree(data_dir, local)
+    files = Dataset.File.from_files(str(local)).as_named_input("local_files").as_download()
+    ref = ds.path("t3/raw/sub", data_reference_name="sub")
+    step = PythonScriptStep("read.py", name="read", source_directory=src, arguments=[files, ref],
+                            inputs=[ref])
+    cluster = distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        run = Experiment(workspace, f"dask-{tmp_path.name}").submit(Pipeline(workspace, [step]),
+                                                                     executor=client)
+        shutil.rmtree(local)  # uploaded at submit: the step must not need it
+        assert run.wait_for_completion(show_output=False, timeout_seconds=180) == layout.FINISHED
+    finally:
+        client.close()
+        cluster.close()
+    out = run.find_step_run("read")[0].get_stdout_log()
+    assert "FILE a.csv x,y" in out and "FILE sub/b.txt bee" in out and "FILE b.txt bee" in out
