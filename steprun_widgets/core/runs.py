@@ -10,7 +10,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.experiment import Experiment
 from steprun_widgets.core.logs import LogReader
 from steprun_widgets.core.metrics import read_metrics
-from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
+from steprun_widgets.core.outputs import LoggedModelOutput, PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
 from steprun_widgets.core.v1_names import V1Members
@@ -19,6 +19,7 @@ from steprun_widgets.errors import (
     ArtifactStoreError,
     OutputNotFoundError,
     RunNotFoundError,
+    ServiceError,
     StepRunError,
 )
 
@@ -257,6 +258,19 @@ class StepRun(_Run):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).
             outputs[name] = StepRunOutput(self, name, None if entry.is_dir else [entry])
+        # MLflow 3 logged models of the step: a record read while the step ran may predate them
+        cached = self._cached
+        record = cached if cached is not None and layout.is_terminal(cached.seed_status()) else \
+            self._record(refresh=True)
+        for model_id in record.model_ids:
+            try:
+                model_name = self._rest.get_logged_model(model_id).get("name") or model_id
+            except ServiceError as exc:  # deleted since: not an output any more
+                if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                    raise
+                continue
+            name = model_name if model_name not in outputs else f"{model_name}-{model_id}"
+            outputs[name] = LoggedModelOutput(self, name, model_id)
         return outputs
 
     def get_output(self, name: str) -> StepRunOutput:

@@ -70,3 +70,42 @@ def test_register_open_download_and_get_model_path_in_a_step(workspace, tmp_path
     local = Model.get_model_path(name, version=1, _workspace=other)
     assert Path(local).read_text() == "weights-v1"
     assert Path(local) == (tmp_path / "azureml-models" / name / "1" / "model.txt").resolve()
+
+
+LOG_MODEL = """
+import mlflow
+
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+
+
+with mlflow.start_run():  # resumes the step's run (MLFLOW_RUN_ID)
+    mlflow.pyfunc.log_model(name="clf", python_model=Echo(), pip_requirements=["mlflow"])
+print("LOGGED")
+"""
+
+
+def test_mlflow3_logged_models_are_step_outputs(workspace, mlflow_server, tmp_path):
+    if mlflow_server.major < 3:
+        pytest.skip("logged models (models/<model id>) are MLflow 3's")
+    from steprun_widgets.core.outputs import LoggedModelOutput
+    from steprun_widgets.widgets.downloads import plan_download
+
+    src = tmp_path / "src"
+    write_script(src, "log_model.py", LOG_MODEL)
+    step = PythonScriptStep("log_model.py", name="log_model", source_directory=src)
+    run = Experiment(workspace, f"lm-{tmp_path.name}").submit(Pipeline(workspace, [step]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180) == layout.FINISHED
+    step_run = run.find_step_run("log_model")[0]
+    outputs = step_run.get_outputs()
+    assert set(outputs) == {"clf"} and isinstance(outputs["clf"], LoggedModelOutput)
+    names = {f.path for f in outputs["clf"].files}
+    assert {"outputs/clf/MLmodel", "outputs/clf/python_model.pkl"} <= names
+
+    # downloadable like any output, and the widgets' download plan lists its files
+    folder = Path(step_run.get_output_data("clf").download(tmp_path / "dl", show_progress=False))
+    assert "python_model" in (folder / "MLmodel").read_text()
+    filename, files, zipped = plan_download(step_run, "clf")
+    assert (filename, zipped) == ("clf.zip", True) and "MLmodel" in {rel for rel, _ in files}
