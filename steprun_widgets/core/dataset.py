@@ -181,7 +181,11 @@ def upload_local(workspace: Workspace, source: dict) -> dict:
         raise DatasetError(f"Dataset path {source['local']!r} holds no file")
     digest = hashlib.sha256()
     for f in files:
-        digest.update(f.relative_to(base).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        digest.update(f.relative_to(base).as_posix().encode() + b"\0")
+        with open(f, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
     folder = f"{layout.DATASET_UPLOADS_DIR}/{digest.hexdigest()[:16]}"
     store = Datastore.get_default(workspace)
     store.upload_files(files, relative_root=base, target_path=folder, overwrite=False, show_progress=False)

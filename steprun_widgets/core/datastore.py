@@ -151,8 +151,8 @@ class Datastore(metaclass=V1Members):
     def __init__(self, workspace: Workspace, name: str | None = None) -> None:
         self.workspace = workspace
         self.name = name or layout.DEFAULT_DATASTORE
-        if not isinstance(self.name, str):
-            raise DatastoreError(f"Datastore name must be a string, got {name!r}")
+        if not isinstance(self.name, str) or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise DatastoreError(f"Datastore name {name!r} is not valid: letters, digits, '_' and '-'")
         self._record = datastore_run(workspace.rest, self.name)
 
     @staticmethod

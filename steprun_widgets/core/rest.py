@@ -44,6 +44,8 @@ class RunRecord:
     metrics: dict[str, dict] = field(default_factory=dict)
     #: MLflow 3 logged models the run produced (``outputs.model_outputs``): their model ids.
     model_ids: list[str] = field(default_factory=list)
+    #: MLflow dataset inputs of the run (``inputs.dataset_inputs``): ``{"dataset": {...}, "tags": [...]}``.
+    dataset_inputs: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> RunRecord:
@@ -63,6 +65,8 @@ class RunRecord:
             model_ids=list(dict.fromkeys(
                 o["model_id"] for o in (run.get("outputs") or {}).get("model_outputs", [])
                 if isinstance(o, dict) and isinstance(o.get("model_id"), str))),
+            dataset_inputs=[d for d in (run.get("inputs") or {}).get("dataset_inputs", [])
+                            if isinstance(d, dict) and isinstance(d.get("dataset"), dict)],
         )
 
     @property

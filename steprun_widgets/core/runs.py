@@ -113,6 +113,11 @@ class _Run(metaclass=V1Members):
             "error": record.tags.get(layout.TAG_ERROR) or None,
             "artifactsError": artifacts_error,
             "target": self.workspace.transport.display_url,
+            # v1's key: the data the run read, here its MLflow dataset inputs
+            "inputDatasets": [{"dataset": {k: d["dataset"].get(k) for k in ("name", "digest", "source_type",
+                                                                           "source")},
+                               "consumptionDetails": {"inputName": d["dataset"].get("name")}}
+                              for d in record.dataset_inputs],
         }
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:

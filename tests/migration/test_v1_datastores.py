@@ -89,6 +89,8 @@ def test_references_and_datapaths_reach_the_step_as_local_paths(workspace, data_
     assert names == ["one", "raw", "subdir"]
     source = json.loads(next(i for i in inputs if i["dataset"]["name"] == "raw")["dataset"]["source"])
     assert source["uri"] == "datastore://workspaceblobstore/t2/raw"
+    details = run.find_step_run("read")[0].get_details()["inputDatasets"]
+    assert sorted(d["consumptionDetails"]["inputName"] for d in details) == ["one", "raw", "subdir"]
 
 
 def test_a_step_on_a_dask_worker_gets_its_data_through_the_server(mlflow_server, data_dir, tmp_path):
