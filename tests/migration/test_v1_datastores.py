@@ -126,3 +126,26 @@ def test_a_step_on_a_dask_worker_gets_its_data_through_the_server(mlflow_server,
         cluster.close()
     out = run.find_step_run("read")[0].get_stdout_log()
     assert "FILE a.csv x,y" in out and "FILE sub/b.txt bee" in out and "FILE b.txt bee" in out
+
+
+def test_reuse_follows_the_datastore_files(workspace, data_dir, tmp_path):
+    ds = workspace.get_default_datastore()
+    ds.upload(str(data_dir), "t4/raw", overwrite=True, show_progress=False)
+    src = tmp_path / "src"
+    write_script(src, "read.py", READER)
+    experiment = Experiment(workspace, f"reuse-{tmp_path.name}")
+
+    def submit():
+        ref = ds.path("t4/raw")
+        step = PythonScriptStep("read.py", name="read", source_directory=src, arguments=[ref], inputs=[ref])
+        run = experiment.submit(Pipeline(workspace, [step]))
+        assert run.wait_for_completion(show_output=False, timeout_seconds=120) == layout.FINISHED
+        return run.find_step_run("read")[0]
+
+    first = submit()
+    assert submit()._is_reused  # the same files: the earlier results stand
+    (data_dir / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    ds.upload(str(data_dir), "t4/raw", overwrite=True, show_progress=False)
+    third = submit()
+    assert not third._is_reused and third.id != first.id
+    assert "FILE a.csv x,y\n1,2\n3,4" in third.get_stdout_log()
