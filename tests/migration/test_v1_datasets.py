@@ -182,5 +182,11 @@ def test_datasets_flow_through_a_pipeline(workspace, csv_dir, tmp_path):
     assert json.loads(raw_input["dataset"]["source"])["kind"] == "tabular"
     assert {"key": layout.DATASET_CONTEXT_TAG, "value": "input"} in raw_input["tags"]
 
+    # the step widget's parameters table lists them too
+    from tests.support import watch_widget
+
+    widget, _ = watch_widget(prep_run)
+    assert widget.params["input dataset raw"].startswith("datastore://workspaceblobstore/datasets/")
+
     # outside a step, input_datasets is empty (an offline run)
     assert Run.get_context().input_datasets == {}
