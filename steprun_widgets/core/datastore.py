@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from steprun_widgets.core.workspace import Workspace
 
 GUIDE = "docs/migration-from-azureml-v1.md#datastores-and-datasets"
+#: ``str(data_reference)`` in v1: the runner puts the input's local path in its place.
+DATA_REFERENCE_PREFIX = "$AZUREML_DATAREFERENCE_"
 
 
 class DatastoreError(StepRunError):
@@ -318,7 +320,7 @@ class DataReference(metaclass=V1Members):
                              "path": self.path_on_datastore or ""}]}
 
     def __str__(self) -> str:
-        return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"
+        return f"{DATA_REFERENCE_PREFIX}{self.data_reference_name}"
 
     def __repr__(self) -> str:
         return (f"DataReference(datastore={self.datastore.name!r}, "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from steprun_widgets.core import layout
 from steprun_widgets.core.dataset import fetch_source, mlflow_dataset, register_definition
-from steprun_widgets.core.datastore import clean_path, datastore_run
+from steprun_widgets.core.datastore import DATA_REFERENCE_PREFIX, clean_path, datastore_run
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.local.plan import StepPlan
@@ -61,6 +61,16 @@ def prepare_data_inputs(rest: MlflowRest, step: StepPlan, step_dir: Path, folder
             job(f"The step's data inputs could not be recorded as MLflow dataset inputs: "
                 f"{redact(str(exc))[:300]}")
     return datasets
+
+
+def data_reference_text(arg: str, folders: dict[str, str]) -> str:
+    """A string argument with v1's ``$AZUREML_DATAREFERENCE_<name>`` (``str(data_reference)``)
+    replaced by that input's local path, as v1 does."""
+    if DATA_REFERENCE_PREFIX not in arg:
+        return arg
+    for name in sorted(folders, key=len, reverse=True):  # the longest name first: "a" within "ab"
+        arg = arg.replace(f"{DATA_REFERENCE_PREFIX}{name}", folders[name])
+    return arg
 
 
 def finish_output_datasets(rest: MlflowRest, run: RunRecord, step: StepPlan, step_dir: Path, job) -> None:

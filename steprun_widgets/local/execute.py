@@ -27,7 +27,11 @@ from steprun_widgets.core.outputs import download_output
 from steprun_widgets.core.rest import MlflowRest
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import StepRunError, redact
-from steprun_widgets.local.data_prepare import finish_output_datasets, prepare_data_inputs
+from steprun_widgets.local.data_prepare import (
+    data_reference_text,
+    finish_output_datasets,
+    prepare_data_inputs,
+)
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
@@ -319,7 +323,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         if early:  # canceled while it started, or while its inputs came
             raise _CanceledBeforeStart
         python = step.python or plan.python or sys.executable
-        resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
+        resolved = [folders[a["data"]] if isinstance(a, dict) else data_reference_text(a, folders)
+                    for a in step.arguments]
         argv = resolved if step.command else [python, step.script_name, *resolved]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
             f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")

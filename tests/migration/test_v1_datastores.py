@@ -74,13 +74,15 @@ def test_references_and_datapaths_reach_the_step_as_local_paths(workspace, data_
     one_file = DataReference(ds, data_reference_name="one", path_on_datastore="t2/raw/a.csv").as_download()
     bound = (DataPath(ds, "t2/raw/sub", name="subdir"), DataPathComputeBinding(mode="mount"))
     step = PythonScriptStep("read.py", name="read", source_directory=src,
-                            arguments=[folder, one_file, bound], inputs=[folder, one_file, bound])
+                            arguments=[folder, one_file, bound, str(folder)],
+                            inputs=[folder, one_file, bound])
     run = Experiment(workspace, f"ds-{tmp_path.name}").submit(Pipeline(workspace, [step]))
     assert run.wait_for_completion(show_output=False, timeout_seconds=120) == layout.FINISHED
     out = run.find_step_run("read")[0].get_stdout_log()
     assert "FILE a.csv x,y\n1,2" in out.replace("\r", "") or "FILE a.csv x,y" in out
     assert "FILE sub/b.txt bee" in out and "ONE a.csv x,y" in out
     assert out.count("FILE b.txt bee") == 1  # the DataPath's folder
+    assert out.count("FILE sub/b.txt bee") == 2  # str(reference): v1's $AZUREML_DATAREFERENCE_raw
     # each reference is an MLflow dataset input of the step run
     step_id = run.find_step_run("read")[0].id
     body = workspace.rest.transport.get_json("/api/2.0/mlflow/runs/get", {"run_id": step_id})
