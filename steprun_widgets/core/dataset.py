@@ -396,6 +396,26 @@ class _FileFactory:
         """Files from local paths, datastore paths ((datastore, 'path') or DataPath) or http(s) URLs."""
         return FileDataset({"kind": "file", "sources": _sources(path)}, _workspace_of(path))
 
+    @staticmethod
+    def upload_directory(src_dir: str | os.PathLike, target: Any, pattern: str | None = None,
+                         overwrite: bool = False, show_progress: bool = True) -> FileDataset:
+        """Upload the files of ``src_dir`` (those matching ``pattern``, a glob) to ``target``, a
+        ``(datastore, 'path')`` tuple or a DataPath, and return the FileDataset of that path."""
+        if isinstance(target, DataPath):
+            target = (target.datastore, target.path_on_datastore or "")
+        if not (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], Datastore)):
+            raise DatasetError(f"upload_directory: target must be (datastore, 'path') or a DataPath, got "
+                               f"{target!r}")
+        src = Path(src_dir)
+        if not src.is_dir():
+            raise DatasetError(f"upload_directory: {str(src_dir)!r} is not a folder")
+        files = sorted(p for p in src.rglob("*") if p.is_file()
+                       and (pattern is None or p.match(pattern)))
+        store, path = target
+        store.upload_files(files, relative_root=src, target_path=path, overwrite=overwrite,
+                           show_progress=show_progress)
+        return _FileFactory.from_files((store, clean_path(path)))
+
 
 class _TabularFactory:
     @staticmethod

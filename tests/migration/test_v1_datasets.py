@@ -85,6 +85,9 @@ def test_tabular_and_file_datasets_from_local_paths_datastores_and_urls(workspac
     assert files.to_path() == ["/notes.txt", "/part1.csv"]
     with pytest.raises(DatasetError, match="already exists; pass overwrite=True"):
         files.download(tmp_path / "dl")
+    uploaded = Dataset.File.upload_directory(str(csv_dir), (store, f"{tmp_path.name}/up"), pattern="*.csv",
+                                             show_progress=False)
+    assert uploaded.to_path() == ["/part1.csv"]
     with pytest.raises(DatasetError, match="wasbs:// paths do not map"):
         Dataset.File.from_files("wasbs://c@a.blob.core.windows.net/x")
 
