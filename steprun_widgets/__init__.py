@@ -36,7 +36,23 @@ __all__ = [
     "VERSION",
     "compare",
     "RunComparison",
+    "Datastore",
+    "DataReference",
+    "DataPath",
+    "DataPathComputeBinding",
+    "Dataset",
+    "FileDataset",
+    "TabularDataset",
+    "DatasetConsumptionConfig",
+    "Model",
 ]
+
+#: Azure ML v1's data and model names, loaded on first use: module -> names.
+_DATA = {
+    "steprun_widgets.core.datastore": ("Datastore", "DataReference", "DataPath", "DataPathComputeBinding"),
+    "steprun_widgets.core.dataset": ("Dataset", "FileDataset", "TabularDataset", "DatasetConsumptionConfig"),
+    "steprun_widgets.core.model": ("Model",),
+}
 
 _WIDGETS = {"StepRunWidget", "PipelineRunWidget", "RunDetails", "compare", "RunComparison"}
 
@@ -51,6 +67,11 @@ def __getattr__(name: str) -> Any:
         from steprun_widgets import widgets
 
         return getattr(widgets, name)
+    for module, names in _DATA.items():
+        if name in names:
+            import importlib
+
+            return getattr(importlib.import_module(module), name)
     if name == "Run":  # the step-side context lives in the engine (steprun_widgets.local)
         from steprun_widgets.local.context import Run
 

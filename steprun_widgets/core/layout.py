@@ -354,3 +354,32 @@ SNAPSHOT_ARCHIVE = "snapshot/source.tar.gz"
 #: On a pipeline run submitted from a published pipeline: that pipeline's id (and its endpoint's name).
 TAG_PUBLISHED_FROM = "steprun.published.pipelineid"
 TAG_SUBMITTED_ENDPOINT = "steprun.published.endpoint"
+
+# --- datastores, datasets and models (Azure ML v1's data API) -------------------------------------
+#: The experiment whose runs hold the files of the datastores: one run per datastore, its artifacts
+#: being the datastore's files, so every client of the tracking server (and a step on a Dask worker)
+#: reaches them through the server, with no shared folder.
+DATASTORE_EXPERIMENT = "steprun.datastores"
+#: The datastore name a datastore's run carries.
+TAG_DATASTORE = "steprun.datastore"
+#: The name of the default datastore (Azure ML v1's, which samples spell out).
+DEFAULT_DATASTORE = "workspaceblobstore"
+#: Datastores every workspace has (v1 creates both with the workspace).
+BUILTIN_DATASTORES: tuple[str, ...] = (DEFAULT_DATASTORE, "workspacefilestore")
+#: Where local files that a dataset or a step input names are uploaded in the default datastore,
+#: under a digest of their content (the same files are uploaded once).
+DATASET_UPLOADS_DIR = "datasets"
+
+#: The experiment whose runs are the registered datasets: one run per name and version.
+DATASET_EXPERIMENT = "steprun.datasets"
+TAG_DATASET_NAME = "steprun.dataset.name"
+TAG_DATASET_VERSION = "steprun.dataset.version"
+#: The dataset's definition (JSON: kind, sources, format, transforms).
+TAG_DATASET_DEFINITION = "steprun.dataset.definition"
+#: MLflow's tag on a dataset input saying what the run used it for.
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+#: The experiment whose runs hold the files of models registered from a local path (Model.register).
+MODEL_EXPERIMENT = "steprun.models"
+#: The artifact folder of such a run that holds the model's files.
+MODEL_DIR = "model"

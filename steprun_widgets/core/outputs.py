@@ -91,8 +91,42 @@ class StepRunOutput(metaclass=V1Members):
         """The data reference of this output (what ``download`` is called on)."""
         return self.port_data_reference
 
+    def open_file(self, info: FileInfo):
+        """A streamed download of one of :attr:`files` (a context manager)."""
+        return self.step_run._rest.open_artifact(self.step_run._record(), info.path)
+
     def __repr__(self) -> str:
         return f"StepRunOutput(name={self.name!r}, run_id={self.step_run.id!r})"
+
+
+class LoggedModelOutput(StepRunOutput):
+    """An MLflow 3 logged model of the step (``mlflow.<flavor>.log_model`` in the script), which
+    MLflow keeps under ``models/<model id>`` rather than among the run's artifacts: an output like
+    the others, named after the model. Its :attr:`files` carry the output's usual paths
+    (``outputs/<name>/<file>``) so every view of outputs reads them alike; :meth:`open_file` reads
+    them from the logged model."""
+
+    _v1_class = "StepRunOutput"
+
+    def __init__(self, step_run: StepRun, name: str, model_id: str) -> None:
+        super().__init__(step_run, name)
+        self.model_id = model_id
+
+    @property
+    def files(self) -> list[FileInfo]:
+        if self._files is None:
+            prefix = layout.output_path(self.name)
+            self._files = [FileInfo(f"{prefix}/{f.path}", False, f.file_size)
+                           for f in self.step_run._rest.walk_logged_model(self.model_id)]
+        return self._files
+
+    def open_file(self, info: FileInfo):
+        rel = info.path[len(layout.output_path(self.name)) + 1:]
+        return self.step_run._rest.open_logged_model_file(self.model_id, rel)
+
+    def __repr__(self) -> str:
+        return (f"LoggedModelOutput(name={self.name!r}, model_id={self.model_id!r}, "
+                f"run_id={self.step_run.id!r})")
 
 
 class PortDataReference(metaclass=V1Members):
@@ -156,7 +190,8 @@ class PortDataReference(metaclass=V1Members):
             base = base.joinpath(*PurePosixPath(self.path_on_datastore).parent.parts)
         dest = base if single else base / self.name
         download_output(self.step_run._rest, self.step_run._record(), self.name, dest,
-                        files=files, overwrite=overwrite, show_progress=show_progress)
+                        files=files, overwrite=overwrite, show_progress=show_progress,
+                        opener=self._output.open_file)
         return str(dest / self.name) if single else str(dest)
 
     def __repr__(self) -> str:
@@ -165,7 +200,7 @@ class PortDataReference(metaclass=V1Members):
 
 def download_output(rest: MlflowRest, run: RunRecord, output_name: str, dest: Path, *,
                     files: list[FileInfo] | None = None, overwrite: bool = False,
-                    show_progress: bool = False) -> list[Path]:
+                    show_progress: bool = False, opener=None) -> list[Path]:
     """Stream the files of ``outputs/<output_name>/`` of a run into ``dest``; returns the files.
 
     Every server path is checked before anything is written; with ``overwrite=False`` an existing
@@ -185,7 +220,7 @@ def download_output(rest: MlflowRest, run: RunRecord, output_name: str, dest: Pa
         dest.mkdir(parents=True, exist_ok=True)
         for target, info in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with rest.open_artifact(run, info.path) as response:
+            with (opener(info) if opener else rest.open_artifact(run, info.path)) as response:
                 try:
                     write_atomically(target, response.iter_content(CHUNK), bar.update if bar else None)
                 except requests.exceptions.RequestException as exc:  # the stream broke off

@@ -48,6 +48,10 @@ class RunRecord:
     #: The latest value of each metric as the server reports it with the run (key -> raw JSON
     #: ``{"key", "value", "step", "timestamp"}``); see :mod:`steprun_widgets.core.metrics`.
     metrics: dict[str, dict] = field(default_factory=dict)
+    #: MLflow 3 logged models the run produced (``outputs.model_outputs``): their model ids.
+    model_ids: list[str] = field(default_factory=list)
+    #: MLflow dataset inputs of the run (``inputs.dataset_inputs``): ``{"dataset": {...}, "tags": [...]}``.
+    dataset_inputs: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> RunRecord:
@@ -64,6 +68,11 @@ class RunRecord:
             tags={t["key"]: t.get("value", "") for t in data.get("tags", []) if "key" in t},
             params={p["key"]: p.get("value", "") for p in data.get("params", []) if "key" in p},
             metrics={m["key"]: m for m in data.get("metrics", []) if isinstance(m, dict) and "key" in m},
+            model_ids=list(dict.fromkeys(
+                o["model_id"] for o in (run.get("outputs") or {}).get("model_outputs", [])
+                if isinstance(o, dict) and isinstance(o.get("model_id"), str))),
+            dataset_inputs=[d for d in (run.get("inputs") or {}).get("dataset_inputs", [])
+                            if isinstance(d, dict) and isinstance(d.get("dataset"), dict)],
         )
 
     @property
@@ -251,6 +260,12 @@ class MlflowRest:
             self.transport.post_json(f"{API}/runs/log-batch", {
                 "run_id": run_id, "params": [{"key": k, "value": v} for k, v in params.items()]})
 
+    def log_inputs(self, run_id: str, datasets: list[dict]) -> None:
+        """Record MLflow dataset inputs of a run (``runs/log-inputs``): each
+        ``{"dataset": {"name", "digest", "source_type", "source"}, "tags": [...]}``."""
+        if datasets:
+            self.transport.post_json(f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": datasets})
+
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.transport.post_json(f"{API}/runs/set-tag",
                                  {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value})
@@ -389,6 +404,48 @@ class MlflowRest:
             for entry in self.list_artifacts(run_id, pending.pop()):
                 (pending.append(entry.path) if entry.is_dir else files.append(entry))
         return sorted(files, key=lambda f: f.path)
+
+    # --- MLflow 3 logged models -------------------------------------------------------------------
+    def get_logged_model(self, model_id: str) -> dict:
+        """The ``info`` of an MLflow 3 logged model (name, artifact_uri, source_run_id...)."""
+        body = self.transport.get_json(f"{API}/logged-models/{quote(model_id, safe='')}")
+        info = (body.get("model") or {}).get("info")
+        if not isinstance(info, dict):
+            raise ServiceError(f"Malformed answer for logged model {model_id!r} from "
+                               f"{self.transport.display_url}", url=self.transport.base_url)
+        return info
+
+    def walk_logged_model(self, model_id: str) -> list[FileInfo]:
+        """Every file of a logged model, paths relative to the model's root."""
+        files: list[FileInfo] = []
+        pending = [""]
+        while pending:
+            path = pending.pop()
+            params = {"artifact_directory_path": path} if path else {}
+            body = self.transport.get_json(
+                f"{API}/logged-models/{quote(model_id, safe='')}/artifacts/directories", params)
+            for f in body.get("files", []):
+                if not isinstance(f, dict) or not f.get("path"):
+                    continue
+                full = f["path"] if not path or f["path"].startswith(f"{path}/") else f"{path}/{f['path']}"
+                check_artifact_path(full)
+                if f.get("is_dir"):
+                    pending.append(full)
+                else:
+                    files.append(FileInfo(full, False, _int_or_none(f.get("file_size"))))
+        return sorted(files, key=lambda f: f.path)
+
+    @contextmanager
+    def open_logged_model_file(self, model_id: str, path: str) -> Iterator[requests.Response]:
+        """A streamed download of one file of a logged model."""
+        check_artifact_path(path)
+        response = self.transport.request(
+            "GET", f"/ajax-api/2.0/mlflow/logged-models/{quote(model_id, safe='')}/artifacts/files",
+            params={"artifact_file_path": path}, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
 
     def artifact_request(self, run: RunRecord, path: str) -> tuple[str, dict[str, str]]:
         """Endpoint path and query for downloading one artifact of a run.

@@ -130,6 +130,7 @@ def differences(parts: Mapping[str, Any], before: Mapping[str, Any]) -> list[str
 
 
 _ENVIRONMENT_WORDS = {"environment": "environment variables", "python": "Python",
+                      "data": "data inputs (datastore files or datasets)",
                       "version": "step version", "command": "command"}
 
 

@@ -10,7 +10,7 @@ from steprun_widgets.core import layout
 from steprun_widgets.core.experiment import Experiment
 from steprun_widgets.core.logs import LogReader
 from steprun_widgets.core.metrics import read_metrics
-from steprun_widgets.core.outputs import PortDataReference, StepRunOutput
+from steprun_widgets.core.outputs import LoggedModelOutput, PortDataReference, StepRunOutput
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.core.transport import check_run_id
 from steprun_widgets.core.v1_names import V1Members
@@ -19,6 +19,7 @@ from steprun_widgets.errors import (
     ArtifactStoreError,
     OutputNotFoundError,
     RunNotFoundError,
+    ServiceError,
     StepRunError,
 )
 
@@ -70,6 +71,15 @@ class _Run(metaclass=V1Members):
         """The latest status from the server, in the seed's words (see SPEC §4)."""
         return self._record(refresh=True).seed_status()
 
+    def register_model(self, model_name: str, model_path: str | None = None, tags: dict | None = None,
+                       properties: dict | None = None, description: str | None = None, **unused: Any):
+        """Register the run's artifact ``model_path`` (an output's files: ``outputs/<output>/...``) as
+        a new version of ``model_name`` in the tracking server's model registry; returns the Model."""
+        from steprun_widgets.core.model import register_run_model
+
+        return register_run_model(self.workspace, self.id, model_name, model_path, tags, properties,
+                                  description)
+
     def get_tags(self) -> dict[str, str]:
         return dict(self._record(refresh=True).tags)
 
@@ -103,6 +113,11 @@ class _Run(metaclass=V1Members):
             "error": record.tags.get(layout.TAG_ERROR) or None,
             "artifactsError": artifacts_error,
             "target": self.workspace.transport.display_url,
+            # v1's key: the data the run read, here its MLflow dataset inputs
+            "inputDatasets": [{"dataset": {k: d["dataset"].get(k) for k in ("name", "digest", "source_type",
+                                                                           "source")},
+                               "consumptionDetails": {"inputName": d["dataset"].get("name")}}
+                              for d in record.dataset_inputs],
         }
 
     def _log_files(self, record: RunRecord) -> dict[str, str]:
@@ -248,6 +263,19 @@ class StepRun(_Run):
             name = entry.path.rsplit("/", 1)[-1]
             # A folder is an output; so is a lone file right under outputs/ (runs of other tools).
             outputs[name] = StepRunOutput(self, name, None if entry.is_dir else [entry])
+        # MLflow 3 logged models of the step: a record read while the step ran may predate them
+        cached = self._cached
+        record = cached if cached is not None and layout.is_terminal(cached.seed_status()) else \
+            self._record(refresh=True)
+        for model_id in record.model_ids:
+            try:
+                model_name = self._rest.get_logged_model(model_id).get("name") or model_id
+            except ServiceError as exc:  # deleted since: not an output any more
+                if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                    raise
+                continue
+            name = model_name if model_name not in outputs else f"{model_name}-{model_id}"
+            outputs[name] = LoggedModelOutput(self, name, model_id)
         return outputs
 
     def get_output(self, name: str) -> StepRunOutput:

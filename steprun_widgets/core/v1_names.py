@@ -19,8 +19,9 @@ _SETUP = ("the workspace is an MLflow tracking server: Workspace.local() (the em
           "Workspace(tracking_uri, token=...) / username=, password=", "set-up-cells")
 _COMPUTE = ("steps run on this machine by default: pass compute_target='local', or register a Dask "
             "cluster once with steprun_widgets.local.register_compute(name, client)", "set-up-cells")
-_DATA = ("there is no dataset or datastore service here: pass data between steps with PipelineData, "
-         "or a local path as a string argument", "steps-and-data")
+_DATA = ("this form of v1's data API does not map: use Datastore (ws.get_default_datastore(), upload, "
+         "path), Dataset.File / Dataset.Tabular, OutputFileDatasetConfig or PipelineData",
+         "datastores-and-datasets")
 _ENVIRONMENT = ("describe the step's Python with steprun_widgets.local.RunConfiguration (its "
                 "environment.python.interpreter_path and conda_dependencies) and pass it as runconfig=",
                 "run-configuration")
@@ -33,8 +34,9 @@ _PIPELINE = ("a v1 pipeline-service feature with no counterpart here: a Pipeline
 _STEPS = ("only PythonScriptStep, CommandStep and ParallelRunStep run here: a step that needs an Azure "
           "service becomes a PythonScriptStep (on a Dask compute target to fan out)",
           "pipelines-and-submission")
-_MODELS = ("models and deployments live in MLflow: mlflow.register_model(f'runs:/{run_id}/<path>', name) "
-           "and `mlflow models serve`", "not-mapped-the-rest-of-v1")
+_MODELS = ("models live in MLflow's model registry: Model.register(ws, path, name) or, from the "
+           "notebook once the step has finished, step_run.register_model(name, "
+           "'outputs/<output>/<file>'); deployments are `mlflow models serve`", "models")
 _SERVICES = ("an Azure resource with no counterpart on an MLflow server; leave it out of the ported "
              "notebook", "not-mapped-the-rest-of-v1")
 _GRAPH = ("an internal of v1's pipeline graph: a pipeline here is built from its steps "
@@ -53,10 +55,8 @@ _MODULE_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
                "attach_legacy_compute_target", "is_compute_target_prepared", "prepare_compute_target",
                "remove_legacy_compute_target", "AmlComputeConfiguration", "KubernetesComputeConfiguration",
                "HdiConfiguration"),
-    _DATA: ("Dataset", "Datastore", "DataType", "DatacacheStore", "FileDataset", "TabularDataset",
-            "OutputFileDatasetConfig", "HDFSOutputDatasetConfig", "LinkFileOutputDatasetConfig",
-            "LinkTabularOutputDatasetConfig", "DataReference", "DataPath", "DataPathComputeBinding",
-            "DatasetConsumptionConfig", "PipelineDataset", "Data", "DataLocation",
+    _DATA: ("DataType", "DatacacheStore", "HDFSOutputDatasetConfig", "LinkFileOutputDatasetConfig",
+            "LinkTabularOutputDatasetConfig", "PipelineDataset", "Data", "DataLocation",
             "DataReferenceConfiguration",
             "DatacacheConfiguration", "DatasetRegistrationOptions", "GlobsOptions", "MountOptions",
             "OutputData", "OutputOptions", "RegistrationOptions", "UploadOptions", "Uri",
@@ -71,7 +71,7 @@ _MODULE_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
              "EstimatorStep", "HyperDriveStep", "HyperDriveStepRun", "KustoStep", "ModuleStep", "MpiStep",
              "RScriptStep", "SynapseSparkStep", "StepSequence",
              "NotebookRunnerStep", "Module", "ModuleVersion", "ModuleVersionDescriptor"),
-    _MODELS: ("Model", "Webservice", "Image"),
+    _MODELS: ("Webservice", "Image"),
     _SERVICES: ("Keyvault", "LinkedService", "PrivateEndPoint", "PrivateEndPointConfig",
                 "SynapseWorkspaceLinkedServiceConfiguration", "diagnostic_log"),
     _GRAPH: ("DataSource", "DataSourceDef", "DataSourceNode", "Edge", "Graph", "InputPort",
@@ -88,11 +88,14 @@ MODULE_NAMES: dict[str, tuple[str, str]] = {
 
 # Where the names this package does implement live, for an import from the wrong module.
 _CORE = ("Workspace", "Experiment", "PipelineRun", "StepRun", "StepRunOutput", "PortDataReference",
-         "StepRunWidget", "PipelineRunWidget", "RunDetails", "Run", "VERSION")
+         "StepRunWidget", "PipelineRunWidget", "RunDetails", "Run", "VERSION", "Datastore", "DataReference",
+         "DataPath", "DataPathComputeBinding", "Dataset", "FileDataset", "TabularDataset",
+         "DatasetConsumptionConfig", "Model")
 _LOCAL = ("Pipeline", "PipelineData", "PipelineParameter", "PipelineStep", "PythonScriptStep", "CommandStep",
           "RunConfiguration", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
           "PublishedPipeline", "PipelineEndpoint", "Schedule", "ScheduleRecurrence",
-          "ParallelRunStep", "ParallelRunConfig", "EntryScript")
+          "ParallelRunStep", "ParallelRunConfig", "EntryScript",
+          "OutputFileDatasetConfig")
 HOME: dict[str, str] = {**{n: "steprun_widgets" for n in _CORE},
                         **{n: "steprun_widgets.local" for n in _LOCAL}}
 
@@ -123,9 +126,8 @@ MEMBER_NAMES: dict[str, dict[str, tuple[str, str]]] = {
     "StepRun": {"": _RUN_OTHER, **_RUN_MEMBERS},
     "PipelineRun": {"": _RUN_OTHER, **_RUN_MEMBERS},
     "Run": {"": _RUN_OTHER, **_RUN_MEMBERS},
-    "Workspace": {"": _SETUP, "get_default_datastore": _DATA, "set_default_datastore": _DATA,
-                  "datastores": _DATA, "datasets": _DATA, "compute_targets": _COMPUTE,
-                  "get_default_compute_target": _COMPUTE, "environments": _ENVIRONMENT, "models": _MODELS,
+    "Workspace": {"": _SETUP, "set_default_datastore": _DATA, "compute_targets": _COMPUTE,
+                  "get_default_compute_target": _COMPUTE, "environments": _ENVIRONMENT,
                   "webservices": _MODELS, "images": _MODELS, "get_run": _RUNS},
     "Experiment": {"": ("an Azure experiment feature with no counterpart here; MLflow's client "
                         "(MlflowClient().search_runs) lists an experiment's runs", "runs-and-outputs")},
@@ -136,8 +138,6 @@ MEMBER_NAMES: dict[str, dict[str, tuple[str, str]]] = {
     "PortDataReference": {"": _DATA},
     "StepRunOutput": {"": _DATA},
 }
-# v1 adds these to PipelineData when azureml-dataset-runtime is installed (not in the class's body).
-MEMBER_NAMES["PipelineData"].update({m: _DATA for m in ("parse_delimited_files", "parse_parquet_files")})
 
 #: Every v1 member name per class, from Microsoft's published v1 packages (so a name the tables
 #: above do not list still gets its class's default). Methods and properties only.

@@ -97,6 +97,35 @@ class Workspace(metaclass=V1Members):
                 found[name] = experiment
         return found
 
+    # --- Azure ML v1's data API (steprun_widgets.core.datastore / .dataset) -------------------------
+    def get_default_datastore(self):
+        """The default datastore (``workspaceblobstore``): files kept by the tracking server."""
+        from steprun_widgets.core.datastore import Datastore
+
+        return Datastore.get_default(self)
+
+    @property
+    def datastores(self) -> dict:
+        """Datastore name -> Datastore (the built-in ones)."""
+        from steprun_widgets.core import layout
+        from steprun_widgets.core.datastore import Datastore
+
+        return {name: Datastore(self, name) for name in layout.BUILTIN_DATASTORES}
+
+    @property
+    def datasets(self) -> dict:
+        """Dataset name -> latest registered version."""
+        from steprun_widgets.core.dataset import Dataset
+
+        return Dataset.get_all(self)
+
+    @property
+    def models(self) -> dict:
+        """Model name -> latest version of every model in the server's model registry."""
+        from steprun_widgets.core.model import Model
+
+        return Model.list_latest(self)
+
     def with_endpoint(self, endpoint: str | None) -> Workspace:
         """This workspace, or one for another endpoint with the same credentials."""
         if not endpoint or endpoint.rstrip("/") == self.tracking_uri:

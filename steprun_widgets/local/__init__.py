@@ -15,6 +15,7 @@ from steprun_widgets.local.entry_script import EntryScript
 from steprun_widgets.local.parallel_run_step import ParallelRunConfig, ParallelRunStep
 from steprun_widgets.local.parameters import PipelineParameter, PipelineParameterError
 from steprun_widgets.local.pipeline import (
+    OutputFileDatasetConfig,
     Pipeline,
     PipelineData,
     PipelineDefinitionError,
@@ -47,6 +48,7 @@ __all__ = [
     "ComputeTargetError", "PublishedPipeline", "PipelineEndpoint", "PipelineIdVersion",
     "PublishedPipelineError", "PublishedPipelineDisabledError", "Schedule", "ScheduleRecurrence",
     "SnapshotError", "ParallelRunStep", "ParallelRunConfig", "EntryScript",
+    "OutputFileDatasetConfig",
 ]
 
 

@@ -32,7 +32,7 @@ from steprun_widgets.core.v1_names import V1Members
 from steprun_widgets.errors import LoggingError, StepRunError
 from steprun_widgets.local import limits
 from steprun_widgets.local.channel import ChannelWriter, encode
-from steprun_widgets.local.plan import CONTEXT_ENV, RUN_ID_ENV
+from steprun_widgets.local.plan import CONTEXT_ENV, INPUT_DATASETS_ENV, RUN_ID_ENV
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _context: Run | None = None
@@ -83,6 +83,19 @@ class Run(metaclass=V1Members):
     def _stale(self, path: str | None) -> bool:
         current = str(self._channel.path) if self._channel is not None else None
         return current != path
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The step's dataset inputs by name: the local path of a FileDataset given as_mount() or
+        as_download(), a TabularDataset (or FileDataset) object reading the step's copy otherwise."""
+        import json
+
+        from steprun_widgets.core.dataset import local_dataset
+
+        raw = os.environ.get(INPUT_DATASETS_ENV)
+        entries = json.loads(raw) if raw else {}
+        return {name: entry["path"] if entry["kind"] == "file" and entry["mode"] in ("mount", "download")
+                else local_dataset(entry, entry["path"]) for name, entry in entries.items()}
 
     @property
     def offline(self) -> bool:

@@ -7,6 +7,7 @@ thread of the runner and as a task on a Dask worker (which talks to the same ser
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -28,10 +29,16 @@ from steprun_widgets.core.transport import RUNNER_READ_TIMEOUT_RETRIES, RUNNER_T
 from steprun_widgets.core.workspace import Workspace
 from steprun_widgets.errors import ServiceError, StepRunError, redact
 from steprun_widgets.local import posix, processes
+from steprun_widgets.local.data_prepare import (
+    data_reference_text,
+    finish_output_datasets,
+    prepare_data_inputs,
+)
 from steprun_widgets.local.logship import make_sink
 from steprun_widgets.local.metricship import MetricShipper
 from steprun_widgets.local.plan import (
     CONTEXT_ENV,
+    INPUT_DATASETS_ENV,
     RUN_ID_ENV,
     STEP_UMASK_ENV,
     PipelinePlan,
@@ -330,13 +337,15 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
                                     layout.TAG_HEARTBEAT: layout.heartbeat_value()})
         rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.RUNNING])
         folders = _prepare_data(rest, plan, step, step_dir, job)
+        input_datasets = prepare_data_inputs(rest, step, step_dir, folders, job)
         early = False
         with contextlib.suppress(Exception):  # the server away: _supervise asks again each second
             early = _cancel_requested(rest, plan, step, cancel)
         if early:  # canceled while it started, or while its inputs came
             raise _CanceledBeforeStart
         python = step.python or plan.python or sys.executable
-        resolved = [folders[a["data"]] if isinstance(a, dict) else a for a in step.arguments]
+        resolved = [folders[a["data"]] if isinstance(a, dict) else data_reference_text(a, folders)
+                    for a in step.arguments]
         argv = resolved if step.command else [python, step.script_name, *resolved]
         job(f"Step {step.name!r} (run {step.run_id}) starting on {socket.gethostname()} in "
             f"{step.source_directory}: {' '.join(argv if step.command else argv[1:])}")
@@ -350,6 +359,8 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
         # the run configuration's variables first: the step context's own may not be overridden
         env = context_environment({**step_environment(credentials), **step.environment}, plan, step,
                                   channel, credentials, sign_in)
+        if input_datasets:
+            env[INPUT_DATASETS_ENV] = json.dumps(input_datasets)
         if step.command:  # ``python`` in a command is the step's Python
             env["PATH"] = os.pathsep.join([os.path.dirname(python), env.get("PATH", "")])
         if plan.dask_address:  # a ParallelRunStep there runs its mini-batches as Dask tasks
@@ -529,3 +540,5 @@ def _upload_outputs(rest: MlflowRest, run, step: StepPlan, step_dir: Path, job) 
                                    f"{exc}") from None
             total += path.stat().st_size
         job(f"Output {name!r}: {len(files)} file(s), {total} bytes uploaded")
+    if step.output_datasets:
+        finish_output_datasets(rest, run, step, step_dir, job)

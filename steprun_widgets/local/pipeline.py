@@ -94,8 +94,92 @@ class PipelineData(metaclass=V1Members):
     def datastore_name(self) -> str:
         return layout.DATASTORE_NAME
 
+    # --- read by a later step as a dataset (v1's azureml-dataset-runtime additions) ---------------
+    def as_dataset(self):
+        """This output, read by a later step as a FileDataset (``input_datasets[name]`` is its folder)."""
+        from steprun_widgets.local.step_data import PipelineOutputDataset
+
+        return PipelineOutputDataset(self)
+
+    def as_input(self, name: str | None = None):
+        return self.as_dataset().as_input(name)
+
+    def as_mount(self):
+        return self.as_dataset().as_mount()
+
+    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None,
+                    overwrite: bool | None = None):
+        return self.as_dataset().as_download().as_input(input_name)
+
+    def parse_delimited_files(self, include_path: bool = False, separator: str = ",", header: Any = True,
+                              partition_format: str | None = None, file_extension: str = "",
+                              set_column_types: Any = None, quoted_line_breaks: bool = False):
+        """This output, read by a later step as a TabularDataset of its delimited files."""
+        return self.as_dataset().parse_delimited_files(separator=separator, header=header)
+
+    def parse_parquet_files(self, include_path: bool = False, partition_format: str | None = None,
+                            file_extension: str = ".parquet", set_column_types: Any = None):
+        """This output, read by a later step as a TabularDataset of its parquet files."""
+        return self.as_dataset().parse_parquet_files()
+
     def __repr__(self) -> str:
-        return f"PipelineData({shown(self.name)})"
+        return f"{type(self).__name__}({shown(self.name)})"
+
+
+class OutputFileDatasetConfig(PipelineData):
+    """A step output (v1's ``OutputFileDatasetConfig``): a folder the script writes, uploaded when
+    it ends as the step run's output ``name``, readable by later steps (``as_input``,
+    ``read_delimited_files``...) and, with ``register_on_complete``, registered as a dataset.
+
+    ``destination=(datastore, path)`` also copies the files into that datastore path
+    (``{run-id}`` and ``{output-name}`` are replaced); ``source`` and ``partition_format`` do not map.
+    """
+
+    _v1_class = "PipelineData"
+
+    def __init__(self, name: str | None = None, destination: Any = None, source: str | None = None,
+                 partition_format: str | None = None) -> None:
+        from steprun_widgets.core.datastore import Datastore, clean_path
+        from steprun_widgets.local.step_data import new_output_name
+
+        super().__init__(name or new_output_name())
+        if source is not None or partition_format is not None:
+            raise PipelineDefinitionError(
+                f"OutputFileDatasetConfig {self.name!r}: source= and partition_format= are not supported: "
+                "the script writes into the folder it is given")
+        self.destination = None
+        if destination is not None:
+            if not (isinstance(destination, tuple) and len(destination) == 2
+                    and isinstance(destination[0], Datastore)):
+                raise PipelineDefinitionError(
+                    f"OutputFileDatasetConfig {self.name!r}: destination must be (datastore, 'path'), got "
+                    f"{destination!r}")
+            self.destination = (destination[0].name, clean_path(destination[1], "destination path"))
+        #: ``register_on_complete``: the dataset to register once the producing step finishes.
+        self._registration: dict | None = None
+
+    def as_upload(self, overwrite: bool = False, source_globs: Any = None) -> OutputFileDatasetConfig:
+        """The script's folder is uploaded when it ends (the only way here)."""
+        return self
+
+    def as_mount(self, disable_metadata_cache: bool = False) -> OutputFileDatasetConfig:  # type: ignore[override]
+        """Output mode "mount": the script writes into a local folder, uploaded when it ends."""
+        return self
+
+    def read_delimited_files(self, include_path: bool = False, separator: str = ",", header: Any = True,
+                             partition_format: str | None = None, path_glob: str | None = None,
+                             set_column_types: Any = None):
+        return self.parse_delimited_files(separator=separator, header=header)
+
+    def read_parquet_files(self, include_path: bool = False, partition_format: str | None = None,
+                           path_glob: str | None = None, set_column_types: Any = None):
+        return self.parse_parquet_files()
+
+    def register_on_complete(self, name: str, description: str | None = None,
+                             tags: dict[str, str] | None = None) -> OutputFileDatasetConfig:
+        """Register this output as the FileDataset ``name`` when its step finishes."""
+        self.as_dataset().register_on_complete(name, description, tags)
+        return self
 
 
 _ARG_TYPES = (str, int, float, os.PathLike)
@@ -129,25 +213,97 @@ class PipelineStep:
             self.environment.environment[f"AML_PARAMETER_{key}"] = str(value)
         self.version = None if version is None else str(version)
         self._run_after: list[PipelineStep] = []
-        for data in (*self.inputs, *self.outputs):
+        #: Datastore references and datasets the step reads (``step_data.data_input`` forms).
+        self.data_inputs: list[Any] = []
+        given_inputs, self.inputs = self.inputs, []
+        outputs, self.outputs = self.outputs, []
+        for data in outputs:
+            data = getattr(data, "data", data)  # OutputFileDatasetConfig.read_delimited_files()...
             if not isinstance(data, PipelineData):
                 raise PipelineDefinitionError(
-                    f"{owner}: inputs and outputs must be PipelineData, got {data!r} "
-                    f"({type(data).__name__}). DataReference, DataPath and Dataset inputs do not map: "
-                    "pass a path as a string argument, or produce the data with a step that writes a "
-                    "PipelineData")
+                    f"{owner}: outputs must be PipelineData or OutputFileDatasetConfig, got {data!r} "
+                    f"({type(data).__name__})")
+            self._add_unique(self.outputs, data)
+        for item in given_inputs:
+            self._add_input(item, owner)
         for data in self.outputs:  # the latest step defined with it (a re-run notebook cell)
             data._producer = self
         declared = {id(d) for d in (*self.inputs, *self.outputs)}
         for arg in self.arguments:
+            if isinstance(arg, OutputFileDatasetConfig) and id(arg) not in declared:
+                # v1 takes an OutputFileDatasetConfig among arguments only as this step's output
+                # when no earlier step produces it
+                if arg._producer is None or arg._producer is self:
+                    self._add_unique(self.outputs, arg)
+                    arg._producer = self
+                else:
+                    self._add_input(arg, owner)
+                declared.add(id(arg))
+                continue
+            wrapped = getattr(arg, "data", None)
+            if isinstance(wrapped, OutputFileDatasetConfig) and id(wrapped) not in declared \
+                    and wrapped._producer is None:  # out.read_delimited_files() as the producer's argument
+                self._add_unique(self.outputs, wrapped)
+                wrapped._producer = self
+                declared.add(id(wrapped))
+                continue
             if isinstance(arg, PipelineData) and id(arg) not in declared:
                 raise PipelineDefinitionError(
                     f"{owner}: argument {arg!r} is in neither its inputs nor its outputs")
-            if not isinstance(arg, (*_ARG_TYPES, PipelineData, PipelineParameter)):
+            if isinstance(arg, (*_ARG_TYPES, PipelineData, PipelineParameter)):
+                continue
+            found = self._data_input(arg, owner)
+            if found is None:
                 raise PipelineDefinitionError(
                     f"{owner}: argument {arg!r} ({type(arg).__name__}) does not map: arguments are "
-                    "strings, numbers, PipelineData and PipelineParameter. For a DataReference, "
-                    "DataPath or Dataset pass its path as a string")
+                    "strings, numbers, PipelineData, PipelineParameter, datastore references and "
+                    "datasets")
+            if found.input_name not in {d.input_name for d in self.data_inputs}:
+                self._add_input(arg, owner)
+        names = [d.name for d in self.inputs] + [d.input_name for d in self.data_inputs]
+        twice = sorted({n for n in names if names.count(n) > 1} - {d.name for d in self.inputs})
+        if twice:
+            raise PipelineDefinitionError(f"{owner}: two inputs are named {twice[0]!r}; give them "
+                                          "different names (as_named_input, data_reference_name)")
+
+    @staticmethod
+    def _add_unique(found: list, data: Any) -> None:
+        if not any(d is data for d in found):
+            found.append(data)
+
+    @staticmethod
+    def _data_input(item: Any, owner: str) -> Any:
+        from steprun_widgets.local.step_data import data_input
+
+        try:
+            return data_input(item)
+        except StepRunError as exc:
+            raise PipelineDefinitionError(f"{owner}: {exc}") from None
+
+    def _add_input(self, item: Any, owner: str) -> None:
+        if isinstance(item, PipelineData):
+            self._add_unique(self.inputs, item)
+            return
+        found = self._data_input(item, owner)
+        if found is None:
+            raise PipelineDefinitionError(
+                f"{owner}: inputs must be PipelineData, datastore references (DataReference, "
+                "datastore.path(...), (DataPath, DataPathComputeBinding)) or datasets "
+                f"(dataset.as_named_input(name)), got {item!r} ({type(item).__name__})")
+        if hasattr(found, "data"):  # another step's output read as a dataset: it needs that step
+            self._add_unique(self.inputs, found.data)
+        if found.input_name not in {d.input_name for d in self.data_inputs}:
+            self.data_inputs.append(found)
+
+    def argument_key(self, arg: Any) -> str | None:
+        """The folder key a data argument stands for in the plan (None for a plain value)."""
+        if isinstance(arg, PipelineData):
+            return arg.output_name if any(arg is d for d in self.outputs) else arg.name
+        wrapped = getattr(arg, "data", None)
+        if isinstance(wrapped, PipelineData) and any(wrapped is d for d in self.outputs):
+            return wrapped.output_name
+        found = None if isinstance(arg, (*_ARG_TYPES, PipelineParameter)) else self._data_input(arg, "")
+        return found.input_name if found is not None else None
 
     @property
     def node_id(self) -> str:

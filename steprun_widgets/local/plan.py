@@ -87,6 +87,12 @@ class StepPlan:
     #: Environment variables the step's run configuration sets, and the Python it runs with.
     environment: dict[str, str] = field(default_factory=dict)
     python: str | None = None
+    #: Datastore references and datasets the step reads: ``{"name", "mode", "kind", "sources",
+    #: "definition", ...}`` (``step_input()`` of steprun_widgets.local.step_data's forms).
+    data_inputs: list[dict] = field(default_factory=list)
+    #: Output name -> what happens to it once uploaded: ``{"destination": [datastore, path],
+    #: "registration": {...}}`` (OutputFileDatasetConfig).
+    output_datasets: dict[str, dict] = field(default_factory=dict)
 
     @property
     def depends_on(self) -> set[str]:
@@ -153,4 +159,7 @@ class PipelinePlan:
 #: Environment of a step's process, set by the runner: the step's channel file (what
 #: ``Run.get_context()`` hands records over) and the step's run id.
 CONTEXT_ENV = "STEPRUN_CONTEXT"
+#: Environment of a step's process: JSON {input name: {"path", "mode", "kind", "definition"}}, what
+#: ``Run.get_context().input_datasets`` reads.
+INPUT_DATASETS_ENV = "STEPRUN_INPUT_DATASETS"
 RUN_ID_ENV = "STEPRUN_RUN_ID"

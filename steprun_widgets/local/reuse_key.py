@@ -22,7 +22,7 @@ from steprun_widgets.core import reuse_explain as rx
 from steprun_widgets.core.rest import MlflowRest, RunRecord
 from steprun_widgets.local.command_step import CommandStep
 from steprun_widgets.local.parameters import PipelineParameter, as_argument
-from steprun_widgets.local.pipeline import PipelineData, PipelineStep, PythonScriptStep
+from steprun_widgets.local.pipeline import PipelineStep, PythonScriptStep
 from steprun_widgets.local.reuse import IGNORED_DIRS, reuse_key, source_digest
 
 if TYPE_CHECKING:
@@ -122,9 +122,11 @@ class KeyMaker:
             self._sources[folder] = (source_digest(folder), files, complete)
         return self._sources[folder]
 
-    def decide(self, step: PipelineStep, input_runs: list[tuple[str, str | None]]) -> StepDecision:
+    def decide(self, step: PipelineStep, input_runs: list[tuple[str, str | None]],
+               data_identity: list | None = None) -> StepDecision:
         """The key and decision of ``step``; ``input_runs`` are (artifact name, producer run id or
-        None when the producer runs in a dry run), in the order of ``step.inputs``."""
+        None when the producer runs in a dry run), in the order of ``step.inputs``;
+        ``data_identity`` what decides reuse for its datastore and dataset inputs."""
         for data in step.outputs:
             self.producer_of[data.name] = step.name
         digest, files, complete = self.source(step.source_directory)
@@ -132,7 +134,10 @@ class KeyMaker:
         arguments = [self._argument(a, step) for a in template]
         script = step.script_name if isinstance(step, PythonScriptStep) else ""
         key_inputs = [(name, run or "") for name, run in input_runs]
-        key = reuse_key(digest, script, arguments, key_inputs, step.reuse_identity())
+        identity = step.reuse_identity()
+        if data_identity:
+            identity = {**identity, "data": data_identity}
+        key = reuse_key(digest, script, arguments, key_inputs, identity)
         inputs = []
         for data, (_, run) in zip(step.inputs, input_runs, strict=True):
             producer = self.producer_of.get(data.name, "")
@@ -146,7 +151,7 @@ class KeyMaker:
             "parameters": {a.name: as_argument(self.values[a.name]) for a in template
                            if isinstance(a, PipelineParameter)},
             "inputs": inputs,
-            "environment": {k: _digest(v) for k, v in step.reuse_identity().items()},
+            "environment": {k: _digest(v) for k, v in identity.items()},
             "allow_reuse": step.allow_reuse,
         }
         record: dict[str, Any] = {"format": rx.FORMAT, "step": step.name, "parts": parts}
@@ -186,9 +191,9 @@ class KeyMaker:
 
     def _argument(self, arg: Any, step: PipelineStep) -> Any:
         """A step argument as the plan holds it: ``{"data": folder key}``, or a string."""
-        if isinstance(arg, PipelineData):
-            own = any(arg is d for d in step.outputs)
-            return {"data": arg.output_name if own else arg.name}
+        key = step.argument_key(arg)
+        if key is not None:
+            return {"data": key}
         if isinstance(arg, PipelineParameter):
             return as_argument(self.values[arg.name])
         return str(arg)

@@ -100,7 +100,7 @@ def submit_pipeline(experiment: Experiment, pipeline: Pipeline, *, executor: Any
             rest.log_params(pipeline_record.run_id, {layout.param_pipeline_parameter(k): as_argument(v)
                                                      for k, v in values.items()})
         plans = _create_step_runs(rest, experiment_id, pipeline_record, order, created,
-                                  values, reuse=not regenerate_outputs)
+                                  values, reuse=not regenerate_outputs, workspace=workspace)
         try:
             work_dir = _work_dir(workspace, pipeline_record.run_id)
         except OSError as exc:
@@ -154,9 +154,37 @@ def default_pipeline_name(step_names: list[str]) -> str:
     return f"pipeline: {first} +{more} step{'s' if more > 1 else ''}"
 
 
+def _output_datasets(step: PipelineStep) -> dict[str, dict]:
+    """What happens to each OutputFileDatasetConfig output of a step once it is uploaded."""
+    found = {}
+    for data in step.outputs:
+        extra = {}
+        if getattr(data, "destination", None):
+            extra["destination"] = list(data.destination)
+        if getattr(data, "_registration", None):
+            extra["registration"] = data._registration
+        if extra:
+            found[data.output_name] = extra
+    return found
+
+
+def _data_identity(rest: MlflowRest, entry: dict) -> list:
+    """What decides reuse for a data input: its definition and, for files on the server, their
+    paths and sizes (a file replaced in a datastore runs the step again)."""
+    from steprun_widgets.core.datastore import select_files
+
+    listing = []
+    for source in entry["sources"]:
+        if "run_id" in source:
+            files, _ = select_files(rest, source["run_id"], source.get("path", ""))
+            listing.append([(f.path, f.file_size) for f in files])
+    return [entry["name"], entry["mode"], entry.get("definition") or entry["sources"], listing]
+
+
 def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: RunRecord,
                       order: list[PipelineStep], created: list[str],
-                      values: Mapping[str, Any] | None = None, reuse: bool = True) -> list[StepPlan]:
+                      values: Mapping[str, Any] | None = None, reuse: bool = True,
+                      workspace: Any = None) -> list[StepPlan]:
     """One run per step, in topological order; reused steps are marked Finished at once.
 
     ``reuse`` False (``regenerate_outputs=True``) runs every step; their results are still
@@ -171,7 +199,9 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
         inputs = [InputPlan(d.name, producer_of[d.name], plans[producer_of[d.name]].run_id,
                             None if d.output_name == d.name else d.output_name)
                   for d in step.inputs]
-        decision = keys.decide(step, [(i.artifact_name, i.producer_run_id) for i in inputs])
+        data_inputs = [d.step_input(workspace) for d in step.data_inputs]
+        decision = keys.decide(step, [(i.artifact_name, i.producer_run_id) for i in inputs],
+                               [_data_identity(rest, d) for d in data_inputs])
         arguments, key, original = decision.arguments, decision.key, decision.original
         script = step.script_name if isinstance(step, PythonScriptStep) else ""
         tags = {
@@ -209,7 +239,8 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             source_directory=str(step.source_directory.resolve()), reused=original is not None,
             reuse_key=key, after=[o.name for o in step._run_after],
             command=isinstance(step, CommandStep), environment=dict(step.environment.environment),
-            python=step.environment.python)
+            python=step.environment.python, data_inputs=data_inputs,
+            output_datasets=_output_datasets(step))
     return [plans[s.name] for s in order]
 
 

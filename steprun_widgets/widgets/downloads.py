@@ -105,18 +105,17 @@ def stream_output(step_run: StepRun, output_name: str, request_id: str, send: Se
         mime = "application/zip" if zipped else "application/octet-stream"
         send({"type": "download_start", "request_id": request_id, "filename": filename, "size": size,
               "mime": mime}, None)
-        rest = step_run._rest
-        run = step_run._record()
+        output = step_run.get_output(output_name)
         if zipped:
             with zipfile.ZipFile(sender, mode="w", compression=zipfile.ZIP_DEFLATED,
                                  compresslevel=1) as archive:
                 for rel, info in files:
                     with archive.open(f"{output_name}/{rel}", "w", force_zip64=True) as member, \
-                            rest.open_artifact(run, info.path) as response:
+                            output.open_file(info) as response:
                         for chunk in response.iter_content(CHUNK):
                             member.write(chunk)
         else:
-            with rest.open_artifact(run, files[0][1].path) as response:
+            with output.open_file(files[0][1]) as response:
                 for chunk in response.iter_content(CHUNK):
                     sender.write(chunk)
         sender.flush()

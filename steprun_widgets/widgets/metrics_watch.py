@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import json
 import math
 
 from steprun_widgets.core import layout
@@ -99,6 +100,22 @@ class MetricSeries:
                 "seq": self.seq, "description": description}
 
 
+def dataset_input_rows(record: RunRecord) -> dict[str, str]:
+    """The run's MLflow dataset inputs as rows of the parameters table: ``input dataset <name>`` ->
+    where it came from and its digest (Azure ML v1 datasets and datastore references of a step)."""
+    rows = {}
+    for entry in record.dataset_inputs:
+        dataset = entry["dataset"]
+        source = dataset.get("source") or ""
+        try:
+            uri = json.loads(source).get("uri", source)
+        except (ValueError, AttributeError):
+            uri = source
+        shown = ", ".join(map(str, uri)) if isinstance(uri, list) else str(uri)
+        rows[f"input dataset {dataset.get('name', '')}"] = f"{shown} (digest {dataset.get('digest', '')})"
+    return rows
+
+
 class MetricsWatch:
     """The metrics, parameters and images of one run, refreshed from its records."""
 
@@ -119,6 +136,7 @@ class MetricsWatch:
         """Read the metrics whose latest value moved; refresh params and images. The messages for
         the browser go into ``messages`` as they are made (a failure later keeps them)."""
         self.params = {k: str(v) for k, v in record.params.items()}
+        self.params.update(dataset_input_rows(record))
         self.descriptions = metric_descriptions(record.tags)
         moved = []
         for key, latest in latest_points(record.metrics).items():

@@ -198,7 +198,8 @@ def test_python_script_step_v1_keywords(src):
 
 @pytest.mark.parametrize("bad", [object(), ("param", "binding"), {"path": "x"}])
 def test_inputs_and_arguments_that_do_not_map(src, bad):
-    with pytest.raises(PipelineDefinitionError, match="DataReference, DataPath (and|or) Dataset"):
+    with pytest.raises(PipelineDefinitionError, match=r"inputs must be PipelineData, datastore references "
+                       r"\(DataReference.*or datasets"):
         step(src, inputs=[bad])
     with pytest.raises(PipelineDefinitionError, match="does not map"):
         step(src, arguments=["--x", bad])

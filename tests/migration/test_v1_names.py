@@ -82,8 +82,8 @@ def test_on_instances_too_and_the_names_that_now_map():
     step = StepRun(Experiment(ws, "e"), "a" * 32, "b" * 32, None)
     with pytest.raises(V1MemberNotSupportedError, match=r"StepRun\.get_file_names .*get_output_data"):
         step.get_file_names()
-    with pytest.raises(V1MemberNotSupportedError, match=r"Workspace\.get_default_datastore"):
-        ws.get_default_datastore()
+    with pytest.raises(V1MemberNotSupportedError, match=r"Workspace\.set_default_datastore"):
+        ws.set_default_datastore("other")
     with pytest.raises(AttributeError) as plain:
         step.no_such_thing  # noqa: B018  -- not a v1 name: Python's own error
     assert not isinstance(plain.value, StepRunError)
