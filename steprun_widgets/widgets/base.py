@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
+from steprun_widgets.widgets.comm_route import route_off_main_thread
 from steprun_widgets.widgets.display import SnapshotDisplay
 from steprun_widgets.widgets.frontend import MESSAGE, Bundle, esm_for, hot_reload
 
@@ -32,6 +33,8 @@ class RunWidget(SnapshotDisplay, anywidget.AnyWidget):
             self._css = ""  # the loader adds the bundle's CSS, once per page
         super().__init__(**kwargs)
         self.on_msg(self._serve_frontend)
+        # clicks are answered while a cell blocks the kernel (a subshell thread handles them)
+        self.serves_while_busy = route_off_main_thread(self)
 
     def _serve_frontend(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
         """A loader that found no frontend code on its page asks for it (js/src/loader.js)."""
