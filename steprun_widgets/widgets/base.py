@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 import anywidget
@@ -40,6 +41,31 @@ class RunWidget(SnapshotDisplay, anywidget.AnyWidget):
         """A loader that found no frontend code on its page asks for it (js/src/loader.js)."""
         if isinstance(content, dict) and content.get("type") == MESSAGE:
             self.send(self._frontend.reply())
+
+    def wait_for_completion(self, show_output: bool = False, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Wait for the run shown to end, then bring this view and its saved snapshot up to date.
+
+        For notebooks built with ``jupyter nbconvert --execute`` (course material, reports): a
+        cell runs ``widget.wait_for_completion()`` after the one that displayed ``widget``, and the
+        saved notebook shows the run's final state (the snapshot's last update arrives while this
+        cell still runs, so nbclient keeps it). Returns the final status, as the run's own
+        ``wait_for_completion`` does (``show_output`` streams the log lines as text too).
+        """
+        run = self._run()
+        try:
+            return run.wait_for_completion(show_output=show_output, timeout_seconds=timeout_seconds,
+                                           raise_on_error=raise_on_error)
+        finally:
+            self.refresh()  # the final record: traits, logs, the open step view
+            self._refresh_companion(force=True)  # sent from this cell, whoever refreshed last
+
+    def _run(self) -> Any:
+        """The StepRun or PipelineRun this widget shows."""
+        raise NotImplementedError
+
+    def refresh(self) -> RunWidget:
+        raise NotImplementedError
 
     def _on_connection(self, ok: bool, detail: str) -> None:
         """The poller's word on the server: "reconnecting" (with why) while it cannot be reached."""

@@ -71,6 +71,9 @@ class PipelineRunWidget(RunWidget):
         if self.selected and self.selected_step is None:  # the selected step has a run now
             self._show_pane(self.selected)
 
+    def _run(self) -> Any:
+        return self.pipeline_run
+
     def refresh(self) -> PipelineRunWidget:
         """Refresh from the server now: the pipeline, its open step view and the widgets that
         ``step_widget()`` made (step views opened before are refreshed when opened again)."""
