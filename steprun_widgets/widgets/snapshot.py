@@ -105,7 +105,7 @@ CSS = ("""
  color:var(--srw-s-fg);font-size:inherit;border:0}
 .srw-snap h4{margin:10px 0 2px;font-size:13px;color:var(--srw-s-fg);font-weight:600;line-height:1.4}
 .srw-snap .srw-graph-wrap,.srw-snap .srw-scroll{overflow-x:auto;margin:6px 0}
-.srw-snap svg.srw-graph{max-width:none;height:auto}
+.srw-snap svg.srw-svg{max-width:none}.srw-snap svg.srw-graph{height:auto}
 .srw-snap .srw-charts{display:flex;flex-wrap:wrap;gap:8px}
 .srw-snap figure{margin:0;border:1px solid var(--srw-s-border);border-radius:4px;padding:4px}
 .srw-snap figcaption{font-size:12px;color:var(--srw-s-muted);max-width:320px}
