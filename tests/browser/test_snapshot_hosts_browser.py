@@ -113,6 +113,7 @@ def test_snapshot_reads_after_a_github_like_sanitiser(page, artifacts_dir, tmp_p
     text = page.locator("body").inner_text()
     assert "<svg" not in clean and "<style" not in clean
     assert "0s10s" not in text.replace(" ", "") and "s✔" not in text, text[:300]
-    for word in ("Steps", "step-000-train-the-model", "✔ Finished", "✖ Failed", "Step view: train", "line 19"):
+    for word in ("Steps", "step-000-train-the-model", "✔ Finished", "✖ Failed", "Step view: train",
+                 "line 19"):
         assert word in text, word
     assert not low_contrast(page, "pre code, td, th, h4")
