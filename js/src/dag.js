@@ -1,3 +1,4 @@
+// @ts-check
 /*! @dagrejs/dagre and @dagrejs/graphlib (bundled here), MIT License:
 
 Copyright (c) 2012-2014 Chris Pettitt

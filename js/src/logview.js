@@ -1,3 +1,4 @@
+// @ts-check
 import { h, frameScheduler } from "./dom.js";
 import { lineText, renderLine } from "./ansi.js";
 import { fitHeight, highlightMatches, jumpLabel } from "./highlight.js";

@@ -1,3 +1,4 @@
+// @ts-check
 import uPlot from "uplot";
 import { h } from "./dom.js";
 import { bucketIndices, formatValue as fmt, smooth } from "./metrics_data.js";

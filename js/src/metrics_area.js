@@ -1,3 +1,4 @@
+// @ts-check
 import { h, frameScheduler, breakableName } from "./dom.js";
 import { formatValue } from "./metrics_data.js";
 import { createChart } from "./metric_chart.js";

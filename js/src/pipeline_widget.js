@@ -1,3 +1,4 @@
+// @ts-check
 import { createBusyNote } from "./busy_note.js";
 import { h } from "./dom.js";
 import { createRunHeader } from "./header.js";

@@ -1,3 +1,4 @@
+// @ts-check
 import { h, frameScheduler } from "./dom.js";
 import { createRunHeader } from "./header.js";
 import { LogBuffer } from "./logbuffer.js";

@@ -1,3 +1,4 @@
+// @ts-check
 import { h } from "./dom.js";
 import { formatElapsed, statusInfo } from "./status.js";
 import { isTime, stepStatus, stepIsLive } from "./pipeline_steps.js";
@@ -195,6 +196,15 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     bar.style.left = left;
     bar.style.width = width;
   }
+
+  // a new width may hold more or fewer axis labels (axisTickCount): paint again at the last time
+  const resizes =
+    typeof ResizeObserver === "function"
+      ? new ResizeObserver(() => {
+          if (last && lastNow != null) paint(lastNow);
+        })
+      : null;
+  resizes?.observe(axis);
 
   function paint(now) {
     lastNow = now;
