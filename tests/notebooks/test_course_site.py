@@ -4,6 +4,9 @@ docs/course-site.md says to build it, read in Chromium with the network off.
 The page needs nothing from outside (every non-local request is refused and none is made), the
 run's snapshot shows, its status badges keep their size under the theme's Bootstrap (``.badge``),
 and its text keeps its contrast in the theme's light and dark modes.
+
+It lives beside the notebook tests (not in tests/browser) so it builds from the teaching notebook
+those tests executed in the same session, instead of running the lesson a second time.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.browser.contrast import low_contrast
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
 from tests.notebooks.helpers import executed_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +34,21 @@ def _conf_from_docs() -> str:
     return block
 
 
-def test_course_site_builds_and_reads_offline(browser, tmp_path_factory, tracking_uri, artifacts_dir):
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.browser
+def test_course_site_builds_and_reads_offline(browser, tmp_path_factory, tracking_uri):
+    artifacts_dir = REPO / "tests" / "notebooks" / "artifacts"  # screenshots (not committed)
+    artifacts_dir.mkdir(exist_ok=True)
+    (artifacts_dir / ".gitignore").write_text("*\n", encoding="utf-8")
     executed = executed_notebook("teaching.ipynb", tmp_path_factory, tracking_uri)
     site = tmp_path_factory.mktemp("course")
     shutil.copy(executed, site / "teaching.ipynb")
