@@ -8,7 +8,7 @@
 import { h } from "./dom.js";
 
 export const BUSY_NOTE =
-  "The kernel is running a cell: this starts when that cell ends (this kernel answers clicks only between cells).";
+  "Waiting for the kernel: if a cell is running, this starts when that cell ends (this kernel answers clicks only between cells).";
 
 /** Browser → kernel messages that a user's click sends and that the kernel answers. */
 export const REQUESTS = new Set(["download", "download_log", "save_local", "list_outputs", "cancel", "older_lines"]);
