@@ -17,6 +17,9 @@ from tests.support import stop_leftovers
 
 
 def pytest_configure(config):
+    # The sample's training step lasts ~20 s for a person watching it; 2 s here (every kernel,
+    # runner and step the tests start inherits this).
+    os.environ.setdefault("STEPRUN_SAMPLE_EPOCH_SECONDS", "0.2")
     # A shell starts a background job (scripts/test.sh runs its lanes so) with SIGINT ignored, and
     # Python then installs no KeyboardInterrupt handler: the tests that deliver a real Ctrl-C
     # (``_thread.interrupt_main``) would see nothing. Python's own handler, as in a terminal.

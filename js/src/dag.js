@@ -1,3 +1,4 @@
+// @ts-check
 /*! @dagrejs/dagre and @dagrejs/graphlib (bundled here), MIT License:
 
 Copyright (c) 2012-2014 Chris Pettitt
@@ -117,6 +118,23 @@ export function shortName(name, max = NAME_MAX) {
 }
 
 // An edge's label and tooltip from the names of the data on it: "model", "d_0 +197".
+/**
+ * Where an edge's label is centred: its edge's middle, moved in so the whole label stays inside
+ * the picture (a label at the left edge was cut to "ataset").
+ * @param {number} x the edge's middle
+ * @param {string} text the label
+ * @param {number} width the picture's width
+ * @returns {number}
+ */
+export function labelX(x, text, width) {
+  const half = (String(text).length * EDGE_LABEL_CHAR_PX) / 2 + 2;
+  if (width <= 2 * half) return width / 2;
+  return Math.min(width - half, Math.max(half, x));
+}
+
+/** About how wide one character of an edge label is, in the picture's units (11px text). */
+const EDGE_LABEL_CHAR_PX = 6.6;
+
 export function edgeLabel(names) {
   if (!names?.length) return { text: "", title: "" };
   const text = names.length === 1 ? shortName(names[0], LABEL_MAX) : `${shortName(names[0], LABEL_MAX - 5)} +${names.length - 1}`;
@@ -410,7 +428,7 @@ export class GraphView {
             "text",
             {
               class: "prw-edge-label",
-              x: r(at.x),
+              x: r(labelX(at.x, label.text, width)),
               y: r(at.y - 4),
               "text-anchor": "middle",
               "data-from": from,

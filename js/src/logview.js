@@ -1,3 +1,4 @@
+// @ts-check
 import { h, frameScheduler } from "./dom.js";
 import { lineText, renderLine } from "./ansi.js";
 import { fitHeight, highlightMatches, jumpLabel } from "./highlight.js";
@@ -318,7 +319,9 @@ export class LogView {
     const base = this._baseRows;
     const rows = base + (showPartial ? 1 : 0);
     if (this.autoHeight && this.scroller.isConnected && !this.wrap) {
-      const want = fitHeight(rows, rowH, { max: this.defaultViewport });
+      // grows to fit, never shrinks: another tab, a filter or a cleared log keeps the widget's
+      // height (the page below does not jump)
+      const want = Math.max(this.autoHeightPx ?? 0, fitHeight(rows, rowH, { max: this.defaultViewport }));
       if (want !== this.autoHeightPx) {
         this.autoHeightPx = want;
         this.scroller.style.height = `${want}px`;
@@ -366,7 +369,8 @@ export class LogView {
       this.layer.style.transform = `translateY(${Math.round(y)}px)`;
       if (this.autoHeight && this.scroller.isConnected) {
         // wrapped rows are taller than one row: fit the panel to what they measure
-        const want = Math.round(Math.min(this.defaultViewport, Math.max(60, this.layer.offsetHeight + 4)));
+        const fit = Math.round(Math.min(this.defaultViewport, Math.max(60, this.layer.offsetHeight + 4)));
+        const want = Math.max(this.autoHeightPx ?? 0, fit);
         if (want !== this.autoHeightPx) {
           this.autoHeightPx = want;
           this.scroller.style.height = `${want}px`;

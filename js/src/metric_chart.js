@@ -1,6 +1,10 @@
+// @ts-check
 import uPlot from "uplot";
 import { h } from "./dom.js";
 import { bucketIndices, formatValue as fmt, smooth } from "./metrics_data.js";
+
+/** Tick spacings of the step axis: 1, 2, 5, 10, 20, 50... (never a fraction of a step). */
+export const WHOLE_STEPS = Array.from({ length: 13 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
 
 const HEIGHT = 150;
 let canvasOk;
@@ -96,6 +100,7 @@ export function createChart(series, { smoothing = 0, theme = {}, others = [], la
     tabindex: 0,
     role: "img",
     "data-testid": "srw-chart-plot",
+    "data-lm-suppress-shortcuts": "true",
     onkeydown: onKey,
     onpointerenter: () => (pointer = true),
     onpointerleave: () => {
@@ -182,7 +187,11 @@ export function createChart(series, { smoothing = 0, theme = {}, others = [], la
         cursor: { drag: { x: false, y: false }, points: { fill: t.line } },
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
         // log scale: uPlot's own labels (it leaves the ticks between decades unlabelled)
-        axes: [axis, { ...axis, size: 56, values: log ? undefined : (u, vals) => vals.map(fmt) }],
+        // x: whole steps only (a metric's step is an integer): ticks at 1, 2, 5, 10... apart
+        axes: [
+          { ...axis, incrs: WHOLE_STEPS, values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+          { ...axis, size: 56, values: log ? undefined : (u, vals) => vals.map(fmt) },
+        ],
         series: multi
           ? [{}, ...all.map((_, k) => ({ stroke: SERIES_COLOURS[k % SERIES_COLOURS.length], width: 1.5, spanGaps: true }))]
           : [
@@ -247,6 +256,7 @@ export function createChart(series, { smoothing = 0, theme = {}, others = [], la
     const next = { ArrowRight: at + 1, ArrowLeft: at - 1, PageDown: at + tenth, PageUp: at - tenth, Home: 0, End: n - 1, Escape: -1 }[e.key];
     if (next === undefined || !n) return;
     e.preventDefault();
+    e.stopPropagation(); // the notebook would take the arrow keys (ArrowUp: the cell above)
     moveTo(next < 0 && e.key !== "Escape" ? 0 : Math.min(n - 1, next));
   }
 

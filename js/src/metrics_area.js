@@ -1,6 +1,10 @@
+// @ts-check
 import { h, frameScheduler, breakableName } from "./dom.js";
 import { formatValue } from "./metrics_data.js";
 import { createChart } from "./metric_chart.js";
+
+/** Keys a range input handles itself. */
+const SLIDER_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"]);
 
 // Charts shown at first; "Show more" adds as many again (a run may log thousands of names).
 export const CHART_PAGE = 24;
@@ -102,6 +106,12 @@ export function createMetricsArea({ store, themeRoot }) {
     value: 0,
     "data-testid": "srw-smoothing",
     "aria-label": "Smoothing (weight of the moving average)",
+    // the arrow keys move the slider: JupyterLab's notebook would take them (ArrowUp selects the
+    // cell above) — the attribute tells Lumino's shortcuts to leave them, stopPropagation the rest
+    "data-lm-suppress-shortcuts": "true",
+    onkeydown: (event) => {
+      if (SLIDER_KEYS.has(event.key)) event.stopPropagation();
+    },
     oninput: () => {
       const w = Math.min(0.99, +slider.value || 0);
       weight.textContent = w;

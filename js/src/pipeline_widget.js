@@ -1,3 +1,5 @@
+// @ts-check
+import { createBusyNote } from "./busy_note.js";
 import { h } from "./dom.js";
 import { createRunHeader } from "./header.js";
 import { GraphView } from "./dag.js";
@@ -41,7 +43,18 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
     cleanups.push(() => model.off(event, fn));
   };
 
-  const cancel = createCancelControl({ send: (msg) => model.send(msg), prefix: "prw", kind: "pipeline run" });
+  // a click the kernel answers (a step view opening, Cancel) is said at once to wait for a running
+  // cell where the kernel cannot serve it meanwhile (busy_note.js)
+  const busy = createBusyNote({ prefix: "prw" });
+  cleanups.push(() => busy.dispose());
+  const cancel = createCancelControl({
+    send: (msg) => {
+      busy.sent(msg);
+      model.send(msg);
+    },
+    prefix: "prw",
+    kind: "pipeline run",
+  });
   const header = createRunHeader({
     prefix: "prw",
     fallbackName: "(unnamed pipeline)",
@@ -54,6 +67,7 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
   const error = h("div", { class: "srw-error", "data-testid": "prw-error", role: "alert", hidden: true });
 
   const select = (id) => {
+    if (id && id !== model.get("selected") && stepMap.get(id)?.run_id) busy.sent(); // answered by `pane`
     model.set("selected", id);
     model.save_changes();
   };
@@ -70,6 +84,7 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
     h("div", { class: "prw-summary-line" }, summary, reusedCount),
     error,
     header.connection,
+    busy.el,
     graphView.el,
     detail.el,
     timeline.el,
@@ -236,9 +251,13 @@ export function renderPipelineWidget({ model, el, now = () => Date.now(), maxLay
     for (const trait of names) listen(`change:${trait}`, paint[part]);
   }
   listen("change:selected", onSelected);
-  listen("change:pane", paintPane);
+  listen("change:pane", () => {
+    busy.answered();
+    paintPane();
+  });
   listen("msg:custom", (msg) => {
     if (!msg || typeof msg !== "object" || "pane" in msg) return; // the step view's own
+    busy.received(msg);
     if (msg.type === "sync_done") cancel.setLive(true);
     else cancel.handle(msg);
   });

@@ -1,3 +1,4 @@
+// @ts-check
 import { h, frameScheduler } from "./dom.js";
 import { createRunHeader } from "./header.js";
 import { LogBuffer } from "./logbuffer.js";
@@ -13,6 +14,7 @@ import { KernelSaves } from "./kernel_save.js";
 import { createLogExport } from "./log_export.js";
 import { createCancelControl } from "./cancel.js";
 import { TERMINAL_STATUSES } from "./status.js";
+import { createBusyNote } from "./busy_note.js";
 
 export { AnsiStream, lineText, parseLines, renderLine } from "./ansi.js";
 export { LogBuffer } from "./logbuffer.js";
@@ -61,6 +63,14 @@ export function renderStepWidget({ model, el, options = {} }) {
     cleanups.push(() => model.off(event, fn));
   };
 
+  // every request of a click goes through `send`, so a busy kernel is said at once (busy_note.js)
+  const busy = createBusyNote({ prefix: "srw" });
+  cleanups.push(() => busy.dispose());
+  const send = (msg) => {
+    busy.sent(msg);
+    model.send(msg);
+  };
+
   const reuseText = h("span");
   const reuse = h(
     "span",
@@ -68,16 +78,16 @@ export function renderStepWidget({ model, el, options = {} }) {
     h("span", { class: "srw-reuse-icon", "aria-hidden": "true", text: "♻" }),
     reuseText,
   );
-  const cancel = createCancelControl({ send: (msg) => model.send(msg), prefix: "srw", kind: "step run" });
+  const cancel = createCancelControl({ send, prefix: "srw", kind: "step run" });
   const header = createRunHeader({ prefix: "srw", fallbackName: "(unnamed step)", extra: [reuse, cancel.button] });
 
   const buffers = Object.fromEntries(STREAMS.map((s) => [s, new LogBuffer(options.log)]));
   const view = new LogView({
     ...options.view,
     onRequestOlder: (stream, beforeLine, count) =>
-      model.send({ type: "older_lines", stream, before_line: beforeLine, count }),
+      send({ type: "older_lines", stream, before_line: beforeLine, count }),
   });
-  const logExport = createLogExport({ send: (msg) => model.send(msg), currentStream: () => tabs?.selected });
+  const logExport = createLogExport({ send, currentStream: () => tabs?.selected });
   view.tools.append(...logExport.buttons, logExport.note);
   const panel = h("div", { class: "srw-panel", role: "tabpanel", id: panelId }, view.el);
   const tabs = createTabs({
@@ -101,15 +111,15 @@ export function renderStepWidget({ model, el, options = {} }) {
 
   const root = h("div", { class: "srw-root srw-step" });
   const downloads = new Downloads({
-    send: (msg) => model.send(msg),
+    send,
     onChange: (outputName) => outputsTable.refresh(outputName),
     container: root,
   });
   const saves = new KernelSaves({
-    send: (msg) => model.send(msg),
+    send,
     onChange: (outputName) => outputsTable.refresh(outputName),
   });
-  const outputsTable = createOutputsTable({ downloads, saves, onList: () => model.send({ type: "list_outputs" }) });
+  const outputsTable = createOutputsTable({ downloads, saves, onList: () => send({ type: "list_outputs" }) });
   const logSync = new LogSync({ buffers, send: (msg) => model.send(msg) });
   const metrics = new MetricsStore({ sync: () => logSync.sync() });
   const metricsArea = createMetricsArea({ store: metrics, themeRoot: root });
@@ -119,6 +129,7 @@ export function renderStepWidget({ model, el, options = {} }) {
     cancel.panel,
     error,
     header.connection,
+    busy.el,
     metricsArea.el,
     h("div", { class: "srw-logs" }, tabs.el, panel),
     outputsTable.el,
@@ -175,8 +186,10 @@ export function renderStepWidget({ model, el, options = {} }) {
     metricsArea.changed(); // descriptions may be new even where the points are not
   });
 
+  listen("change:outputs_on_request", () => busy.answered()); // the answer to list_outputs
   listen("msg:custom", (msg, messageBuffers) => {
     if (!msg || typeof msg !== "object") return;
+    busy.received(msg);
     const buffer = STREAMS.includes(msg.stream) ? buffers[msg.stream] : null;
     switch (msg.type) {
       case "log":

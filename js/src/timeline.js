@@ -1,3 +1,4 @@
+// @ts-check
 import { h } from "./dom.js";
 import { formatElapsed, statusInfo } from "./status.js";
 import { isTime, stepStatus, stepIsLive } from "./pipeline_steps.js";
@@ -43,9 +44,20 @@ export function timeRange(steps, now, pipeline = {}) {
   return { t0, t1, open };
 }
 
+/**
+ * How many intervals between labels an axis `widthPx` wide holds, each 64 px at least (the widest
+ * label, "1h 05m", is about 56 px): the axis shows one label more than this.
+ * @param {number} widthPx the axis's width (0 when not laid out: the default)
+ * @returns {number}
+ */
+export function axisTickCount(widthPx) {
+  return widthPx > 0 ? Math.max(1, Math.min(MAX_TICKS, Math.floor(widthPx / 64))) : MAX_TICKS;
+}
+
 // Offsets (ms from t0) of the axis labels: a "nice" step giving at most MAX_TICKS labels.
-export function axisTicks(span) {
-  const step = TICK_STEPS.find((s) => span / s <= MAX_TICKS) ?? Math.ceil(span / MAX_TICKS / 86400000) * 86400000;
+// `maxTicks`: fewer on a narrow axis (axisTickCount), so labels never overlap.
+export function axisTicks(span, maxTicks = MAX_TICKS) {
+  const step = TICK_STEPS.find((s) => span / s <= maxTicks) ?? Math.ceil(span / maxTicks / 86400000) * 86400000;
   const ticks = [];
   for (let t = 0; t <= span; t += step) ticks.push(t);
   return ticks;
@@ -185,6 +197,15 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     bar.style.width = width;
   }
 
+  // a new width may hold more or fewer axis labels (axisTickCount): paint again at the last time
+  const resizes =
+    typeof ResizeObserver === "function"
+      ? new ResizeObserver(() => {
+          if (last && lastNow != null) paint(lastNow);
+        })
+      : null;
+  resizes?.observe(axis);
+
   function paint(now) {
     lastNow = now;
     const { stepMap, pipeline } = last;
@@ -193,7 +214,7 @@ export function createTimeline({ onSelect = () => {} } = {}) {
     rowsEl.hidden = range == null || rows.size === 0;
     axis.hidden = range == null;
     if (!range) return;
-    const ticks = axisTicks(range.t1 - range.t0);
+    const ticks = axisTicks(range.t1 - range.t0, axisTickCount(axis.clientWidth));
     const key = JSON.stringify([ticks, range.t1 - range.t0]);
     if (key !== ticksKey) {
       ticksKey = key;

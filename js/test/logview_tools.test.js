@@ -102,6 +102,10 @@ describe("log viewer tools", () => {
     buf.append(numbered(0, 100));
     view.flush();
     expect(log.style.height).toBe("320px");
+    buf.clear(); // another tab, a filter: the panel keeps its height (the page does not jump)
+    buf.append("one\n");
+    view.flush();
+    expect(log.style.height).toBe("320px");
     log.style.height = "500px"; // the user dragged the corner
     buf.clear();
     view.flush();

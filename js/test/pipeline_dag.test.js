@@ -136,3 +136,14 @@ describe("GraphView", () => {
     view.dispose();
   });
 });
+
+describe("edge labels near the picture's edge", () => {
+  it("move in so the whole name shows", async () => {
+    const { labelX } = await import("../src/dag.js");
+    const half = ("dataset".length * 6.6) / 2 + 2;
+    expect(labelX(5, "dataset", 300)).toBeCloseTo(half); // was centred at 5: cut to "ataset"
+    expect(labelX(298, "dataset", 300)).toBeCloseTo(300 - half);
+    expect(labelX(150, "dataset", 300)).toBe(150);
+    expect(labelX(10, "dataset", 20)).toBe(10); // narrower than the label: centred
+  });
+});

@@ -96,3 +96,16 @@ describe("summary counts", () => {
     expect(s.total).toBe(8);
   });
 });
+
+describe("a narrow axis", () => {
+  it("holds fewer labels, never fewer than two", async () => {
+    const { axisTickCount, axisTicks } = await import("../src/timeline.js");
+    expect(axisTickCount(0)).toBe(6); // not laid out yet: the default
+    expect(axisTickCount(1000)).toBe(6);
+    expect(axisTickCount(200)).toBe(3);
+    expect(axisTickCount(60)).toBe(1);
+    const ticks = axisTicks(120_000, axisTickCount(200));
+    expect(ticks.length).toBeLessThanOrEqual(4); // 64 px apart at least on 200 px
+    expect(ticks[0]).toBe(0);
+  });
+});

@@ -10,6 +10,7 @@ from steprun_widgets.core.runs import PipelineRun
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.widgets.base import RunWidget
 from steprun_widgets.widgets.cancel_control import request_cancel
+from steprun_widgets.widgets.comm_route import kernel_serves_while_busy
 from steprun_widgets.widgets.display import asset
 from steprun_widgets.widgets.frontend import Bundle
 from steprun_widgets.widgets.pipeline_watch import PipelineWatch
@@ -69,6 +70,9 @@ class PipelineRunWidget(RunWidget):
         self._apply(self.watch.poll())
         if self.selected and self.selected_step is None:  # the selected step has a run now
             self._show_pane(self.selected)
+
+    def _run(self) -> Any:
+        return self.pipeline_run
 
     def refresh(self) -> PipelineRunWidget:
         """Refresh from the server now: the pipeline, its open step view and the widgets that
@@ -158,7 +162,7 @@ class PipelineRunWidget(RunWidget):
             return
         kind = content.get("type")
         if kind == "sync":
-            self.send({"type": "sync_done"})
+            self.send({"type": "sync_done", "serves_while_busy": kernel_serves_while_busy()})
         elif kind == "cancel":
             request_cancel(self.pipeline_run, self.send, str(content.get("request_id", "")))
 

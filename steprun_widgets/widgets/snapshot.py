@@ -16,9 +16,12 @@ and :mod:`snapshot_logs` (ANSI to HTML).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 
+from steprun_widgets.core.layout import is_terminal
 from steprun_widgets.widgets.graph_layout import layout_graph
 from steprun_widgets.widgets.snapshot_graph import graph_svg
 from steprun_widgets.widgets.snapshot_logs import SNAPSHOT_LOG_LINES, ansi_html, plain, tail_lines
@@ -46,36 +49,69 @@ __all__ = ["SNAPSHOT_LOG_LINES", "companion", "pipeline_html", "standalone_page"
 # (specificity 0,2,1), centres tables, shrinks every <svg> to the output's width and colours
 # tables for a dark theme: the rules here are one step more specific (table.srw-tbl, pre.srw-log,
 # svg.srw-graph).
-CSS = """
-.srw-snap{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;color:#1f2328;
- border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;max-width:980px;background:#fff;
- text-align:left}
-.srw-snap .badge{display:inline-block;border:1px solid currentColor;border-radius:10px;padding:0 8px;
- font-weight:600;white-space:nowrap}
-.srw-snap .muted{color:#59636e}
-.srw-snap .err{color:#cf222e;margin:4px 0;white-space:pre-wrap}
-.srw-snap table.srw-tbl{border-collapse:collapse;margin:6px 0;color:#1f2328;table-layout:auto;
- font-size:13px}
-.srw-snap table.srw-tbl td,.srw-snap table.srw-tbl th{border:0;border-bottom:1px solid #d0d7de;
- padding:2px 12px 2px 0;text-align:left;vertical-align:middle;line-height:1.4;max-width:none}
+#: Light colour -> (CSS variable, its dark value). The snapshot's HTML and SVG are written in the
+#: light colours (kept where a renderer strips <style>); the stylesheet maps each to its variable,
+#: which a dark host (JupyterLab dark, a Sphinx/pydata theme's dark mode, or a page without a theme
+#: of its own when the system prefers dark) sets to the dark value.
+PALETTE = {
+    "#1f2328": ("fg", "#e6edf3"), "#59636e": ("muted", "#9198a1"), "#fff": ("bg", "#0d1117"),
+    "#f6f8fa": ("bg-alt", "#161b22"), "#d0d7de": ("border", "#3d444d"), "#8c959f": ("line", "#656c76"),
+    "#1a7f37": ("ok", "#3fb950"), "#cf222e": ("err", "#f85149"), "#9a6700": ("warn", "#d29922"),
+    "#0969da": ("brand", "#4493f8"),
+}
+_LIGHT_VARS = ";".join(f"--srw-s-{name}:{light}" for light, (name, _) in PALETTE.items())
+_DARK_VARS = ";".join(f"--srw-s-{name}:{dark}" for name, dark in PALETTE.values())
+_MAPPED = "".join(
+    f'.srw-snap [fill="{light}"]{{fill:var(--srw-s-{name})}}'
+    f'.srw-snap [stroke="{light}"]{{stroke:var(--srw-s-{name})}}'
+    f'.srw-snap [style*="color:{light}"]{{color:var(--srw-s-{name})!important}}'
+    for light, (name, _) in PALETTE.items())
+
+# Every class is prefixed "srw-" so no page framework restyles it (Bootstrap's .badge, a theme's
+# .muted). Every colour is set, on every element that shows text (headings, <code>), since hosts
+# colour those themselves (JupyterLab dark gives <pre><code> its light text; a Sphinx dark theme its
+# headings). Dark: JupyterLab's body[data-jp-theme-light="false"], pydata/sphinx-book-theme's
+# html[data-theme="dark"], or prefers-color-scheme: dark where the host says neither light nor dark.
+CSS = ("""
+.srw-snap{""" + _LIGHT_VARS + """}
+:is(body[data-jp-theme-light="false"],html[data-theme="dark"]) .srw-snap{""" + _DARK_VARS + """}
+@media (prefers-color-scheme:dark){html:not([data-theme="light"]) body:not([data-jp-theme-light]) """
+       + ".srw-snap{" + _DARK_VARS + """}}
+.srw-snap{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;color:var(--srw-s-fg);
+ border:1px solid var(--srw-s-border);border-radius:6px;padding:8px 10px;max-width:980px;
+ background:var(--srw-s-bg);text-align:left;line-height:1.4}
+.srw-snap b,.srw-snap h4,.srw-snap td,.srw-snap th,.srw-snap div,.srw-snap span{color:inherit}
+.srw-snap .srw-badge{display:inline-block;border:1px solid currentColor;border-radius:10px;padding:0 8px;
+ font-weight:600;white-space:nowrap;font-size:13px;line-height:1.4;background:transparent}
+.srw-snap .srw-muted{color:var(--srw-s-muted)}
+.srw-snap .srw-err{color:var(--srw-s-err);margin:4px 0;white-space:pre-wrap}
+.srw-snap table.srw-tbl{border-collapse:collapse;margin:6px 0;color:var(--srw-s-fg);table-layout:auto;
+ font-size:13px;background:transparent}
+.srw-snap table.srw-tbl td,.srw-snap table.srw-tbl th{border:0;border-bottom:1px solid var(--srw-s-border);
+ padding:2px 12px 2px 0;text-align:left;vertical-align:middle;line-height:1.4;max-width:none;
+ background:transparent;color:var(--srw-s-fg)}
 .srw-snap table.srw-tbl tbody tr{background:transparent}
-.srw-snap table.srw-tbl td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-.srw-snap table.srw-tbl td.name{font-weight:600;white-space:nowrap}
-.srw-snap table.srw-tbl code{font-size:11px;white-space:nowrap;background:transparent;padding:0}
+.srw-snap table.srw-tbl td.srw-num{font-variant-numeric:tabular-nums;white-space:nowrap}
+.srw-snap table.srw-tbl td.srw-name{font-weight:600;white-space:nowrap}
+.srw-snap table.srw-tbl td.srw-muted{color:var(--srw-s-muted)}
+.srw-snap table.srw-tbl td.srw-err{color:var(--srw-s-err);min-width:14em}
+.srw-snap table.srw-tbl code{font-size:11px;white-space:nowrap;background:transparent;padding:0;
+ color:var(--srw-s-muted);border:0}
 .srw-snap pre.srw-log{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'Liberation Mono',monospace;
- background:#f6f8fa;color:#1f2328;padding:6px 8px;max-height:360px;overflow:auto;white-space:pre-wrap;
- word-break:break-all;font-size:12px;line-height:1.45;margin:4px 0;text-align:left;border:0}
-.srw-snap pre.srw-log code{font-family:inherit;background:transparent;padding:0;white-space:inherit}
-.srw-snap h4{margin:10px 0 2px;font-size:13px}
+ background:var(--srw-s-bg-alt);color:var(--srw-s-fg);padding:6px 8px;max-height:360px;overflow:auto;
+ white-space:pre-wrap;word-break:break-all;font-size:12px;line-height:1.45;margin:4px 0;text-align:left;
+ border:0}
+.srw-snap pre.srw-log code{font-family:inherit;background:transparent;padding:0;white-space:inherit;
+ color:var(--srw-s-fg);font-size:inherit;border:0}
+.srw-snap h4{margin:10px 0 2px;font-size:13px;color:var(--srw-s-fg);font-weight:600;line-height:1.4}
 .srw-snap .srw-graph-wrap,.srw-snap .srw-scroll{overflow-x:auto;margin:6px 0}
-.srw-snap table.srw-tbl td.err{min-width:14em}
-.srw-snap svg.srw-graph{max-width:none;height:auto}
-.srw-snap .charts{display:flex;flex-wrap:wrap;gap:8px}
-.srw-snap figure{margin:0;border:1px solid #d0d7de;border-radius:4px;padding:4px}
-.srw-snap figcaption{font-size:12px;color:#59636e;max-width:320px}
-.srw-snap figure svg text{font-size:10px;fill:#59636e}
-.srw-snap .srw-pane{border-left:3px solid #0969da;padding-left:8px;margin:8px 0}
-"""
+.srw-snap svg.srw-svg{max-width:none}.srw-snap svg.srw-graph{height:auto}
+.srw-snap .srw-charts{display:flex;flex-wrap:wrap;gap:8px}
+.srw-snap figure{margin:0;border:1px solid var(--srw-s-border);border-radius:4px;padding:4px}
+.srw-snap figcaption{font-size:12px;color:var(--srw-s-muted);max-width:320px}
+.srw-snap figure svg text{font-size:10px;fill:var(--srw-s-muted)}
+.srw-snap .srw-pane{border-left:3px solid var(--srw-s-brand);padding-left:8px;margin:8px 0}
+""" + _MAPPED).replace("\n", "")
 
 
 def strip_ansi(text: str) -> str:
@@ -83,9 +119,50 @@ def strip_ansi(text: str) -> str:
     return plain(text)
 
 
-def wrap(body: str, kind: str) -> str:
-    return (f'<div class="srw-snap srw-snapshot-{kind}"><style>{CSS}</style>{body}'
-            f'<div class="muted" style="margin-top:4px">snapshot of the last state</div></div>')
+def wrap(body: str, kind: str, status: str = "", saved_ms: float | None = None) -> str:
+    return (f'<div class="srw-snap srw-snapshot-{kind}"><style>{CSS}</style>{sanitiser_proof(body)}'
+            f'{caption(status, saved_ms)}</div>')
+
+
+def caption(status: str, saved_ms: float | None = None) -> str:
+    """What the snapshot is: the last state of a run that ended, or a run that was still going.
+
+    An executed export (``jupyter nbconvert --execute``) saves a run as it was when the cell ran;
+    a run not final then says so plainly, with the time (UTC) the snapshot was taken.
+    """
+    if not status or is_terminal(status):
+        return '<div class="srw-muted" style="margin-top:4px">snapshot of the last state</div>'
+    at = datetime.fromtimestamp((time.time() * 1000 if saved_ms is None else saved_ms) / 1000,
+                                tz=timezone.utc).strftime("%H:%M UTC")
+    word = {"NotStarted": "not started yet", "Queued": "still queued"}.get(status, "still running")
+    return (f'<div class="srw-err" style="margin-top:4px;color:#9a6700;font-weight:600">⚠ {word} when this '
+            f'notebook was saved at {at} — not updated since (the run may have ended later)</div>')
+
+
+_SVG = re.compile(r"(<svg\b[^>]*>.*?</svg>)", re.S)
+_CELL = re.compile(r"<(td|th)\b(?![^>]*\bstyle=)")
+
+
+def sanitiser_proof(body: str) -> str:
+    """The body in a form that still reads where a sanitiser drops ``<style>`` and ``<svg>``.
+
+    JupyterLab's sanitiser (an untrusted notebook) removes ``<svg>`` but keeps its ``<text>``, which
+    ran on as one line ("prep Finished · 3.0 s✔prep…", "0s10s20s"), and right-aligns table cells
+    once our stylesheet is gone; it keeps inline ``style`` attributes. So each picture sits in a
+    span of font size 0 (its leftover text is invisible; the SVG sets its own sizes), and each
+    cell says ``text-align:left`` itself. GitHub-like sanitisers drop the SVG with its text and
+    every style: the tables carry the same facts.
+    """
+    body = _SVG.sub(lambda m: ('<span class="srw-pic" style="font-size:0;line-height:0;'
+                               f'display:inline-block">{_sized(m.group(1))}</span>'), body)
+    return _CELL.sub(r'<\1 style="text-align:left"', body)
+
+
+def _sized(svg: str) -> str:
+    """An SVG with a font size of its own (it sits in a span of font size 0)."""
+    end = svg.index(">")
+    return svg if "font-size=" in svg[:end] else f'{svg[:end]} font-size="10"{svg[end:]}'
+
 
 
 def _table(head: list[str], rows: list[str]) -> str:
@@ -103,22 +180,23 @@ def step_body(state: Mapping) -> str:
     if state.get("start_time"):
         facts.append("started " + when(state.get("start_time")))
     parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
-             f'<span class="muted">{" · ".join(facts)}</span></div>']
+             f'<span class="srw-muted">{" · ".join(facts)}</span></div>']
     reuse = state.get("reuse") or {}
     if reuse.get("run_id"):
         origin = f" (pipeline {esc(reuse['pipeline_run_id'])})" if reuse.get("pipeline_run_id") else ""
-        parts.append(f'<div class="muted">♻ reused results of run {esc(reuse["run_id"])}{origin}</div>')
+        parts.append(f'<div class="srw-muted">♻ reused results of run {esc(reuse["run_id"])}{origin}</div>')
     if state.get("error"):
-        parts.append(f'<div class="err">✖ {esc(state["error"])}</div>')
+        parts.append(f'<div class="srw-err">✖ {esc(state["error"])}</div>')
     outputs = state.get("outputs") or []
     if outputs:
-        rows = [f"<tr><td class='name'>{esc(o.get('name', ''))}</td>"
-                f"<td class='num'>{human_size(o.get('size'))}</td>"
-                f"<td class='num'>{esc('–' if o.get('file_count') is None else o['file_count'])}</td></tr>"
+        rows = [f"<tr><td class='srw-name'>{esc(o.get('name', ''))}</td>"
+                f"<td class='srw-num'>{human_size(o.get('size'))}</td>"
+                f"<td class='srw-num'>{esc('–' if o.get('file_count') is None else o['file_count'])}"
+                "</td></tr>"
                 for o in outputs]
         parts.append("<h4>Outputs</h4>" + _table(["name", "size", "files"], rows))
     elif state.get("outputs_on_request"):
-        parts.append('<h4>Outputs</h4><div class="muted">not listed (a run of another tool: '
+        parts.append('<h4>Outputs</h4><div class="srw-muted">not listed (a run of another tool: '
                      '"List outputs" in the live view lists them)</div>')
     parts.append(metrics_html(state.get("metrics") or {}, state.get("params") or {},
                               state.get("images") or []))
@@ -128,7 +206,7 @@ def step_body(state: Mapping) -> str:
             continue
         shown, count, total = tail_lines(text)
         more = ("" if count == total and not log.get("first_line") else
-                f' <span class="muted">(last {count} lines)</span>')
+                f' <span class="srw-muted">(last {count} lines)</span>')
         parts.append(f'<h4>{esc(stream)}{more}</h4><pre class="srw-log" '
                      f'style="font-family:ui-monospace,Menlo,Consolas,monospace;text-align:left">'
                      f"<code>{ansi_html(shown)}</code></pre>")
@@ -137,7 +215,7 @@ def step_body(state: Mapping) -> str:
 
 def step_html(state: Mapping) -> str:
     """The snapshot of a StepRunWidget's state (its synced traits)."""
-    return wrap(step_body(state), "step")
+    return wrap(step_body(state), "step", str(state.get("status") or ""))
 
 
 # --- a pipeline -------------------------------------------------------------------------------------
@@ -183,17 +261,17 @@ def _step_rows(order: list[str], by_node: Mapping[str, Mapping], names: Mapping[
     for node_id, step in zip(order, steps, strict=True):
         origin = step.get("reused_run_id") or ""
         reused = f"♻ run {_short_id(origin)}" if step.get("reused") else "–"
-        cells = [f"<td class='name'>{esc(names.get(node_id, node_id))}</td>",
+        cells = [f"<td class='srw-name'>{esc(names.get(node_id, node_id))}</td>",
                  f"<td>{badge(str(step.get('status') or 'NotStarted'))}</td>",
-                 f"<td class='num'>{_offset(step, rng)}</td>",
-                 f"<td class='num'>{duration(step.get('start_time'), step.get('end_time'))}</td>",
-                 f"<td class='num'>{reused}</td>"]
+                 f"<td class='srw-num'>{_offset(step, rng)}</td>",
+                 f"<td class='srw-num'>{duration(step.get('start_time'), step.get('end_time'))}</td>",
+                 f"<td class='srw-num'>{reused}</td>"]
         if has_why:
-            cells.append(f"<td class='why'>{esc(step.get('why') or '')}</td>")
+            cells.append(f"<td class='srw-why'>{esc(step.get('why') or '')}</td>")
         if rng:
             cells.append(f"<td>{bar_svg(step, rng, now_ms)}</td>")
         if has_error:
-            cells.append(f"<td class='err'>{esc(step.get('error', ''))}</td>")
+            cells.append(f"<td class='srw-err'>{esc(step.get('error', ''))}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return head, rows
 
@@ -220,10 +298,10 @@ def pipeline_html(state: Mapping, now_ms: float | None = None) -> str:
     if state.get("start_time"):
         facts.append("started " + when(state.get("start_time")))
     parts = [f'<div>{badge(state.get("status", ""))} <b>{esc(state.get("name", ""))}</b> '
-             f'<span class="muted">{" · ".join(facts)}</span></div>',
+             f'<span class="srw-muted">{" · ".join(facts)}</span></div>',
              f"<div>{_summary([by_node.get(i, {}) for i in order])}</div>"]
     if state.get("error"):
-        parts.append(f'<div class="err">✖ {esc(state["error"])}</div>')
+        parts.append(f'<div class="srw-err">✖ {esc(state["error"])}</div>')
     svg = graph_svg(graph, by_node, layout)
     if svg:
         parts.append(f'<div class="srw-graph-wrap">{svg}</div>')
@@ -231,13 +309,13 @@ def pipeline_html(state: Mapping, now_ms: float | None = None) -> str:
         head, rows = _step_rows(order, by_node, names, state, now_ms)
         parts.append(f'<h4>Steps</h4><div class="srw-scroll">{_table(head, rows)}</div>')
     else:
-        parts.append('<div class="muted">This pipeline has no steps.</div>')
+        parts.append('<div class="srw-muted">This pipeline has no steps.</div>')
     parts.append(pipeline_metrics_html(state.get("metrics_table") or {}, steps))
     selected = state.get("selected_step_state")
     if isinstance(selected, Mapping):
         parts.append(f'<h4>Step view: {esc(selected.get("name", ""))}</h4>'
                      f'<div class="srw-pane">{step_body(selected)}</div>')
-    return wrap("".join(parts), "pipeline")
+    return wrap("".join(parts), "pipeline", str(state.get("status") or ""), now_ms)
 
 
 # --- metrics --------------------------------------------------------------------------------------
@@ -352,11 +430,11 @@ def metrics_html(metrics: dict, params: dict, images: list) -> str:
     charted = {k: v for k, v in sorted(metrics.items()) if isinstance(v, dict) and v.get("count", 0) > 1}
     once = {k: v for k, v in sorted(metrics.items()) if isinstance(v, dict) and k not in charted}
     if charted:
-        parts.append('<h4>Metrics</h4><div class="charts">'
+        parts.append('<h4>Metrics</h4><div class="srw-charts">'
                      + "".join(chart_svg(k, v) for k, v in charted.items()) + "</div>")
     if once:
         rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(fmt((v.get('points') or [[0, '']])[-1][1]))}</td>"
-                       f"<td class='muted'>{esc(v.get('description', ''))}</td></tr>"
+                       f"<td class='srw-muted'>{esc(v.get('description', ''))}</td></tr>"
                        for k, v in once.items())
         parts.append(f"<h4>{'Values' if charted else 'Metrics'}</h4><table class='srw-tbl'>"
                      f"<tr><th>metric</th><th>value</th><th></th></tr>{rows}</table>")
@@ -366,7 +444,7 @@ def metrics_html(metrics: dict, params: dict, images: list) -> str:
                      f"{rows}</table>")
     if images:
         names = ", ".join(esc(i.get("name", "")) for i in images if isinstance(i, dict))
-        parts.append(f'<h4>Images</h4><div class="muted">{names}</div>')
+        parts.append(f'<h4>Images</h4><div class="srw-muted">{names}</div>')
     return "".join(parts)
 
 
@@ -383,7 +461,7 @@ def pipeline_metrics_html(table: dict, steps: list) -> str:
         f"<tr><td>{esc(step_names.get(r.get('node_id')) or r.get('run_id', ''))}</td>"
         + "".join(f"<td>{esc(fmt(r.get('values', {}).get(n))) if n in r.get('values', {}) else ''}</td>"
                   for n in shown) + "</tr>" for r in rows)
-    more = (f'<div class="muted">{len(names) - len(shown)} more metrics not shown</div>'
+    more = (f'<div class="srw-muted">{len(names) - len(shown)} more metrics not shown</div>'
             if len(names) > len(shown) else "")
     return (f"<h4>Metrics (last values)</h4><table class='srw-tbl'><tr><th>step</th>{head}</tr>"
             f"{body}</table>{more}")

@@ -17,7 +17,8 @@ def compare_html(state: Mapping) -> str:
     """The snapshot of a RunComparison's state (``RunComparison.snapshot_state``)."""
     runs = [r for r in state.get("runs") or [] if isinstance(r, Mapping)]
     labels = [str(r.get("label", "")) for r in runs]
-    going = ' <span class="muted">(some were still running when saved)</span>' if state.get("live") else ""
+    going = (' <span class="srw-muted">(some were still running when saved)</span>'
+             if state.get("live") else "")
     parts = [f'<div class="srw-head"><b>Comparison of {len(runs)} runs</b>{going}</div>']
     if len(runs) > MANY_RUNS:  # a sweep: one row per run, not a column per run
         return wrap("".join(parts) + _sweep_html(state.get("sweep") or {}, runs), "compare")
@@ -38,12 +39,12 @@ def compare_html(state: Mapping) -> str:
                 cells.append(f"<td>{badge(str(cell.get('status', '')))}"
                              f"{' · ' + elapsed(took / 1000) if isinstance(took, (int, float)) else ''}"
                              f"{' · ♻ reused' if cell.get('reused') else ''}</td>")
-            rows.append(f"<tr><td class='name'>{esc(step.get('name', ''))}</td>{''.join(cells)}</tr>")
+            rows.append(f"<tr><td class='srw-name'>{esc(step.get('name', ''))}</td>{''.join(cells)}</tr>")
         parts.append("<h4>Steps</h4>" + _table(["step", *map(esc, labels)], rows))
     params = state.get("params") or []
     if params:
         differing = sum(1 for p in params if p.get("differs"))
-        rows = [f"<tr><td class='name'>{'≠ ' if p.get('differs') else ''}{esc(p.get('name', ''))}</td>"
+        rows = [f"<tr><td class='srw-name'>{'≠ ' if p.get('differs') else ''}{esc(p.get('name', ''))}</td>"
                 + "".join(f"<td>{_cell(v)}</td>" for v in p.get("values") or []) + "</tr>" for p in params]
         parts.append(f"<h4>Parameters ({differing} differ, listed first)</h4>"
                      + _table(["parameter", *map(esc, labels)], rows))
@@ -54,7 +55,8 @@ def compare_html(state: Mapping) -> str:
         rows = []
         for i, values in enumerate(finals.get("values") or []):
             cells = "".join(
-                f"<td class='num'>{'★ ' if best.get(n) == i else ''}{fmt(v) if v is not None else '–'}</td>"
+                f"<td class='srw-num'>{'★ ' if best.get(n) == i else ''}"
+                f"{fmt(v) if v is not None else '–'}</td>"
                 for n, v in zip(names, values, strict=False))
             rows.append(f"<tr><td>{esc(labels[i] if i < len(labels) else i)}</td>{cells}</tr>")
         parts.append("<h4>Final metric values (★ best of each column)</h4>"
@@ -73,11 +75,12 @@ def compare_html(state: Mapping) -> str:
     if outputs:
         rows = []
         for out in outputs:
-            sizes = "".join(f"<td class='num'>{human_size(s) if s is not None else '–'}"
+            sizes = "".join(f"<td class='srw-num'>{human_size(s) if s is not None else '–'}"
                             f"{f' ({f} files)' if f is not None else ''}</td>"
                             for s, f in zip(out.get("sizes") or [], out.get("files") or [], strict=False))
             differs = {True: "differ", False: "same sizes", None: "–"}[out.get("differs")]
-            rows.append(f"<tr><td class='name'>{esc(out.get('name', ''))}</td>{sizes}<td>{differs}</td></tr>")
+            rows.append(f"<tr><td class='srw-name'>{esc(out.get('name', ''))}</td>{sizes}"
+                        f"<td>{differs}</td></tr>")
         parts.append("<h4>Outputs</h4>" + _table(["output", *map(esc, labels), "bytes"], rows))
     diff = state.get("log_diff") or {}
     if diff:
@@ -100,7 +103,7 @@ def _sweep_html(sweep: Mapping, runs: list[Mapping]) -> str:
     for row in sweep.get("rows") or []:
         index = row[0] if row and isinstance(row[0], int) and 0 <= row[0] < len(runs) else None
         run = runs[index] if index is not None else {}
-        cells = "".join(f"<td class='num'>{'–' if v is None else esc(fmt(v))}</td>" for v in row[1:])
+        cells = "".join(f"<td class='srw-num'>{'–' if v is None else esc(fmt(v))}</td>" for v in row[1:])
         rows.append(f"<tr><td>{esc(run.get('label', ''))}</td><td>{badge(str(run.get('status', '')))}</td>"
                     f"{cells}</tr>")
     head = ["run", "status", *(esc(c.get("name", "")) for c in columns)]

@@ -36,7 +36,7 @@ def look(status: str) -> tuple[str, str]:
 def badge(status: str) -> str:
     """The status as icon + word in its colour (the colour is the only thing a sanitiser drops)."""
     colour, icon = look(status)
-    return f'<span class="badge" style="color:{colour}">{icon} {esc(status or "Unknown")}</span>'
+    return f'<span class="srw-badge" style="color:{colour}">{icon} {esc(status or "Unknown")}</span>'
 
 
 def human_size(size: int | None) -> str:

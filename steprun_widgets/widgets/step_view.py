@@ -19,6 +19,7 @@ from steprun_widgets.core.rest import RunRecord
 from steprun_widgets.core.runs import StepRun
 from steprun_widgets.errors import StepRunError, redact
 from steprun_widgets.widgets.cancel_control import request_cancel
+from steprun_widgets.widgets.comm_route import kernel_serves_while_busy
 from steprun_widgets.widgets.downloads import ChunkSender, stream_log, stream_output
 from steprun_widgets.widgets.poller import get_poller
 from steprun_widgets.widgets.save_local import save_output_locally
@@ -85,7 +86,8 @@ class StepSession:
             with self.watch.lock:
                 for message in self.watch.snapshots():
                     self._send(message, None)
-            self._send({"type": "sync_done"}, None)  # the view knows a kernel answers it (live)
+            # the view knows a kernel answers it (live), and whether it does so while a cell runs
+            self._send({"type": "sync_done", "serves_while_busy": kernel_serves_while_busy()}, None)
         elif kind == "download":
             self._start_download(str(content.get("output", "")), str(content.get("request_id", "")))
         elif kind == "download_log":

@@ -72,6 +72,9 @@ class StepRunWidget(RunWidget):
         state["metrics"] = self.watch.metrics_state()
         return state
 
+    def _run(self) -> Any:
+        return self.step_run
+
     def refresh(self) -> StepRunWidget:
         """Refresh from the server now, on this thread (what the poller does each tick)."""
         get_poller().tick([self])

@@ -107,7 +107,8 @@ def _open_offline(browser, html: Path, shot: Path) -> dict:
                         scripts: e.querySelectorAll('script').length,
                         graph: [...e.querySelectorAll('svg.srw-graph')]
                           .map(g => Math.round(g.getBoundingClientRect().width)),
-                        nameAlign: [...e.querySelectorAll('td.name')].map(c => getComputedStyle(c).textAlign),
+                        nameAlign: [...e.querySelectorAll('td.srw-name')]
+                          .map(c => getComputedStyle(c).textAlign),
                         logFont: [...e.querySelectorAll('pre.srw-log')]
                           .map(p => getComputedStyle(p).fontFamily)}))""")
         return {

@@ -96,6 +96,22 @@ def test_live_chart_grows_while_the_step_runs(lab, page, experiment_name, artifa
     assert text.startswith("step ") and len(text.split(" · ")) == 3, text
     assert float(text.split(" · ")[1]) > 0
 
+    # The keyboard works inside JupyterLab: the notebook does not take the arrow keys (ArrowUp
+    # would select the cell above and leave the slider where it was).
+    active = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active"
+    cell_before = page.locator(active).first.evaluate("c => [...c.parentElement.children].indexOf(c)")
+    slider = widget.get_by_test_id("srw-smoothing")
+    slider.focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowUp"):
+        page.keyboard.press(key)
+    assert float(slider.input_value()) == 0.03, slider.input_value()
+    plot.focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    assert readout.inner_text().startswith("step 1 · "), readout.inner_text()
+    cell_after = page.locator(active).first.evaluate("c => [...c.parentElement.children].indexOf(c)")
+    assert cell_after == cell_before, "the arrow keys moved the notebook's active cell"
+
     # Descriptions come with the metrics trait (refreshed every few seconds), not with the messages.
     chart.locator(".srw-chart-desc", has_text="training loss").wait_for(timeout=60_000)
     scalars = widget.get_by_test_id("srw-scalars")

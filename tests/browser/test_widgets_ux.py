@@ -132,8 +132,12 @@ def test_widgets_as_a_user_sees_them(lab, page, ux_notebook, artifacts_dir):
     assert "accuracy 0.42" in evaluate.get_by_test_id("srw-error").inner_text()
     evaluate.get_by_test_id("srw-tab-stdout").click()
     assert "evaluate: reading the dataset" in log.inner_text()
+    height = evaluate.evaluate("el => Math.round(el.getBoundingClientRect().height)")
     evaluate.get_by_test_id("srw-error-link").click()
     assert stderr_tab.get_attribute("aria-selected") == "true"
+    # the widget keeps its height across tabs and filters (the page below does not jump)
+    time.sleep(0.3)
+    assert evaluate.evaluate("el => Math.round(el.getBoundingClientRect().height)") >= height - 1
     # 7: a failed step without outputs says so plainly
     assert "No outputs" in evaluate.get_by_test_id("srw-outputs").inner_text()
     assert "No outputs yet" not in evaluate.get_by_test_id("srw-outputs").inner_text()
@@ -280,6 +284,21 @@ def narrow_checks(page, pipeline) -> None:
             report = pipeline.locator("[data-testid^='prw-node-']", has_text="report").first
             box, area = report.bounding_box(), graph.bounding_box()
             assert box["x"] + box["width"] <= area["x"] + area["width"] + 1, "the last node scrolls into view"
+        # the timeline holds as many axis labels as fit (no two overlap), and no edge label is cut
+        # at the picture's edge ("ataset")
+        time.sleep(1.2)  # the timeline repaints for its new width
+        overlaps = pipeline.evaluate("""el => {
+            const boxes = [...el.querySelectorAll('.prw-tl-tick')].map(t => t.getBoundingClientRect());
+            return boxes.slice(1).filter((b, i) => b.left < boxes[i].right - 1).length; }""")
+        assert overlaps == 0, "timeline axis labels overlap"
+        cut = pipeline.evaluate("""el => {
+            const svg = el.querySelector('svg.prw-graph') || el.querySelector('.prw-graph-wrap svg');
+            if (!svg) return [];
+            const area = svg.getBoundingClientRect();
+            return [...el.querySelectorAll('.prw-edge-label')].filter(l => {
+              const b = l.getBoundingClientRect();
+              return b.left < area.left - 1 || b.right > area.right + 1; }).map(l => l.textContent); }""")
+        assert cut == [], f"edge labels cut at the picture's edge: {cut}"
         name = step.locator(".srw-out-name").first
         assert name.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
         assert name.evaluate("el => el.querySelector('.srw-out-name-text').getClientRects().length") == 1, \

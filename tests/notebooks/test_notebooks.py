@@ -92,7 +92,8 @@ def test_quickstart_notebook_runs_and_keeps_its_widgets(tmp_path_factory, tracki
     # The widgets displayed once the run was over (RunDetails) show its final state in the snapshot.
     final_pipeline = pipelines[-1][1]
     assert "✔ Finished" in final_pipeline
-    assert all(f"<td class='name'>{name}</td>" in final_pipeline for name in ("prep", "train", "evaluate"))
+    assert all(f"<td style=\"text-align:left\" class='srw-name'>{name}</td>" in final_pipeline
+               for name in ("prep", "train", "evaluate"))
     evaluate_state, evaluate_html = steps[-1]
     assert evaluate_state["name"] == "evaluate" and evaluate_state["status"] == "Finished"
     assert "evaluate: y ≈" in evaluate_state["logs"]["stdout"]["tail"]

@@ -242,7 +242,7 @@ def test_step_snapshot_colours_the_log_and_names_the_original(reused_runs):
     failed = StepRunWidget(second.find_step_run("boom")[0], poll=False)
     html = failed.to_html()
     assert failed.status == layout.FAILED and "alert(2)" in failed.error  # the stderr line is the error
-    error = html[html.index('<div class="err">'):]
-    assert error.startswith('<div class="err">✖ exit code 3') and "&lt;script&gt;alert(2)" in error
+    error = html[html.index('<div class="srw-err">'):]
+    assert error.startswith('<div class="srw-err">✖ exit code 3') and "&lt;script&gt;alert(2)" in error
     assert "<script" not in html and "<img" not in html
     assert "✖ Failed" in text(sanitize(html))

@@ -98,7 +98,7 @@ def test_cancel_the_pipeline_from_its_widget(experiment, tmp_path):
     browser = Recorder()
     widget.send = browser
     widget._handle_message(widget, {"type": "sync"}, [])
-    assert browser.wait_for("sync_done", 5) == {"type": "sync_done"}  # the view is live
+    assert browser.wait_for("sync_done", 5)["type"] == "sync_done"  # the view is live
     _poll_until(widget, lambda: any(s["status"] == layout.RUNNING for s in widget.steps), 60,
                 "a step Running")
     widget._handle_message(widget, {"type": "cancel", "request_id": "p1"}, [])

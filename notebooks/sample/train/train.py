@@ -9,6 +9,7 @@ so there is a curve to watch), and writes ``model.json`` into MODEL_FOLDER.
 
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ def main() -> None:
     rate = 0.01
     run.tag("learning_rate", rate)
     epochs = 10
+    # A real training step takes a while: ~20 s, so the widgets show the log and the loss curve
+    # growing. STEPRUN_SAMPLE_EPOCH_SECONDS shortens it (the test suite sets it).
+    pause = float(os.environ.get("STEPRUN_SAMPLE_EPOCH_SECONDS", "2.0"))
     for epoch in range(1, epochs + 1):
         for _ in range(50):
             grad_a = sum(2 * (a * x + b - y) * x for x, y in rows) / len(rows)
@@ -34,8 +38,10 @@ def main() -> None:
             b -= rate * grad_b
         loss = sum((a * x + b - y) ** 2 for x, y in rows) / len(rows)
         print(f"train: epoch {epoch:2d}/{epochs}  loss {loss:9.4f}  a={a:.4f} b={b:.4f}", flush=True)
-        run.log("loss", loss, description="mean squared error after each epoch")
-        time.sleep(0.2)  # a real training step takes a while: watch the log grow
+        # step=epoch: the chart's x axis counts epochs from 1, as the log line does (without it a
+        # value's step is its 0-based index in the series)
+        run.log("loss", loss, description="mean squared error after each epoch", step=epoch)
+        time.sleep(pause)
     mean_y = sum(y for _, y in rows) / len(rows)
     total = sum((y - mean_y) ** 2 for _, y in rows) or 1.0
     run.log("r2", 1 - loss * len(rows) / total, description="coefficient of determination of the fit")
