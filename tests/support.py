@@ -105,7 +105,7 @@ def stop_leftovers(experiment: Experiment) -> None:
         runs = rest.search_runs([str(found["experiment_id"])],
                                 f"tags.`{layout.TAG_RUN_SOURCE}` = '{layout.RUN_SOURCE_PIPELINE}'")
         for record in runs:
-            if not layout.is_terminal(record.seed_status()):
+            if not layout.is_terminal(record.azureml_status()):
                 with contextlib.suppress(Exception):
                     PipelineRun(experiment, record.run_id).cancel()
             kill_runners(record.run_id)

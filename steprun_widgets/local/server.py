@@ -700,7 +700,7 @@ def _active_runs(url: str) -> list[str]:
     for run in found:
         tags = {t.get("key"): t.get("value") for t in run.get("data", {}).get("tags", [])}
         if layout.parse_heartbeat(tags.get(layout.TAG_HEARTBEAT)) is not None and \
-                layout.seed_status("RUNNING", tags) == layout.RUNNING:
+                layout.azureml_status("RUNNING", tags) == layout.RUNNING:
             active.append(run["info"]["run_id"])
     return active
 

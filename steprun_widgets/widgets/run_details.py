@@ -1,4 +1,4 @@
-"""RunDetails: the entry point users of the seed's ecosystem know — the right widget for a run."""
+"""RunDetails: the entry point users of Azure ML v1 know — the right widget for a run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 16: on a shared machine only the owner gets into the embedded server, over its port or on disk.
+"""On a shared machine only the owner gets into the embedded server, over its port or on disk.
 
 A second Unix user is made for the test (``useradd``; the test needs root, as CI runs it) and a process
 run as that user probes a real embedded server: every request it makes is refused (401), and it reads
@@ -215,7 +215,7 @@ def _submitter_umask() -> int:
 
 
 def _start_old_style_server(root: Path) -> tuple[subprocess.Popen, int]:
-    """What steprun-widgets did before issue 16: 0755 root, umask 022, no authentication."""
+    """What steprun-widgets did before roots were owner-only: 0755 root, umask 022, no authentication."""
     root.mkdir(mode=0o755)
     (root / "artifacts").mkdir(mode=0o755)
     port = srv._free_port()

@@ -1,4 +1,4 @@
-"""StepRunWidget and PipelineRunWidget metrics (issue 9): traits and messages of METRICS-PROTOCOL.md.
+"""StepRunWidget and PipelineRunWidget metrics: traits and messages of docs/widget-protocol.md.
 
 The runs are written by MLflow's own client (as another tool, or a step using plain MLflow, would
 write them) on the session's real server; the widget is real, its poller is ticked by hand, and
