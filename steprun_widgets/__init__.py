@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from steprun_widgets._version import __version__ as __version__
 from steprun_widgets.core import (
     Experiment,
     PipelineRun,
@@ -17,8 +18,6 @@ from steprun_widgets.core import (
     StepRunOutput,
     Workspace,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Workspace",

@@ -64,8 +64,10 @@ __all__ = [
     "DEFAULT_ROOT",
 ]
 
-#: What to install to get the embedded server.
-INSTALL_HINT = 'pip install "steprun-widgets[local]"'
+#: What to install to get the embedded server: the requirements of the package's ``local`` extra,
+#: spelled out, since they install alike whichever way steprun-widgets itself was installed
+#: (a wheel, a checkout, a conda package). tests/test_packaging.py keeps them equal to pyproject's.
+INSTALL_HINT = 'pip install "mlflow[auth]>=2.10" "tqdm>=4.60"'
 #: The root folder used when none is given.
 DEFAULT_ROOT = ".steprun"
 
@@ -511,7 +513,7 @@ def _mlflow_available() -> bool:
 def mlflow_missing_message() -> str:
     """The message of the error raised when the embedded server is needed but ``mlflow`` is missing."""
     return (f"the embedded tracking server needs mlflow, which is not installed in {sys.executable}. "
-            f"Install it with: {INSTALL_HINT} "
+            f"Install steprun-widgets' local extra: {INSTALL_HINT} "
             "(or connect to an existing MLflow server with Workspace(tracking_uri))")
 
 
