@@ -45,6 +45,21 @@ fi
 echo "== ruff"
 python -m ruff check steprun_widgets tests
 
+# The documentation site, strictly: a warning, a broken link or reference fails. It executes the
+# quickstart and teaching notebooks (their embedded server gets a temp STEPRUN_HOME and is stopped
+# at the end); tests/browser/test_docs_site.py opens the result offline in Chromium.
+if [ "$#" -eq 0 ]; then
+  echo "== docs: sphinx-build -W --keep-going -n (executes the notebooks)"
+  rm -rf docs/_build/html
+  docs_log=$(mktemp)
+  docs_status=0
+  python -m sphinx -W --keep-going -n -q docs docs/_build/html >"$docs_log" 2>&1 || docs_status=$?
+  grep -v 'Kernel is running over TCP' "$docs_log" || true  # each executed notebook's kernel says it
+  rm -f "$docs_log"
+  if [ "$docs_status" -ne 0 ]; then echo "the docs build failed (sphinx exit $docs_status)" >&2; exit 1; fi
+  export STEPRUN_DOCS_HTML="$PWD/docs/_build/html"
+fi
+
 # Two lanes at once, each its own pytest process with its own MLflow server: the browser tests and
 # the benchmarks (timing-sensitive: they stay one at a time, in one lane), and everything else
 # followed by the server matrix (the `servers` subset against MLflow 2.9.2). Most of the suite
