@@ -1,7 +1,8 @@
 """The documentation site offline: the executed notebooks show the run's snapshot, nothing is fetched.
 
-scripts/test.sh builds the site strictly before the Python tests and names it in
-``STEPRUN_DOCS_HTML``; without it this test builds the site itself, with the same command. Every
+scripts/test.sh builds the site strictly beside the Python tests and names it in
+``STEPRUN_DOCS_HTML`` (and the file its exit status lands in, ``STEPRUN_DOCS_STATUS``: the test
+waits for it); without them this test builds the site itself, with the same command. Every
 request that is not a local file is aborted and recorded: the test asserts none was attempted.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 def docs_html(tmp_path_factory) -> Path:
     given = os.environ.get("STEPRUN_DOCS_HTML")
     if given:
+        status = os.environ.get("STEPRUN_DOCS_STATUS")
+        if status:  # the build runs beside the tests: wait for its end
+            deadline = time.monotonic() + 1200
+            while not Path(status).is_file() and time.monotonic() < deadline:
+                time.sleep(2)
+            assert Path(status).is_file(), f"the docs build did not end within 20 min ({status})"
+            code = Path(status).read_text().strip()
+            assert code == "0", f"the docs build failed (exit {code}); see docs/_build/sphinx.log"
         out = Path(given)
         assert (out / "index.html").is_file(), f"STEPRUN_DOCS_HTML={given} holds no built site"
         return out
