@@ -18,7 +18,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The oldest supported MLflow server (README: supported servers), in a venv of its own, kept in a
+# The oldest supported MLflow server (docs/servers-and-authentication.md), in a venv of its own, kept in a
 # cache folder and reused when it is already there. SQLAlchemy 2.1 dropped a name 2.9.2 imports.
 MLFLOW_OLDEST=2.9.2
 oldest_venv="${XDG_CACHE_HOME:-$HOME/.cache}/steprun-widgets/mlflow-$MLFLOW_OLDEST"
