@@ -27,6 +27,7 @@ def _step_record(out: str, name: str, root):
     return ws, runs[0].run_id
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
     server = pytest.importorskip("steprun_widgets.local.server")
     root = tmp_path / ".steprun"
