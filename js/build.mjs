@@ -11,7 +11,7 @@
 // `node build.mjs --outdir=DIR --metafile=FILE` builds elsewhere and writes esbuild's metafile
 // (what each input adds to each bundle), for the bundle-size benchmark.
 import { readFile, writeFile } from "node:fs/promises";
-import { build } from "esbuild";
+import { build, context } from "esbuild";
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
@@ -37,7 +37,7 @@ const stripUplot = {
   },
 };
 
-const result = await build({
+const options = {
   entryPoints: ["src/loader.js", "src/step_widget.js", "src/step_widget.css", "src/pipeline_widget.js", "src/pipeline_widget.css", "src/compare_widget.js", "src/compare_widget.css"],
   bundle: true,
   format: "esm",
@@ -55,5 +55,14 @@ const result = await build({
   plugins: [stripUplot],
   metafile: Boolean(arg("metafile")),
   logLevel: arg("metafile") ? "warning" : "info",
-});
+};
+// `node build.mjs --watch` (`npm run watch`): rebuild on every save, for the dev loop with
+// ANYWIDGET_HMR=1 (CONTRIBUTING.md).
+if (process.argv.includes("--watch")) {
+  const ctx = await context(options);
+  await ctx.watch();
+  console.log("watching js/src; the bundles are rebuilt on every save (Ctrl-C stops)");
+  await new Promise(() => {});
+}
+const result = await build(options);
 if (arg("metafile")) await writeFile(arg("metafile"), JSON.stringify(result.metafile));

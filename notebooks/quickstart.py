@@ -1,6 +1,6 @@
 """Quickstart: run the sample pipeline on the embedded MLflow server and look at its steps.
 
-    pip install "steprun-widgets[local]"      # in a checkout: pip install -e ".[local]"
+    pip install ".[local]"      # from a checkout, with the local extra (the embedded MLflow server)
     python notebooks/quickstart.py
 
 Starts (or reuses) your local MLflow tracking server (its store in your user data folder, one for all
@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+DOCS_URL = "https://github.com/steprun-widgets/steprun-widgets"
 sys.path.insert(0, str(HERE / "sample"))
 
 from sample_pipeline import build_pipeline  # noqa: E402
@@ -73,14 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     secret = Path(root) / "basic_auth.ini"
     root_option = f" --root {args.root}" if args.root else ""
     root_argument = repr(args.root) if args.root else ""
+    notebook = HERE / "quickstart.ipynb"
+    if notebook.is_file():
+        notebook_hint = (f"jupyter lab {notebook}\n    (and a lesson for a class: {HERE / 'teaching.ipynb'}; "
+                         "pip install jupyterlab first)")
+    else:  # this script was copied without the notebooks beside it
+        notebook_hint = f"notebooks/quickstart.ipynb of {DOCS_URL}"
     print(f"""
 Where to look next:
   * the MLflow UI of the embedded server:  {workspace.tracking_uri}
     (experiment {args.experiment!r}, pipeline run {run.id}); only you get in: sign in as
     {workspace.transport.username!r} with the admin_password of {secret} (readable only by you)
   * watch a run from a terminal:   steprun-widgets watch {run.id}{root_option}
-  * the notebook version, with the live widgets:   jupyter lab notebooks/quickstart.ipynb
-    (and a lesson for a class: notebooks/teaching.ipynb; pip install jupyterlab first)
+  * the notebook version, with the live widgets:   {notebook_hint}
+  * the documentation:   {DOCS_URL}
   * in any notebook, the live widget of this run:
         from steprun_widgets import Workspace, Experiment, PipelineRun, RunDetails
         ws = Workspace.local({root_argument})

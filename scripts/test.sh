@@ -18,7 +18,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The oldest supported MLflow server (README: supported servers), in a venv of its own, kept in a
+# The oldest supported MLflow server (docs/servers-and-authentication.md), in a venv of its own, kept in a
 # cache folder and reused when it is already there. SQLAlchemy 2.1 dropped a name 2.9.2 imports.
 # boto3: that server (and MLflow's own client) talks to the S3 API of the artifact-store tests.
 MLFLOW_OLDEST=2.9.2
@@ -80,6 +80,22 @@ fi
 echo "== ruff"
 python -m ruff check steprun_widgets tests
 
+# The documentation site, strictly: a warning, a broken link or reference fails. It executes the
+# quickstart and teaching notebooks (their embedded server gets a temp STEPRUN_HOME and is stopped
+# at the end). It builds in the background, beside the test lanes (it mostly waits on its
+# pipelines); tests/browser/test_docs_site.py waits for it, then opens the site offline in Chromium.
+docs_pid=""
+if [ "$#" -eq 0 ]; then
+  echo "== docs: sphinx-build -W --keep-going -n (executes the notebooks), in the background"
+  rm -rf docs/_build/html docs/_build/status docs/_build/sphinx.log
+  mkdir -p docs/_build
+  ( status=0
+    python -m sphinx -W --keep-going -n -q docs docs/_build/html >docs/_build/sphinx.log 2>&1 || status=$?
+    echo "$status" >docs/_build/status ) &
+  docs_pid=$!
+  export STEPRUN_DOCS_HTML="$PWD/docs/_build/html" STEPRUN_DOCS_STATUS="$PWD/docs/_build/status"
+fi
+
 # Two lanes at once, each its own pytest process with its own MLflow server: the browser tests and
 # the benchmarks (timing-sensitive: they stay one at a time, in one lane), and everything else
 # followed by the server matrix (the `servers` subset against MLflow 2.9.2). Most of the suite
@@ -132,8 +148,16 @@ else
   run_lane args "$logs/rest.log" "$@" || rest_status=$?
   matrix "$logs/matrix.log" "$@" || matrix_status=$?
 fi
+docs_status=0
+if [ -n "$docs_pid" ]; then
+  wait "$docs_pid" || true
+  docs_status=$(cat docs/_build/status 2>/dev/null || echo 1)
+  # Each executed notebook's kernel warns that it runs over TCP: noise, left out.
+  grep -v 'Kernel is running over TCP' docs/_build/sphinx.log | sed 's/^/[docs] /' || true
+  printf '== docs: sphinx-build exit %s\n' "$docs_status"
+fi
 status=0
-for s in "$rest_status" "$ui_status" "$matrix_status" "$versions_status" "$quiet_status"; do [ "$s" -eq 0 ] || status=$s; done
+for s in "$rest_status" "$ui_status" "$matrix_status" "$versions_status" "$quiet_status" "$docs_status"; do [ "$s" -eq 0 ] || status=$s; done
 
 # The benchmarks' tables (each benchmark also writes its own to tests/bench/results/).
 for table in tests/bench/results/*.txt; do

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from steprun_widgets._version import __version__ as __version__
 from steprun_widgets.core import (
     Experiment,
     PipelineRun,
@@ -18,7 +19,6 @@ from steprun_widgets.core import (
     Workspace,
 )
 
-__version__ = "0.1.0"
 #: Azure ML v1's ``azureml.core.VERSION``, which most v1 notebooks print in their first cell.
 VERSION = __version__
 

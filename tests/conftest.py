@@ -8,12 +8,16 @@ import os
 import shutil
 import signal
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from steprun_widgets import Experiment
+from steprun_widgets import Experiment, Workspace
 from tests.mlflow_server import MlflowServer
-from tests.support import stop_leftovers
+from tests.support import embedded_workspace, stop_leftovers
+
+#: Screenshots of the browser tests (kept after the run for whoever reads a CI log; not committed).
+ARTIFACTS = Path(__file__).parent / "browser" / "artifacts"
 
 
 def pytest_configure(config):
@@ -67,6 +71,28 @@ def mlflow_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tracking_uri(mlflow_server) -> str:
     return mlflow_server.url
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where browser tests leave screenshots: emptied once per session, kept after it."""
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    (ARTIFACTS / ".gitignore").write_text("*\n")
+    return ARTIFACTS
+
+
+@pytest.fixture
+def embedded_way_workspace(mlflow_server, monkeypatch) -> Workspace:
+    """A workspace on the session's server laid out like the embedded default: the runner appends
+    live logs straight into the server's artifact folder (``local_root``). No token in the
+    environment. The widget and migration tests use it as their ``workspace``."""
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
+    ws = embedded_workspace(mlflow_server)
+    yield ws
+    ws.transport.close()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Test helper: create pipeline runs, step runs, logs and outputs through the MLflow REST API.
 
-Runs are laid out exactly as SPEC §4 says the runner writes them. Every tag name, artifact path and
+Runs are laid out exactly as docs/run-layout.md says the runner writes them. Every tag name, artifact path and
 status word comes from :mod:`steprun_widgets.core.layout`; this module never spells one itself.
 """
 
@@ -23,7 +23,7 @@ def _bytes(data: bytes | str) -> bytes:
 
 
 class RunLayout:
-    """Writes runs into one experiment the way the local runner does (SPEC §4)."""
+    """Writes runs into one experiment the way the local runner does (docs/run-layout.md)."""
 
     def __init__(self, workspace: Workspace, experiment_name: str) -> None:
         self.workspace = workspace
@@ -54,7 +54,7 @@ class RunLayout:
 
     def step(self, pipeline: RunRecord, name: str, status: str = layout.RUNNING,
              node_id: str | None = None, extra_tags: Mapping[str, str] | None = None) -> RunRecord:
-        """A step run of ``pipeline`` with the step tags of SPEC §4."""
+        """A step run of ``pipeline`` with the step tags of docs/run-layout.md."""
         tags = {
             layout.TAG_PARENT_RUN_ID: pipeline.run_id,
             layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_STEP,
@@ -85,7 +85,7 @@ class RunLayout:
 
     # --- status, heartbeat, failure -------------------------------------------------------------
     def set_status(self, run: RunRecord, status: str) -> RunRecord:
-        """Set a seed status (``Running``, ``Finished``...) as the runner would; returns the fresh run."""
+        """Set an Azure ML v1 status (``Running``, ``Finished``...) as the runner would; returns the run."""
         if status == layout.NOT_STARTED:
             self.rest.set_tag(run.run_id, layout.TAG_NOT_STARTED, "true")
             status = layout.QUEUED

@@ -22,7 +22,7 @@ import psutil
 
 from steprun_widgets import Experiment, PipelineRun, StepRunWidget, Workspace
 from steprun_widgets.core import layout
-from steprun_widgets.local import Pipeline, PythonScriptStep
+from steprun_widgets.local import Pipeline, PipelineData, PythonScriptStep
 
 T = TypeVar("T")
 RUNNER_MODULE = "steprun_widgets.local.runner"
@@ -34,6 +34,18 @@ def write_script(folder: Path, name: str, code: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     return folder
+
+
+def script_step(folder: Path, name: str, code: str, *, inputs: tuple[PipelineData, ...] = (),
+                outputs: tuple[PipelineData | str, ...] = (), allow_reuse: bool = False) -> PythonScriptStep:
+    """A one-script step in its own folder; its inputs' then its outputs' folders are its arguments.
+
+    An output given by name is a new ``PipelineData`` of that name.
+    """
+    outputs = tuple(PipelineData(o) if isinstance(o, str) else o for o in outputs)
+    source = write_script(folder / name, f"{name}.py", code)
+    return PythonScriptStep(f"{name}.py", name=name, arguments=[*inputs, *outputs], inputs=inputs,
+                            outputs=outputs, source_directory=source, allow_reuse=allow_reuse)
 
 
 def submit(experiment: Experiment, steps: list[PythonScriptStep], executor=None) -> PipelineRun:
@@ -105,7 +117,7 @@ def stop_leftovers(experiment: Experiment) -> None:
         runs = rest.search_runs([str(found["experiment_id"])],
                                 f"tags.`{layout.TAG_RUN_SOURCE}` = '{layout.RUN_SOURCE_PIPELINE}'")
         for record in runs:
-            if not layout.is_terminal(record.seed_status()):
+            if not layout.is_terminal(record.azureml_status()):
                 with contextlib.suppress(Exception):
                     PipelineRun(experiment, record.run_id).cancel()
             kill_runners(record.run_id)

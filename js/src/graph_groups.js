@@ -2,7 +2,7 @@ import { statusInfo } from "./status.js";
 import { stepStatus, summarize } from "./pipeline_steps.js";
 
 // Wide layers of a pipeline graph collapsed into group nodes, so that a 200-step fan-out stays an
-// overview (issue 12, point 10). Pure data in, data out: dag.js and timeline.js draw the result.
+// overview. Pure data in, data out: dag.js and timeline.js draw the result.
 //
 // A layer is the set of nodes at the same longest-path distance from a source (the columns of
 // the left-to-right layout). A layer of more than MAX_LAYER nodes cannot be read at the graph

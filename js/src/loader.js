@@ -11,8 +11,8 @@
 // The kernel replaces __SRW_FRONTEND__ with {name, hash, js, css}; js and css are null but in
 // the carrier. It works wherever anywidget does (anywidget imports `_esm` text the same way).
 
-const SPEC = __SRW_FRONTEND__;
-const KEY = `${SPEC.name}@${SPEC.hash}`;
+const FRONTEND = __SRW_FRONTEND__;
+const KEY = `${FRONTEND.name}@${FRONTEND.hash}`;
 // The carrier is made first, so its code is usually on the page already; a moment's wait keeps
 // the others from each asking the kernel for it meanwhile.
 const ASK_AFTER_MS = 1500;
@@ -60,10 +60,10 @@ function provide(found, js, css) {
 // Runs from both initialize and render (once per view): a model registers and asks only once.
 function load(model) {
   const found = entry();
-  if (SPEC.js !== null) provide(found, SPEC.js, SPEC.css);
+  if (FRONTEND.js !== null) provide(found, FRONTEND.js, FRONTEND.css);
   if (!found.started && !found.waiting.has(model)) {
     const onMessage = (msg) => {
-      if (msg?.type === "srw-frontend" && msg.hash === SPEC.hash) provide(found, msg.js, msg.css);
+      if (msg?.type === "srw-frontend" && msg.hash === FRONTEND.hash) provide(found, msg.js, msg.css);
     };
     const timer = setTimeout(() => found.started || model.send({ type: "srw-frontend" }), ASK_AFTER_MS);
     found.waiting.set(model, { onMessage, timer });

@@ -11,7 +11,7 @@ import { byTestId, makeGraph, pipelineModel } from "./fake-model.js";
 
 const T = new Date(2026, 11, 2, 14, 3, 7).getTime(); // local time: the tooltips show local time
 
-// source -> `width` parallel steps -> sink, each edge carrying its PipelineData (issue 12's shape).
+// source -> `width` parallel steps -> sink, each edge carrying its PipelineData (the scale tests' shape).
 function fan(width = 198) {
   const nodes = [{ id: "src", name: "source" }];
   const edges = [];

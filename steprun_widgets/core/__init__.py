@@ -1,4 +1,4 @@
-"""The core client: the seed's StepRun API over the MLflow tracking REST API (no ``mlflow`` import)."""
+"""The core client: Azure ML v1's StepRun API over the MLflow tracking REST API (no ``mlflow`` import)."""
 
 from steprun_widgets.core.experiment import Experiment
 from steprun_widgets.core.outputs import PortDataReference, StepRunOutput

@@ -24,7 +24,7 @@ def _ask_runner(run: PipelineRun | StepRun, ack_timeout: float) -> bool:
     run, a runner that stopped beating) is not waited for: the caller ends it.
     """
     record = run._record(refresh=True)
-    status = record.seed_status()
+    status = record.azureml_status()
     if layout.is_terminal(status):
         return True
     run._rest.set_tag(record.run_id, layout.TAG_CANCEL_REQUESTED, "true")
@@ -46,7 +46,7 @@ def cancel_pipeline(pipeline: PipelineRun, ack_timeout: float = RUNNER_ACK_TIMEO
     # No runner (another tool's run, a dead runner) or no answer: finish the job from here.
     end = int(time.time() * 1000)
     for step in pipeline.step_records():
-        if not layout.is_terminal(step.seed_status()):
+        if not layout.is_terminal(step.azureml_status()):
             rest.update_run(step.run_id, layout.MLFLOW_STATUS[layout.CANCELED], end)
     if not layout.is_terminal(pipeline.get_status()):
         rest.update_run(pipeline.id, layout.MLFLOW_STATUS[layout.CANCELED], end)

@@ -85,8 +85,8 @@ class Member:
             self.steps = steps
         else:
             self.steps = {self.run.name: (own, own)}
-        self.final = layout.is_terminal(own.seed_status()) and all(
-            layout.is_terminal(r.seed_status()) for r, _ in self.steps.values())
+        self.final = layout.is_terminal(own.azureml_status()) and all(
+            layout.is_terminal(r.azureml_status()) for r, _ in self.steps.values())
         self._read_histories()
         if self.details:
             self._read_outputs()
@@ -151,7 +151,7 @@ def _label(member: Member, index: int) -> str:
 def build_state(members: Sequence[Member]) -> dict:
     """The comparison as the widget's traits hold it (see the module docstring)."""
     runs = [{"id": m.run.id, "label": _label(m, i), "kind": m.kind,
-             "status": m.record.seed_status() if m.record else layout.NOT_STARTED}
+             "status": m.record.azureml_status() if m.record else layout.NOT_STARTED}
             for i, m in enumerate(members)]
     step_names = _ordered(m.steps for m in members)
     steps = []
@@ -164,7 +164,7 @@ def build_state(members: Sequence[Member]) -> dict:
                 continue
             record, source = pair
             reused = record.tags.get(layout.TAG_REUSED_RUN_ID, "")
-            cells.append({"status": record.seed_status(), "duration_ms": _duration(source),
+            cells.append({"status": record.azureml_status(), "duration_ms": _duration(source),
                           "reused": bool(reused), "run_id": source.run_id})
         steps.append({"name": name, "cells": cells})
     params = []

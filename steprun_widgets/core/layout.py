@@ -1,7 +1,8 @@
-"""The run layout on the tracking server (SPEC §4): every tag name, artifact path and status word.
+"""The run layout on the tracking server: every tag name, artifact path and status word.
 
 The runner writes this layout and the client reads it; this module is the only place that spells
-the names, so both sides stay in step.
+the names, so both sides stay in step. ``docs/run-layout.md`` describes the layout for readers
+(and for other tools that want to write runs the widgets can open).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def output_path(output_name: str) -> str:
 #: can say why the step ran (``core/reuse_explain.py`` reads it).
 REUSE_RECORD_PATH = "steprun/reuse.json"
 
-#: Images a step logged with ``Run.log_image`` (SPEC §4): ``images/<name>.png``.
+#: Images a step logged with ``Run.log_image`` : ``images/<name>.png``.
 IMAGES_DIR = "images"
 
 
@@ -81,7 +82,7 @@ def image_path(image_name: str) -> str:
     return f"{IMAGES_DIR}/{image_name}.png"
 
 
-# --- parameters and metrics (SPEC §4, §4b) --------------------------------------------------------
+# --- parameters and metrics (docs/run-layout.md) -------------------------------------------------
 #: MLflow params the runner records for every step it runs: what the step *was*. Prefixed so that a
 #: step's own ``mlflow.log_param("script", ...)`` never collides (MLflow params cannot change).
 PARAM_SCRIPT = "steprun.script"
@@ -95,7 +96,7 @@ STEP_PARAMS: tuple[str, ...] = (PARAM_SCRIPT, PARAM_ARGUMENTS, PARAM_INPUTS, PAR
 
 def encode_step_params(script: str, arguments: list, inputs: list[str], outputs: list[str],
                        allow_reuse: bool) -> dict[str, str]:
-    """The params that record what a step was (SPEC §4): data arguments as ``{"data": name}``."""
+    """The params that record what a step was (docs/run-layout.md): data arguments as ``{"data": name}``."""
     def js(value) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -150,7 +151,7 @@ FAILED = "Failed"
 CANCELED = "Canceled"
 NOT_RESPONDING = "NotResponding"
 
-#: MLflow run status -> the seed's status word.
+#: MLflow run status -> Azure ML v1's status word.
 STATUS_MAP: dict[str, str] = {
     "SCHEDULED": QUEUED,
     "RUNNING": RUNNING,
@@ -158,7 +159,7 @@ STATUS_MAP: dict[str, str] = {
     "FAILED": FAILED,
     "KILLED": CANCELED,
 }
-#: The seed's status word -> the MLflow status the runner writes.
+#: Azure ML v1's status word -> the MLflow status the runner writes.
 MLFLOW_STATUS: dict[str, str] = {v: k for k, v in STATUS_MAP.items()}
 TERMINAL_STATUSES = frozenset({FINISHED, FAILED, CANCELED})
 
@@ -169,12 +170,12 @@ HEARTBEAT_STALE_AFTER = 20.0
 
 
 def is_terminal(status: str) -> bool:
-    """True for a seed status after which a run never changes again."""
+    """True for an Azure ML v1 status after which a run never changes again."""
     return status in TERMINAL_STATUSES
 
 
-def seed_status(mlflow_status: str, tags: Mapping[str, str], now: float | None = None) -> str:
-    """Map an MLflow run status (and the run's tags) to the seed's status word.
+def azureml_status(mlflow_status: str, tags: Mapping[str, str], now: float | None = None) -> str:
+    """Map an MLflow run status (and the run's tags) to Azure ML v1's status word (``StepRun.get_status()``).
 
     A RUNNING run whose heartbeat tag is stale is ``NotResponding``; a SCHEDULED step marked as
     waiting for its inputs is ``NotStarted``. Runs without heartbeat tags (other tools) keep the

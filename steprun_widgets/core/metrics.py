@@ -67,7 +67,7 @@ def parse_point(raw: Mapping[str, Any]) -> Point:
 
 
 def sort_key(point: Point) -> tuple[int, int]:
-    """Step order, ties by timestamp (SPEC §3: a repeated step keeps the order of logging)."""
+    """Step order, ties by timestamp (a repeated step keeps the order of logging)."""
     return point[0], point[2]
 
 

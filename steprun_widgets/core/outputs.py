@@ -1,4 +1,4 @@
-"""A step run's outputs and their download (SPEC §2: StepRunOutput, PortDataReference)."""
+"""A step run's outputs and their download (Azure ML v1's StepRunOutput and PortDataReference)."""
 
 from __future__ import annotations
 

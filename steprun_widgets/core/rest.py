@@ -93,14 +93,14 @@ class RunRecord:
         tagged = _int_or_none(self.tags.get(layout.TAG_STARTED_AT))
         if tagged:
             return tagged
-        if self.seed_status() in (layout.QUEUED, layout.NOT_STARTED):
+        if self.azureml_status() in (layout.QUEUED, layout.NOT_STARTED):
             return None
         if layout.is_step_run(self.tags) and not self.tags.get(layout.TAG_REUSED_RUN_ID):
             return None
         return self.start_time
 
-    def seed_status(self, now: float | None = None) -> str:
-        return layout.seed_status(self.status, self.tags, now)
+    def azureml_status(self, now: float | None = None) -> str:
+        return layout.azureml_status(self.status, self.tags, now)
 
 
 @dataclass(frozen=True)

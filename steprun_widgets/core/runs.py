@@ -1,4 +1,4 @@
-"""PipelineRun and StepRun: the seed's run API over the run layout of SPEC §4."""
+"""PipelineRun and StepRun: Azure ML v1's run API over the run layout of docs/run-layout.md."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ class _Run(metaclass=V1Members):
         return dict(self._record().tags)
 
     def get_status(self) -> str:
-        """The latest status from the server, in the seed's words (see SPEC §4)."""
-        return self._record(refresh=True).seed_status()
+        """The latest status from the server, in Azure ML v1's words (see docs/run-layout.md)."""
+        return self._record(refresh=True).azureml_status()
 
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict | None = None,
                        properties: dict | None = None, description: str | None = None, **unused: Any):
@@ -102,7 +102,7 @@ class _Run(metaclass=V1Members):
             "runId": record.run_id,
             "experimentId": record.experiment_id,
             "name": record.name,
-            "status": record.seed_status(),
+            "status": record.azureml_status(),
             "startTimeUtc": iso_utc(record.started_ms),
             "queuedTimeUtc": iso_utc(record.start_time),
             "endTimeUtc": iso_utc(record.end_time),
@@ -134,7 +134,7 @@ class _Run(metaclass=V1Members):
 
 
 class StepRun(_Run):
-    """A step of a pipeline run (a child run on the server); see the seed reference.
+    """A step of a pipeline run (a child run on the server); see Azure ML v1's StepRun reference.
 
     For a reused step, ``id`` is the original run that produced the results and ``_is_reused`` is
     True; its logs and outputs are the original's.
@@ -154,7 +154,8 @@ class StepRun(_Run):
         self._reused_node_id = _reused_node_id
         self._reused_pipeline_run_id = _reused_pipeline_run_id
         self._step_name: str | None = kwargs.pop("_step_name", None)
-        #: Log name -> artifact path, for runs written by other tools (default: SPEC §4 names).
+        #: Log name -> artifact path, for runs written by other tools
+        #: (default: the names of docs/run-layout.md).
         self._log_paths: dict[str, str] | None = kwargs.pop("log_files", None)
         #: True once the log names cannot change any more (given, the runner's, or listed at the end).
         self._log_paths_final = self._log_paths is not None
@@ -174,7 +175,7 @@ class StepRun(_Run):
         """The pipeline run this step belongs to (v1's ``Run.parent``)."""
         return PipelineRun(self.experiment, self.pipeline_run_id)
 
-    # --- not supported on a step run (seed) -----------------------------------------------------
+        # --- not supported on a step run (Azure ML v1) ---------------------------------------------------
     def child_run(self, name: str | None = None, run_id: str | None = None,
                   outputs: str | None = None) -> Any:
         raise NotImplementedError("child_run is not supported for a StepRun: a step run's children "
@@ -192,7 +193,7 @@ class StepRun(_Run):
     def log_paths(self, refresh: bool = False) -> dict[str, str]:
         """Log name -> artifact path of this run's logs.
 
-        A step of the runner has the names of SPEC §4. A run written by another tool has what it
+        A step of the runner has the names of docs/run-layout.md. A run written by another tool has what it
         keeps under ``logs/`` (one listing; no default names are guessed; a run without ``logs/``
         lists as empty on every server): listed once when the run has ended, and again on
         ``refresh=True`` while it goes on (new logs may appear).
@@ -205,7 +206,7 @@ class StepRun(_Run):
                 paths = {f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]: f.path
                          for f in self._rest.list_artifacts(self.id, layout.LOGS_DIR)
                          if not f.is_dir}
-                final = layout.is_terminal(record.seed_status())
+                final = layout.is_terminal(record.azureml_status())
             self._log_paths, self._log_paths_final = paths, final
         return self._log_paths
 
@@ -246,7 +247,7 @@ class StepRun(_Run):
 
     # --- metrics --------------------------------------------------------------------------------
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
-        """The step's metrics as Azure ML shapes them (SPEC §3).
+        """The step's metrics as Azure ML shapes them.
 
         ``{name: value}`` for a metric logged once, ``{name: [v0, v1, ...]}`` in step order (ties
         by time) for one logged several times or with ``log_list``, ``{table: {column: [...]}}``
@@ -265,7 +266,7 @@ class StepRun(_Run):
             outputs[name] = StepRunOutput(self, name, None if entry.is_dir else [entry])
         # MLflow 3 logged models of the step: a record read while the step ran may predate them
         cached = self._cached
-        record = cached if cached is not None and layout.is_terminal(cached.seed_status()) else \
+        record = cached if cached is not None and layout.is_terminal(cached.azureml_status()) else \
             self._record(refresh=True)
         for model_id in record.model_ids:
             try:
@@ -426,7 +427,7 @@ class PipelineRun(_Run):
                                   f"{pipeline_output_name!r} has no run")
 
     def find_step_run(self, name: str) -> list[StepRun]:
-        """The step runs whose step name is ``name`` (a list, as in the seed)."""
+        """The step runs whose step name is ``name`` (a list, as in Azure ML v1)."""
         return [s for s in self.steps_in_graph_order() if s.name == name]
 
     def get_step(self, name: str) -> StepRun:

@@ -157,7 +157,7 @@ def _follow(watch: _Watch, printer: _Printer, show_output: bool) -> None:
         return
     # Fresh already: the owner's get_status() or the pipeline's step search fetched it this tick.
     record: RunRecord = step._record()
-    status = record.seed_status()
+    status = record.azureml_status()
     terminal = layout.is_terminal(status)
     changed = show_output and status != watch.status
     announce = f"StepRun({step.name}) Status: {status}" + (" (reused)" if step.is_reused else "")
@@ -218,7 +218,7 @@ def stderr_tail(step: StepRun) -> str:
 
 
 def _failure(owner: _Run, steps: list[StepRun]) -> ActivityFailedException:
-    failed = [s for s in steps if s._record().seed_status() == layout.FAILED]
+    failed = [s for s in steps if s._record().azureml_status() == layout.FAILED]
     target = failed[0] if failed else None
     error = owner._record().tags.get(layout.TAG_ERROR, "")
     tail = ""

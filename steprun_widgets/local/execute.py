@@ -303,7 +303,7 @@ def execute_step(plan: PipelinePlan, step_name: str, credentials: RunnerCredenti
     step = plan.step(step_name)
     rest = runner_workspace(plan, credentials).rest
     run = rest.get_run(step.run_id)
-    if layout.is_terminal(before := run.seed_status()):
+    if layout.is_terminal(before := run.azureml_status()):
         # ended before it started (StepRun.cancel() marks a waiting step Canceled): it never runs
         return {"status": before, "error": run.tags.get(layout.TAG_ERROR, "")}
     if run.tags.get(layout.TAG_CANCEL_REQUESTED) == "true":

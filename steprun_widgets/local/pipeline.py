@@ -1,4 +1,4 @@
-"""Pipeline definitions: PipelineData, PythonScriptStep, Pipeline (names pinned by SPEC §3)."""
+"""Pipeline definitions: PipelineData, PythonScriptStep, Pipeline (the names and keywords of Azure ML v1)."""
 
 from __future__ import annotations
 
@@ -353,8 +353,9 @@ class PythonScriptStep(PipelineStep):
     does not.
     """
 
-    # The first seven parameters keep the order SPEC §3 pins; v1's other keywords follow (v1 puts
-    # compute_target and runconfig after arguments, but its samples always pass them by name).
+    # The first seven parameters keep the order code written for earlier versions relies on; v1's
+    # other keywords follow (v1 puts compute_target and runconfig after arguments, but its samples
+    # always pass them by name).
     def __init__(self, script_name: str, name: str | None = None, arguments: Sequence[Any] | None = (),
                  inputs: Iterable[Any] | None = (), outputs: Iterable[Any] | None = (),
                  source_directory: str | os.PathLike | None = None, allow_reuse: bool = True,

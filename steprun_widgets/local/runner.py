@@ -208,7 +208,7 @@ class PipelineDriver:
 
     def _mark(self, name: str, status: str, error: str, only_if_open: bool = False) -> None:
         run_id = self.plan.step(name).run_id
-        if only_if_open and layout.is_terminal(self.rest.get_run(run_id).seed_status()):
+        if only_if_open and layout.is_terminal(self.rest.get_run(run_id).azureml_status()):
             return
         self.rest.set_tags(run_id, {layout.TAG_ERROR: error, layout.TAG_NOT_STARTED: "false"})
         self.rest.update_run(run_id, layout.MLFLOW_STATUS[status], now_ms())
@@ -259,7 +259,7 @@ class PipelineDriver:
         while open_runs and time.monotonic() < deadline:
             try:
                 for run_id in list(open_runs):
-                    if not layout.is_terminal(self._quick.get_run(run_id).seed_status()):
+                    if not layout.is_terminal(self._quick.get_run(run_id).azureml_status()):
                         self._quick.set_tags(run_id, {layout.TAG_ERROR: SERVER_GONE_ERROR})
                         self._quick.update_run(run_id, layout.MLFLOW_STATUS[layout.FAILED], now_ms())
                     open_runs.remove(run_id)

@@ -79,8 +79,11 @@ __all__ = [
     "DEFAULT_ROOT",
 ]
 
-#: What to install to get the embedded server.
-INSTALL_HINT = 'pip install "steprun-widgets[local]"'
+#: What to install to get the embedded server: the requirements of the package's ``local`` extra,
+#: spelled out, since they install alike whichever way steprun-widgets itself was installed
+#: (a wheel, a checkout, a conda package). tests/test_packaging.py keeps them equal to pyproject's.
+INSTALL_HINT = ('pip install "mlflow[auth]>=2.10" "tqdm>=4.60" "packaging>=21" "pathspec>=0.12" '
+                '"psutil>=5.9" "filelock>=3.12" "platformdirs>=3"')
 #: The root folder used when none is given: ``None`` stands for the per-user root (``home.default_root``).
 DEFAULT_ROOT = None
 
@@ -256,7 +259,7 @@ def live_runs(info: ServerInfo) -> list[LiveRun]:
         if layout.TAG_PARENT_RUN_ID in tags:
             continue
         if layout.parse_heartbeat(tags.get(layout.TAG_HEARTBEAT)) is not None and \
-                layout.seed_status("RUNNING", tags) == layout.RUNNING:
+                layout.azureml_status("RUNNING", tags) == layout.RUNNING:
             run_info = run.get("info", {})
             found.append(LiveRun(run_id=str(run_info.get("run_id")),
                                  name=str(tags.get(layout.TAG_RUN_NAME, "")),
@@ -561,7 +564,7 @@ def _mlflow_available() -> bool:
 def mlflow_missing_message() -> str:
     """The message of the error raised when the embedded server is needed but ``mlflow`` is missing."""
     return (f"the embedded tracking server needs mlflow, which is not installed in {sys.executable}. "
-            f"Install it with: {INSTALL_HINT} "
+            f"Install steprun-widgets' local extra: {INSTALL_HINT} "
             "(or connect to an existing MLflow server with Workspace(tracking_uri))")
 
 
@@ -765,7 +768,7 @@ def _active_runs(url: str) -> list[str]:
     for run in found:
         tags = {t.get("key"): t.get("value") for t in run.get("data", {}).get("tags", [])}
         if layout.parse_heartbeat(tags.get(layout.TAG_HEARTBEAT)) is not None and \
-                layout.seed_status("RUNNING", tags) == layout.RUNNING:
+                layout.azureml_status("RUNNING", tags) == layout.RUNNING:
             active.append(run["info"]["run_id"])
     return active
 

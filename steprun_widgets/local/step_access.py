@@ -92,7 +92,7 @@ def sweep_step_users(rest: MlflowRest, root: Path) -> list[str]:
         try:
             run = rest.get_run(run_id)
             pipeline = run.tags.get(layout.TAG_PIPELINE, "")
-            alive = (not layout.is_terminal(run.seed_status()) and bool(pipeline)
+            alive = (not layout.is_terminal(run.azureml_status()) and bool(pipeline)
                      and workarea.is_held(area / pipeline))
         except RunNotFoundError:
             alive = False

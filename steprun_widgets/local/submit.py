@@ -141,7 +141,7 @@ def default_pipeline_name(step_names: list[str]) -> str:
 
     ``"pipeline: prep, train, evaluate"`` while the names fit DEFAULT_NAME_MAX characters, else the
     first step (in graph order) and how many more: ``"pipeline: source +199 steps"``. Azure ML v1
-    documents no default here (the seed reference is silent), so the name only has to stay
+    documents no default here (Azure ML v1's reference is silent), so the name only has to stay
     readable in one line of a widget header and of MLflow's run list, whatever the pipeline size.
     """
     listed = ", ".join(step_names)

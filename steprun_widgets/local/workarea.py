@@ -425,7 +425,7 @@ class Decision:
     reason: str
 
 
-#: Given a run folder, the seed status of its pipeline run on the server; None when it cannot be
+#: Given a run folder, the Azure ML v1 status of its pipeline run on the server; None when it cannot be
 #: told (server unreachable); "" when the server has no such run (deleted).
 StatusLookup = Callable[[RunFolder], "str | None"]
 
@@ -523,7 +523,7 @@ def server_lookup(tracking_uri: str | None = None) -> StatusLookup:
         try:
             if uri not in workspaces:
                 workspaces[uri] = Workspace(uri, retries=1)
-            return workspaces[uri].rest.get_run(folder.run_id).seed_status()
+            return workspaces[uri].rest.get_run(folder.run_id).azureml_status()
         except RunNotFoundError:
             return ""
         except StepRunError:

@@ -41,9 +41,9 @@ class PipelineWatch:
         with self.lock:
             self.record = record
             self.step_records = {r.tags.get(layout.TAG_NODE_ID) or r.run_id: r for r in steps}
-            status = record.seed_status()
+            status = record.azureml_status()
             self.final = layout.is_terminal(status) and all(
-                layout.is_terminal(r.seed_status()) for r in steps)
+                layout.is_terminal(r.azureml_status()) for r in steps)
             return self.traits()
 
     def traits(self) -> dict:
@@ -69,12 +69,13 @@ class PipelineWatch:
             table_rows.append((node["id"], reused or r.run_id, self.originals.get(reused, r)))
             steps.append({
                 "node_id": node["id"], "run_id": reused or r.run_id, "name": node.get("name") or r.name,
-                "status": r.seed_status(), "queued_time": _ms(r.start_time), "start_time": _ms(r.started_ms),
+                "status": r.azureml_status(), "queued_time": _ms(r.start_time),
+                "start_time": _ms(r.started_ms),
                 "end_time": _ms(r.end_time), "reused": bool(reused), "reused_run_id": reused,
                 "error": r.tags.get(layout.TAG_ERROR, ""), "why": _why(r),
             })
         return {
-            "run_id": record.run_id, "name": record.name, "status": record.seed_status(),
+            "run_id": record.run_id, "name": record.name, "status": record.azureml_status(),
             "start_time": _ms(record.start_time), "end_time": _ms(record.end_time),
             "error": record.tags.get(layout.TAG_ERROR, ""),
             "graph": {"nodes": graph["nodes"],

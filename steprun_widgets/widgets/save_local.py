@@ -1,7 +1,7 @@
 """Save an output into the kernel's working folder: what a JupyterHub user means by "download".
 
 On JupyterHub the browser is on a laptop and the notebook on the server; an output saved beside
-the notebook is what they usually want. The kernel writes it with the seed's own
+the notebook is what they usually want. The kernel writes it with Azure ML v1's own
 ``get_output_data(name).download(local_path=...)`` (temporary names, renamed once complete) and
 answers with the path it wrote, relative to its working folder. A folder outside the working
 folder is refused: the browser names a place, the kernel decides whether it may write there.

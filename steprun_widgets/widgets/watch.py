@@ -58,7 +58,7 @@ class StepWatch:
         an ended run never changes.
         """
         cached = self.step_run._cached
-        fresh = cached is not None and layout.is_terminal(cached.seed_status())
+        fresh = cached is not None and layout.is_terminal(cached.azureml_status())
         return self.apply(cached if fresh else self.step_run._record(refresh=True), initial=True)
 
     def apply(self, record: RunRecord, initial: bool = False) -> tuple[dict, list[dict]]:
@@ -66,7 +66,7 @@ class StepWatch:
         with self.lock:
             self.record = record
             self.step_run._set_record(record)
-            status = record.seed_status()
+            status = record.azureml_status()
             terminal = layout.is_terminal(status)
             messages, self._unsent = self._unsent, []
             try:
@@ -136,7 +136,7 @@ class StepWatch:
             assert self.record is not None  # the widget made its first look
             if not self.outputs_final:
                 self.outputs = self._list_outputs()
-                self.outputs_final = layout.is_terminal(self.record.seed_status())
+                self.outputs_final = layout.is_terminal(self.record.azureml_status())
             self.outputs_asked = True
             return self.traits()
 
@@ -149,7 +149,7 @@ class StepWatch:
         if run.is_reused:
             reuse = {"run_id": run._reused_run_id or run.id, "node_id": run._reused_node_id or "",
                      "pipeline_run_id": run._reused_pipeline_run_id or ""}
-        status = record.seed_status()
+        status = record.azureml_status()
         started = record.started_ms  # None for a step that never started: no elapsed time
         return {
             "run_id": run.id,

@@ -2,7 +2,7 @@
 
 Each import runs in its own new Python process (7 runs each, interleaved so that machine noise hits
 both alike); the time is measured inside the process around the import statement alone, so the
-interpreter's own start-up is not counted. The bar of issue 2 (median <= 0.3 s) is printed, not
+interpreter's own start-up is not counted. The bar (median <= 0.3 s) is printed, not
 asserted: wall-clock time is never asserted. What is asserted: mlflow is not imported.
 """
 

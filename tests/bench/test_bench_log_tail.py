@@ -3,7 +3,7 @@
 The incremental LogReader (HTTP Range from its byte offset) is measured side by side with the naive
 way (download the whole log at every read) in the same run, against the real session MLflow server.
 Bytes are counted from the HTTP answers themselves (a response hook on each workspace's session),
-and cross-checked against ``LogChunk.new_bytes``. The bar (issue 2): incremental ≤ 1.05 × 50 MiB.
+and cross-checked against ``LogChunk.new_bytes``. The bar: incremental ≤ 1.05 × 50 MiB.
 """
 
 from __future__ import annotations

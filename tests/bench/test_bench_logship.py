@@ -14,7 +14,7 @@ training log). The whole runner is then measured too (submit a one-step pipeline
 Wall time: the step's process with shipping vs the same script with stdout to /dev/null (same
 environment, PYTHONUNBUFFERED=1 as the runner sets).
 
-Bars (issue 3): bytes shipped <= 1.1 x 50 MiB for the embedded default (asserted: a byte count);
+Bars: bytes shipped <= 1.1 x 50 MiB for the embedded default (asserted: a byte count);
 wall time with shipping <= 1.2 x without (printed, not asserted).
 """
 

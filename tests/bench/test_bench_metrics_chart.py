@@ -7,7 +7,7 @@ the points due by then at 2,000 points/s.
 Measured while the points stream: the longest main-thread task (PerformanceObserver ``longtask``;
 tasks under 50 ms are not reported, so 0 means none), animation frames, canvas redraws (uPlot's
 ``draw`` hook) and the most redraws within one frame; beside it the naive chart (uPlot given the
-whole series again on every message). Bars (issue 9): longest task < 100 ms, at most one redraw
+whole series again on every message). Bars: longest task < 100 ms, at most one redraw
 per frame.
 
 Bundle: ``step_widget.js`` now against the same file before the metrics (``BEFORE``, when that
@@ -29,7 +29,7 @@ from tests.bench.report import publish, table
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
 from tests.static_pages import ROOT, serve_repository
 
-BEFORE = "badc25f"  # the last commit before the metrics frontend (issue 9's groundwork)
+BEFORE = "badc25f"  # the last commit before the metrics frontend (the metrics charts' groundwork)
 BUNDLE = "steprun_widgets/widgets/static/step_widget.js"
 METRICS_INPUTS = ("node_modules/uplot/", "src/metric")  # uPlot, metric_chart.js, metrics_*.js
 GROWTH_BAR = 60_000
@@ -84,7 +84,7 @@ def test_bench_metrics_chart_streaming_and_bundle(page_url, tmp_path):
     growth = sizes["now"] - sizes["before"] if sizes["before"] is not None else None
     share = sum(sizes["share"].values())
     # What the charts add is their modules' share of a fresh build; the whole file's growth since
-    # BEFORE also holds later work on the step view (issue 12), so it is printed, not judged.
+    # BEFORE also holds later work on the step view, so it is printed, not judged.
     measured_growth = share
     task_ok = max(widget["longestTaskMs"], smoothed["longestTaskMs"]) < 100
     frame_ok = all(r["maxRedrawsPerFrame"] <= 1 and r["redraws"] <= r["frames"] for r in (widget, smoothed))

@@ -7,7 +7,7 @@ second, and the naive reader (``metrics/get-history`` of every metric, whole, ev
 the same run on the same ticks. The writer pauses twice, so some ticks see no metric move.
 Requests and response bytes are counted on each reader's own ``requests.Session``.
 
-Bars (issue 9): the bytes of history the widget read ≤ 1.2 × one full read of the final
+Bars: the bytes of history the widget read ≤ 1.2 × one full read of the final
 histories; ticks where no metric moved make no history request. The widget's kernel history
 must equal the final histories value for value.
 """

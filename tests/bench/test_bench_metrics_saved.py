@@ -6,7 +6,7 @@ notebook for a widget model (its synced state, JSON with ``indent=1``). The naiv
 value in the trait. The static snapshot (the companion ``text/html`` output, an SVG chart) is
 shown beside it.
 
-Bar (issue 9): the metric adds at most 50 kB to the saved widget state.
+Bar: the metric adds at most 50 kB to the saved widget state.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ for a sample of 500 values (the naive way: one request per value; a full 100,000
 minutes). Wall time per value is compared as a ratio. The requests that shipped the 100,000 values
 are counted by the runner (its job log line) and compared with values / 1,000 + ticks.
 
-Bars (issue 9): per-value wall time >= 50 x less than mlflow.log_metric (asserted as a ratio);
+Bars: per-value wall time >= 50 x less than mlflow.log_metric (asserted as a ratio);
 shipping requests <= values / 1,000 + ticks (asserted as a count).
 """
 

@@ -5,7 +5,7 @@ saves it) against the session's MLflow server; the notebook test looks at the sa
 table splits the file into what the widget state holds (the frontend code anywidget keeps in the
 models' ``_esm`` and ``_css``: whole in one model per bundle, a small loader in the others; the
 log tails; the rest) and the cell outputs, beside
-the same notebook without widget state. Bar (issue 5): at most 2 MB.
+the same notebook without widget state. Bar: at most 2 MB.
 """
 
 from __future__ import annotations

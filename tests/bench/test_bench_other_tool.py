@@ -1,4 +1,4 @@
-"""Benchmark: requests to read a finished 200-step pipeline of another tool (issue 10).
+"""Benchmark: requests to read a finished 200-step pipeline of another tool.
 
 The pipeline is written by MLflow's own client (``tests/servers/other_tool.py``): 200 child runs,
 50 logs in all (``prep`` has stdout and stderr and outputs, ``train`` a log of its own name,
@@ -9,11 +9,11 @@ tools. Two ways of reading it, each on a workspace of its own, counted by
 - ``wait_for_completion(show_output=True)`` on the pipeline (it has ended: one refresh);
 - a ``PipelineRunWidget`` of it, then each step's view opened once (``selected`` = its node).
 
-"today" is main's code before issue 10's request economy, in the same run: what it replaced is put
+"today" is the code before the request economy for other tools' runs, in the same run: what it replaced is put
 back for it (``StepRun.log_paths`` that guesses stdout/stderr/job when ``logs/`` is empty, the
 waiting loop's readers of stdout and stderr only, a step view's first look that fetches the run
 again, the outputs of every ended run listed at once, and an ``images/`` listing for every run).
-Bar (issue 10), for both ways: at most one listing per step + one read per existing log + 5.
+Bar, for both ways: at most one listing per step + one read per existing log + 5.
 
 A step view of a run of another tool lists its ``logs/`` (one listing; a run without it lists as
 empty, on 2.x too) and reads each log there. Its outputs are not declared, and listing them walks

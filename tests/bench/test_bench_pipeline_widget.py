@@ -8,13 +8,13 @@ step's status with one ``runs/get`` each. Each has a workspace of its own whose
 ``Transport.request_count`` is read around its tick. The pipeline view costs two requests a tick
 (the pipeline's ``runs/get`` and one ``runs/search`` for its steps) whatever the number of steps;
 a step view opened in it (a click on a running node) adds its own refresh: one ``runs/search``
-plus one ranged GET per log with new bytes. Bar (issue 5): at most 3 a tick.
+plus one ranged GET per log with new bytes. Bar: at most 3 a tick.
 
 Render: ``js/bench/pipeline_render.py`` (the built bundle on a page, a stand-in model, fresh
 Chromium pages), run as a subprocess: first render to a painted frame. Bar: under 500 ms. Beside
 it, the naive way to follow status changes (render again) against the widget's in-place update.
 
-Scale (issue 12): the first render of a 200-step fan-out/fan-in (source -> 198 parallel steps ->
+Scale: the first render of a 200-step fan-out/fan-in (source -> 198 parallel steps ->
 sink, data on every edge), the widget's way (the wide layer collapsed into one group node, the
 timeline one row per drawn node) beside the naive way (every node and timeline row painted, as
 before grouping). Bar: the longest main-thread task of the first render under 200 ms.

@@ -8,7 +8,7 @@ per-step wall time minus the script's own time is the interpreter's start-up and
 identical pipeline is submitted again: every step is reused, and the time from submit to the
 pipeline's Finished is measured.
 
-Bars (issue 3): median overhead per step <= 0.5 s; identical resubmission <= 3 s. Printed, not
+Bars: median overhead per step <= 0.5 s; identical resubmission <= 3 s. Printed, not
 asserted (wall-clock times on a shared machine).
 """
 

@@ -4,7 +4,7 @@ A notebook showing a finished ten-step pipeline's widget and each step's widget 
 nbclient (which stores the widget state, as nbconvert --execute does). Ours: one model per bundle
 carries the code, the others hold the loader (steprun_widgets/widgets/frontend.py). Today's way
 beside it: the same saved file with every model holding the whole bundle in ``_esm`` and ``_css``,
-as anywidget stored it before (each model's own copy). Goal (issue 11): at most 5 kB of frontend
+as anywidget stored it before (each model's own copy). Goal: at most 5 kB of frontend
 code per additional widget.
 """
 

@@ -1,12 +1,12 @@
 """Benchmark: the static snapshot of a 50-step pipeline, its size and the time to build it in the
-kernel, beside today's (the table-only snapshot before issue 11).
+kernel, beside today's (the table-only snapshot before the graph and charts).
 
 A real 50-step pipeline (the pipeline-widget bench's: a source, four layers of 12, a sink) runs to
 the end on the test server; a PipelineRunWidget of it builds its snapshot (``to_html``: the
 synced state to HTML, what every companion update and every save costs). Rows: the pipeline
 alone, and with a step view open (the snapshot then holds that step's log tails, as the live
 pane does). Beside it the snapshot module as it was before (``BEFORE``, read from git), given the
-same state. Time: the median of 20 builds. Bar (issue 11): the snapshot of a 50-step pipeline is
+same state. Time: the median of 20 builds. Bar: the snapshot of a 50-step pipeline is
 at most 150 kB.
 """
 

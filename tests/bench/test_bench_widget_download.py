@@ -9,7 +9,7 @@ and by RSS (sampled every 5 ms in a thread); throughput beside a direct HTTP dow
 artifact with ``requests`` streaming to /dev/null, in the same run, as a ratio (both ways run
 twice, alternately, and the best time of each counts: the machine is noisy).
 
-The bar (issue 4): kernel peak memory growth <= 64 MiB.
+The bar: kernel peak memory growth <= 64 MiB.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ as its JSON text in UTF-8 the way Jupyter serialises comm messages (``ensure_asc
 Beside it, in the same run, the naive way: a widget whose synced state holds the whole log and is
 re-sent at every tick (its bytes are the JSON sizes of the log so far, summed over the ticks).
 
-The bars (issue 4): sent <= 1.1 x 50 MiB; saved widget state (``json.dumps(widget.get_state())``)
+The bars: sent <= 1.1 x 50 MiB; saved widget state (``json.dumps(widget.get_state())``)
 <= 1 MB.
 """
 

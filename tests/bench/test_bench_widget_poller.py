@@ -5,7 +5,7 @@ per log whose published size grew) beside the naive poller (one ``runs/get`` per
 per log per tick), both polling the same real pipeline in the same loop, each through a workspace
 of its own whose ``Transport.request_count`` is read before and after its tick.
 
-The bar (issue 4): at most 3 requests per tick plus one per log with new bytes. A tick in which
+The bar: at most 3 requests per tick plus one per log with new bytes. A tick in which
 steps end also carries their one last refresh (their three logs, one outputs/ and one images/
 listing each):
 those ticks are shown apart.

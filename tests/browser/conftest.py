@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def pytest_collection_modifyitems(items):
@@ -72,12 +69,3 @@ def page(browser, request, artifacts_dir):
         print("browser console:\n  " + "\n  ".join(page.console[-30:]))
     context.close()
 
-
-@pytest.fixture(scope="session")
-def artifacts_dir() -> Path:
-    """Where browser tests leave screenshots (kept after the run; not committed)."""
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir(parents=True)
-    (ARTIFACTS / ".gitignore").write_text("*\n")
-    return ARTIFACTS

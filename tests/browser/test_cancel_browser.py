@@ -1,5 +1,5 @@
-"""Cancel, the step pane and "never started" in JupyterLab and Chromium (issue 12 points 8 and 9,
-issue 11 point 5's design).
+"""Cancel, the step pane and "never started" in JupyterLab and Chromium (the
+pipeline widget serves the step pane from its own model).
 
 Two pipelines, each `long` (prints, then waits) -> `after` (needs long's output):
 - the first shown as a StepRunWidget of `long` and a PipelineRunWidget: a click on `long` opens

@@ -164,7 +164,7 @@ def test_exported_notebook_shows_the_run_offline(browser, tmp_path, tracking_uri
         assert stale not in pipeline and stale not in step, (pipeline, step)
     assert "✔ Finished" in step and "greeting" in step
     assert seen["log_visible"] and seen["payload_visible"], "log text, the payload too, shows as text"
-    # issue 11: the graph is drawn, step names are left-aligned (the page's CSS right-aligns table
+    # the rich snapshot: the graph is drawn, step names are left-aligned (the page's CSS right-aligns table
     # cells) and the log is in a monospace font
     shown = {v["kind"]: v for v in seen["visible"]}
     assert len(shown["pipeline"]["graph"]) == 1 and shown["pipeline"]["graph"][0] > 300, shown["pipeline"]

@@ -1,4 +1,5 @@
-"""PipelineRunWidget on a 200-step fan-out/fan-in in JupyterLab and Chromium (issue 12, points 8, 10).
+"""PipelineRunWidget on a 200-step fan-out/fan-in in JupyterLab and Chromium: the wide layer folds into
+a group node, the search box finds a step, the timeline stays one row per drawn node.
 
 The pipeline (source -> 198 parallel steps -> sink, a PipelineData on every edge) is laid out on the
 real tracking server as the runner writes it (tests/runlayout.py): the source finished, 150 of the
@@ -60,7 +61,7 @@ def fan_run(tracking_uri, experiment_name):
     sink = step("sink", layout.NOT_STARTED)
     yield {"pipeline": pipe, "source": source, "started": started, "experiment": experiment_name}
     for record in [pipe, sink, *records]:
-        if not layout.is_terminal(runs.rest.get_run(record.run_id).seed_status()):
+        if not layout.is_terminal(runs.rest.get_run(record.run_id).azureml_status()):
             runs.set_status(record, layout.CANCELED)
     ws.transport.close()
 

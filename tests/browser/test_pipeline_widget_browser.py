@@ -95,7 +95,7 @@ def _cleanup(tracking_uri: str, experiment_name: str) -> None:
         experiment = Experiment(ws, experiment_name)
         query = f"tags.`{layout.TAG_RUN_SOURCE}` = '{layout.RUN_SOURCE_PIPELINE}'"
         for record in ws.rest.search_runs([str(found["experiment_id"])], query) if found else []:
-            if not layout.is_terminal(record.seed_status()):
+            if not layout.is_terminal(record.azureml_status()):
                 with contextlib.suppress(Exception):
                     PipelineRun(experiment, record.run_id).cancel()
             shutil.rmtree(Path(tempfile.gettempdir()) / "steprun-widgets" / "work" / record.run_id,

@@ -1,4 +1,4 @@
-"""A notebook saved after a run, reopened, and a kernel restarted under open views (issue 11, 1 3 4).
+"""A notebook saved after a run, reopened, and a kernel restarted under open views.
 
 JupyterLab 4 and Notebook 7 on their default settings, in headless Chromium:
 

@@ -1,4 +1,4 @@
-"""The widgets as a demanding user sees them (issue 12), in JupyterLab and Chromium.
+"""The widgets as a demanding user sees them, in JupyterLab and Chromium.
 
 One notebook serves every point: a four-step pipeline (prep writes a 2,000-line coloured log and a
 folder output, train is slow and writes a file, evaluate fails with a traceback, report never runs

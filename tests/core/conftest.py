@@ -17,7 +17,7 @@ def workspace(tracking_uri) -> Workspace:
 
 @pytest.fixture
 def runs(workspace, experiment_name) -> RunLayout:
-    """Writes runs into this test's own experiment, as the runner lays them out (SPEC §4)."""
+    """Writes runs into this test's own experiment, as the runner lays them out (docs/run-layout.md)."""
     return RunLayout(workspace, experiment_name)
 
 

@@ -1,4 +1,4 @@
-"""SPEC §1: the core client is usable alone; the import graph runs one way (core ← local, widgets)."""
+"""The core client is usable alone; the import graph runs one way (core ← local, widgets)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ NOW = 1_800_000_000.0
     ("KILLED", {}, layout.CANCELED),
     ("", {}, layout.NOT_STARTED),
 ])
-def test_seed_status(mlflow_status, tags, expected):
-    assert layout.seed_status(mlflow_status, tags, now=NOW) == expected
+def test_azureml_status_words(mlflow_status, tags, expected):
+    assert layout.azureml_status(mlflow_status, tags, now=NOW) == expected
 
 
 def test_terminal_statuses():

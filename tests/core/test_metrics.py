@@ -1,4 +1,4 @@
-"""Reading metrics (issue 9): runs written by MLflow's own client, read through the REST reader.
+"""Reading metrics: runs written by MLflow's own client, read through the REST reader.
 
 The runs are what other tools make (``MlflowClient.log_metric`` with and without ``step``,
 ``log_batch``, ``log_param``, nested runs with the pipeline layout tags), on the session's real
@@ -34,7 +34,7 @@ def client(tracking_uri) -> mlflow.MlflowClient:
 
 @pytest.fixture
 def pipeline(client, experiment_name):
-    """A pipeline run and one step run laid out by hand with MLflow's client (SPEC §4 tags)."""
+    """A pipeline run and one step run laid out by hand with MLflow's client (docs/run-layout.md)."""
     exp_id = client.create_experiment(experiment_name)
     parent = client.create_run(exp_id, tags={layout.TAG_RUN_SOURCE: layout.RUN_SOURCE_PIPELINE})
     pid = parent.info.run_id

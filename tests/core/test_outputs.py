@@ -166,6 +166,7 @@ def test_write_atomically_leaves_nothing_when_the_source_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_download_interrupted_by_the_server_dying_mid_stream(tmp_path):
     # A server of its own, killed (SIGKILL: no graceful end of the response) as soon as the answer to
     # the big file's download starts; the session server stays untouched.

@@ -1,5 +1,5 @@
-"""PipelineRun and StepRun against a real MLflow server: every method of SPEC §2, the status map,
-reused steps and runs written by other tools."""
+"""PipelineRun and StepRun against a real MLflow server: every method of Azure ML v1's StepRun, the
+status map, reused steps and runs written by other tools."""
 
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 DETAIL_KEYS = {"runId", "status", "startTimeUtc", "endTimeUtc", "tags", "logFiles", "error"}
 
 
-def test_seed_usage_snippet_works_as_written(workspace, runs, tmp_path, monkeypatch):
+def test_azureml_v1_usage_snippet_works_as_written(workspace, runs, tmp_path, monkeypatch):
     pipe = runs.pipeline(steps=["prepare", "train"], edges=[("prepare", "train")])
     prepare = runs.step(pipe, "prepare", status=layout.FINISHED)
     runs.output(prepare, "prepared", {"data.csv": "a,b\n1,2\n", "meta/info.json": '{"rows": 1}'})
     runs.step(pipe, "train")
     monkeypatch.chdir(tmp_path)
 
-    # The seed's snippet, with the seed's placeholders filled in and nothing else changed.
+    # Azure ML v1's documented snippet, with its placeholders filled in and nothing else changed.
     experiment = Experiment(workspace, runs.experiment_name)
     pipeline_run = PipelineRun(experiment, pipe.run_id)
     step_runs = pipeline_run.get_steps()
@@ -83,7 +83,7 @@ def test_pipeline_run_basics(experiment, runs):
     assert details["error"] is None
 
 
-def test_step_run_constructed_with_the_seed_signature(experiment, runs):
+def test_step_run_constructed_with_the_azureml_v1_signature(experiment, runs):
     pipe = runs.pipeline(steps=["s"])
     record = runs.step(pipe, "s")
     runs.log(record, "stdout", "hello\n")

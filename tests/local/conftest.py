@@ -56,7 +56,7 @@ def stop_leftovers(exp: Experiment) -> None:
     runs = exp.workspace.rest.search_runs([str(found["experiment_id"])],
                                           f"tags.`{layout.TAG_RUN_SOURCE}` = '{layout.RUN_SOURCE_PIPELINE}'")
     for record in runs:
-        if not layout.is_terminal(record.seed_status()):
+        if not layout.is_terminal(record.azureml_status()):
             with contextlib.suppress(Exception):
                 PipelineRun(exp, record.run_id).cancel()
         kill_runners(record.run_id)

@@ -80,7 +80,7 @@ def test_pipeline_runs_on_dask_workers(experiment, dask_client, sink, how, tmp_p
                                                                show_progress=False)
     got = json.loads((Path(folder) / "total.json").read_text())
     assert got == {"squares": sum(n ** 2 for n in range(1, 11)), "cubes": sum(n ** 3 for n in range(1, 11))}
-    # the workers removed the steps' folders, the runner the pipeline's (issue 14)
+    # the workers removed the steps' folders, the runner the pipeline's (housekeeping)
     folder = work_folder(experiment.workspace, run.id)
     assert not any((folder / name).exists() for name in steps)
     wait_until(lambda: not folder.exists(), 30, "the runner to remove the pipeline's folder")

@@ -68,7 +68,7 @@ def test_data_flows_through_three_steps(experiment, tmp_path, capsys):
     assert (tmp_path / "dl" / "dataset" / "data.csv").read_bytes() == expected_csv
     assert "train: 60 rows" in run.find_step_run("train")[0].get_stdout_log()
 
-    # the seed's usage, as written: a PipelineRun opened by id from another Experiment object
+    # Azure ML v1's documented usage, as written: a PipelineRun opened by id from another Experiment object
     from steprun_widgets import Experiment
 
     again = PipelineRun(Experiment(experiment.workspace, experiment.name), run.id)

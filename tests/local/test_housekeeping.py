@@ -1,4 +1,4 @@
-"""Housekeeping (issue 14): a run that is over leaves no copy of its data in the work area.
+"""Housekeeping: a run that is over leaves no copy of its data in the work area.
 
 Real runs with real runner processes against the session's MLflow server, and the real
 ``steprun-widgets clean`` / ``server status`` commands as subprocesses. Most tests give the

@@ -222,6 +222,7 @@ def test_ten_thousand_names_and_a_long_series(experiment, tmp_path, mlflow_serve
     assert stored["long"] == (values, values, values - 1, float(sum(i % 1000 for i in range(values))))
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_a_million_values_of_one_metric_pass_the_channel_whole(tmp_path):
     """A real step process logs 1,000,000 values; the runner's reader gets each once, in order,
     reading in bounded chunks."""

@@ -1,4 +1,4 @@
-"""Issue 16: on a shared machine only the owner gets into the embedded server, over its port or on disk.
+"""On a shared machine only the owner gets into the embedded server, over its port or on disk.
 
 A second Unix user is made for the test (``useradd``; the test needs root, as CI runs it) and a process
 run as that user probes a real embedded server: every request it makes is refused (401), and it reads
@@ -147,6 +147,7 @@ def _modes(root: Path) -> list[str]:
     return loose
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_another_user_is_refused_over_the_port_and_on_disk(other_user, shared_parent, tmp_path):
     parent, roots = shared_parent
     root = parent / ".steprun"
@@ -215,7 +216,7 @@ def _submitter_umask() -> int:
 
 
 def _start_old_style_server(root: Path) -> tuple[subprocess.Popen, int]:
-    """What steprun-widgets did before issue 16: 0755 root, umask 022, no authentication."""
+    """What steprun-widgets did before roots were owner-only: 0755 root, umask 022, no authentication."""
     root.mkdir(mode=0o755)
     (root / "artifacts").mkdir(mode=0o755)
     port = srv._free_port()
@@ -245,6 +246,7 @@ def _health(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_a_root_made_before_is_upgraded_in_place(other_user, shared_parent):
     parent, roots = shared_parent
     root = (parent / "old-root").resolve()
@@ -286,6 +288,7 @@ def test_a_root_made_before_is_upgraded_in_place(other_user, shared_parent):
     assert after["statuses"] == [401] and set(after["reads"].values()) == {"denied"}, after
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_a_lost_secret_is_made_again_and_the_server_restarted_with_it(shared_parent):
     """The secret file removed (or never copied with the root): a new one, and the old one stops working."""
     parent, roots = shared_parent
@@ -314,6 +317,7 @@ print("user", os.environ["MLFLOW_TRACKING_USERNAME"], "password", os.environ["ML
 """
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_plain_mlflow_in_a_step_signs_in_with_a_user_that_dies_with_the_step(tmp_path):
     """Not the root's secret: a user of its own, deleted at the end, so a password it printed is dead."""
     root = tmp_path / ".steprun"

@@ -28,6 +28,7 @@ def _step_record(out: str, name: str, root):
     return ws, runs[0].run_id
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
     server = pytest.importorskip("steprun_widgets.local.server")
     root = (tmp_path / "home").resolve()
@@ -53,7 +54,7 @@ def test_quickstart_runs_the_sample_pipeline_on_the_embedded_server(tmp_path):
         assert password not in first.stdout + first.stderr
         metrics = list((root / "downloads").glob("*/azureml/*/metrics/metrics.json"))  # Azure ML's layout
         assert len(metrics) == 1
-        # the run is over: it left no copy of its data in the work area (issue 14; that the
+        # the run is over: it left no copy of its data in the work area (housekeeping; that the
         # embedded default appends logs in place, without a spool, tests/local/test_logs.py checks)
         wait_until(lambda: not any((root / "work").iterdir()), 30, "the work area to be emptied")
         # the train step logged its loss per epoch (Run.get_context()), and its r2 once

@@ -8,12 +8,6 @@ from steprun_widgets import Workspace
 
 
 @pytest.fixture
-def workspace(mlflow_server, monkeypatch) -> Workspace:
+def workspace(embedded_way_workspace) -> Workspace:
     """A workspace on the session's server whose runner appends logs in place (the embedded way)."""
-    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
-    monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
-    ws = Workspace(mlflow_server.url)
-    mlflow_server.artifacts.mkdir(exist_ok=True)
-    ws.local_root = mlflow_server.folder
-    yield ws
-    ws.transport.close()
+    return embedded_way_workspace

@@ -99,7 +99,7 @@ def test_quickstart_notebook_runs_and_keeps_its_widgets(tmp_path_factory, tracki
     assert "evaluate: y ≈" in evaluate_state["logs"]["stdout"]["tail"]
     assert "evaluate: y ≈" in evaluate_html and "metrics" in evaluate_html
 
-    # The seed's examples ran: the steps listed, the metrics downloaded where the notebook said.
+    # Azure ML v1's documented examples ran: the steps listed, the metrics downloaded where the notebook said.
     streams = "".join(text(o.get("text")) for o in outputs(nb, "stream"))
     assert re.search(r"prep +Finished", streams) and "[train] train: epoch 10/10" in streams
     metrics = list(path.parent.glob(".steprun/downloads/*/azureml/*/metrics/metrics.json"))  # Azure ML layout

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 from steprun_widgets import Workspace
 from tests.reliability.helpers import FakeServer
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 TOKEN_VARS = ("MLFLOW_TRACKING_TOKEN", "STEPRUN_RUNNER_TOKEN")
 
 
@@ -49,16 +47,6 @@ def fake_server():
 
 
 # --- browser ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def artifacts_dir() -> Path:
-    """Screenshots of failed browser tests (kept after the run; not committed)."""
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir(parents=True)
-    (ARTIFACTS / ".gitignore").write_text("*\n")
-    return ARTIFACTS
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, tracking_uri):
     """A JupyterLab (127.0.0.1, token-less, free port) whose kernels see the session's server."""

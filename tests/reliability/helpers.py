@@ -14,15 +14,14 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from steprun_widgets import StepRunWidget
-from steprun_widgets.local import PipelineData, PythonScriptStep
 from tests.support import (  # noqa: F401  (re-exported for the suite's tests)
     RUNNER_MODULE,
     Recorder,
     kill_runners,
     runner_processes,
+    script_step,
     stop_leftovers,
     submit,
     wait_terminal,
@@ -33,14 +32,6 @@ from tests.support import (  # noqa: F401  (re-exported for the suite's tests)
 
 
 # --- steps ------------------------------------------------------------------------------------------
-def script_step(folder: Path, name: str, code: str, *, outputs: tuple[PipelineData, ...] = (),
-                inputs: tuple[PipelineData, ...] = (), allow_reuse: bool = False) -> PythonScriptStep:
-    """A one-script step in its own folder; its inputs' then its outputs' folders are its arguments."""
-    source = write_script(folder / name, f"{name}.py", code)
-    return PythonScriptStep(f"{name}.py", name=name, arguments=[*inputs, *outputs], inputs=inputs,
-                            outputs=outputs, source_directory=source, allow_reuse=allow_reuse)
-
-
 # --- processes ----------------------------------------------------------------------------------------
 def kill_server(server) -> None:
     """SIGKILL a tests.mlflow_server.MlflowServer this test started (its process group, by pid)."""

@@ -62,7 +62,7 @@ def test_unknown_experiment_run_step_output_and_log(workspace, layout_runs, expe
         assert missing in str(_raises(make, RunNotFoundError))
 
     run = PipelineRun(experiment, pipeline.run_id)
-    assert run.find_step_run("no-such-step") == []  # the seed's API: a list, empty
+    assert run.find_step_run("no-such-step") == []  # Azure ML v1's API: a list, empty
     error = _raises(lambda: run.get_step("no-such-step"), RunNotFoundError)
     assert "'no-such-step'" in str(error) and pipeline.run_id in str(error) and "train" in str(error)
 

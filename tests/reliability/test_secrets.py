@@ -2,7 +2,7 @@
 text, step log or job log — not even when a step prints its whole environment.
 
 The test server ignores authentication; what matters is where the token could end up. The embedded
-default's own secret (the password of ``<root>/basic_auth.ini``, issue 16) is checked the same way, on a
+default's own secret (the password of ``<root>/basic_auth.ini``) is checked the same way, on a
 real embedded server that requires it, and also in the runner's files and the server's log.
 """
 

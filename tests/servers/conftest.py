@@ -21,7 +21,7 @@ def workspace(tracking_uri, monkeypatch) -> Workspace:
 
 @pytest.fixture
 def runs(workspace, experiment_name) -> RunLayout:
-    """Runs laid out as the runner writes them (SPEC §4), in this test's own experiment."""
+    """Runs laid out as the runner writes them (docs/run-layout.md), in this test's own experiment."""
     return RunLayout(workspace, experiment_name)
 
 

@@ -295,7 +295,7 @@ def test_a_runner_that_cannot_write_the_store_never_ends_a_step_finished(direct_
     assert run.wait_for_completion(show_output=False, timeout_seconds=120,
                                    raise_on_error=False) == layout.FAILED
     record = run.find_step_run("quiet")[0]._record(refresh=True)
-    assert record.seed_status() == layout.FAILED
+    assert record.azureml_status() == layout.FAILED
     error = record.tags[layout.TAG_ERROR]
     assert "could not be uploaded" in error and 'pip install "steprun-widgets[s3]"' in error, error
     workspace.transport.close()

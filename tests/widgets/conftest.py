@@ -10,13 +10,8 @@ from __future__ import annotations
 import pytest
 
 from steprun_widgets import Workspace
-from tests.widgets.helpers import embedded_workspace
 
 
 @pytest.fixture
-def workspace(mlflow_server, monkeypatch) -> Workspace:
-    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
-    monkeypatch.delenv("STEPRUN_RUNNER_TOKEN", raising=False)
-    ws = embedded_workspace(mlflow_server)
-    yield ws
-    ws.transport.close()
+def workspace(embedded_way_workspace) -> Workspace:
+    return embedded_way_workspace

@@ -7,30 +7,20 @@ The server, the runner and the widget are real; only the browser end of the comm
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from steprun_widgets import StepRunWidget
-from steprun_widgets.local import PipelineData, PythonScriptStep
 from tests.support import (  # noqa: F401  (re-exported for the suite's tests)
     RUNNER_MODULE,
     Recorder,
     embedded_workspace,
     kill_runners,
+    script_step,
     stop_leftovers,
     submit,
     wait_until,
     watch_widget,
     write_script,
 )
-
-
-def script_step(folder: Path, name: str, code: str, *, outputs: tuple[str, ...] = (),
-                allow_reuse: bool = False) -> PythonScriptStep:
-    """A one-script step in its own folder; each output's folder is passed as an argument."""
-    data = [PipelineData(o) for o in outputs]
-    source = write_script(folder / name, f"{name}.py", code)
-    return PythonScriptStep(f"{name}.py", name=name, arguments=data, outputs=data,
-                            source_directory=source, allow_reuse=allow_reuse)
 
 
 def drive(widgets: list[StepRunWidget], timeout: float = 90.0, interval: float = 0.5) -> int:

@@ -115,7 +115,7 @@ def test_run_details_picks_the_widget(finished_run):
         RunDetails("not a run")
 
 
-# --- the rich snapshot (issue 11, point 2) -------------------------------------------------------------
+# --- the rich snapshot (graph, timeline, step view) ---------------------------------------------------
 @pytest.fixture(scope="module")
 def reused_runs(tracking_uri, tmp_path_factory):
     """The same pipeline run twice: a step with a hostile name, coloured and hostile log lines and

@@ -1,4 +1,4 @@
-"""StepRunWidget and PipelineRunWidget metrics (issue 9): traits and messages of METRICS-PROTOCOL.md.
+"""StepRunWidget and PipelineRunWidget metrics: traits and messages of docs/widget-protocol.md.
 
 The runs are written by MLflow's own client (as another tool, or a step using plain MLflow, would
 write them) on the session's real server; the widget is real, its poller is ticked by hand, and
@@ -152,6 +152,7 @@ def test_bad_values_reach_the_browser_as_strings(client, workspace, experiment_n
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_ten_thousand_names_are_read_a_bounded_share_per_refresh(client, workspace, experiment_name):
     _, _, sid = make_step(client, experiment_name)
     names = [f"m{i:05d}" for i in range(10_000)]
@@ -184,6 +185,7 @@ def write_straight_into_the_store(server, run_id, key, start, stop) -> None:
                    "run_uuid) VALUES (?, ?, ?, ?, 0, ?)", (key, float(last), last, last, run_id))
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 @pytest.mark.timeout(900)  # the server takes seconds per deep page of a million values
 def test_a_million_values_read_incrementally_with_bounded_kernel_memory(client, workspace, mlflow_server,
                                                                         experiment_name, monkeypatch):

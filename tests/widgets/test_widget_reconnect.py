@@ -31,6 +31,7 @@ def own_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.mark.slow  # among the ten slowest of core + local + widgets (CONTRIBUTING.md)
 def test_server_restart_mid_run_reconnects_and_ends_byte_exact(own_server, tmp_path, experiment_name,
                                                                monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
