@@ -120,18 +120,15 @@ def publish_pipeline(pipeline: Pipeline, name: str, description: str | None = No
     return PublishedPipeline(pipeline.workspace, rest.get_run(record.run_id))
 
 
-class PublishedPipeline:
-    """A pipeline published on the tracking server: submit it from anywhere with other parameters.
-
-    ``id`` is its run id in the published-pipelines experiment. ``status`` is "Active" or "Disabled";
-    a disabled one refuses to submit. ``parameters`` are its PipelineParameters and their defaults.
-    """
+class _Published:
+    """What a published pipeline and a pipeline endpoint share: a run of the published-pipelines
+    experiment, its name, description and status ("Active" or "Disabled": a disabled one refuses
+    to submit until ``enable()``)."""
 
     def __init__(self, workspace: Workspace, record: RunRecord) -> None:
         self.workspace = workspace
         self._record = record
 
-    # --- what it is ---------------------------------------------------------------------------
     @property
     def id(self) -> str:
         return self._record.run_id
@@ -145,12 +142,34 @@ class PublishedPipeline:
         return self._record.tags.get(layout.TAG_DESCRIPTION) or None
 
     @property
-    def version(self) -> str | None:
-        return self._record.tags.get(layout.TAG_PUBLISHED_VERSION)
-
-    @property
     def status(self) -> str:
         return self._record.tags.get(layout.TAG_PUBLISHED_STATUS, layout.PUBLISHED_ACTIVE)
+
+    def enable(self) -> None:
+        """Let it be submitted again."""
+        self._set_status(layout.PUBLISHED_ACTIVE)
+
+    def disable(self) -> None:
+        """Refuse submissions (``submit`` raises PublishedPipelineDisabledError) until ``enable()``;
+        for an endpoint, the published pipelines behind it are unchanged."""
+        self._set_status(layout.PUBLISHED_DISABLED)
+
+    def _set_status(self, status: str) -> None:
+        self.workspace.rest.set_tag(self.id, layout.TAG_PUBLISHED_STATUS, status)
+        self._record.tags[layout.TAG_PUBLISHED_STATUS] = status
+
+
+class PublishedPipeline(_Published):
+    """A pipeline published on the tracking server: submit it from anywhere with other parameters.
+
+    ``id`` is its run id in the published-pipelines experiment. ``status`` is "Active" or "Disabled";
+    a disabled one refuses to submit. ``parameters`` are its PipelineParameters and their defaults.
+    """
+
+    # --- what it is ---------------------------------------------------------------------------
+    @property
+    def version(self) -> str | None:
+        return self._record.tags.get(layout.TAG_PUBLISHED_VERSION)
 
     @property
     def continue_on_step_failure(self) -> bool:
@@ -212,19 +231,6 @@ class PublishedPipeline:
         which = f"{name!r}" + (f" version {version!r}" if version is not None else "")
         raise RunNotFoundError(f"No active published pipeline or pipeline endpoint is named {which} on "
                                f"{workspace.transport.display_url}")
-
-    # --- changing -----------------------------------------------------------------------------
-    def enable(self) -> None:
-        """Let it be submitted again."""
-        self._set_status(layout.PUBLISHED_ACTIVE)
-
-    def disable(self) -> None:
-        """Refuse submissions (``submit`` raises PublishedPipelineDisabledError) until ``enable()``."""
-        self._set_status(layout.PUBLISHED_DISABLED)
-
-    def _set_status(self, status: str) -> None:
-        self.workspace.rest.set_tag(self.id, layout.TAG_PUBLISHED_STATUS, status)
-        self._record.tags[layout.TAG_PUBLISHED_STATUS] = status
 
     # --- running ------------------------------------------------------------------------------
     def submit(self, workspace: Workspace, experiment_name: str,
@@ -332,7 +338,7 @@ class PipelineIdVersion:
     version: str
 
 
-class PipelineEndpoint:
+class PipelineEndpoint(_Published):
     """A name that stays while the published pipeline behind it changes: versions and a default.
 
     Versions are "0", "1", ... in the order pipelines were added; ``submit`` runs the default one
@@ -340,26 +346,6 @@ class PipelineEndpoint:
     changed and written back: two processes changing one endpoint at the same moment may lose one
     change.
     """
-
-    def __init__(self, workspace: Workspace, record: RunRecord) -> None:
-        self.workspace = workspace
-        self._record = record
-
-    @property
-    def id(self) -> str:
-        return self._record.run_id
-
-    @property
-    def name(self) -> str:
-        return self._record.tags.get(layout.TAG_PUBLISHED_NAME, self._record.name)
-
-    @property
-    def description(self) -> str | None:
-        return self._record.tags.get(layout.TAG_DESCRIPTION) or None
-
-    @property
-    def status(self) -> str:
-        return self._record.tags.get(layout.TAG_PUBLISHED_STATUS, layout.PUBLISHED_ACTIVE)
 
     @property
     def default_version(self) -> str:
@@ -499,16 +485,7 @@ class PipelineEndpoint:
         found = [PublishedPipeline.get(self.workspace, v.pipeline_id) for v in self.list_versions()]
         return [p for p in found if p.status == layout.PUBLISHED_ACTIVE or not active_only]
 
-    # --- status and running -------------------------------------------------------------------
-    def enable(self) -> None:
-        self.workspace.rest.set_tag(self.id, layout.TAG_PUBLISHED_STATUS, layout.PUBLISHED_ACTIVE)
-        self._record.tags[layout.TAG_PUBLISHED_STATUS] = layout.PUBLISHED_ACTIVE
-
-    def disable(self) -> None:
-        """Refuse submissions until ``enable()``; the published pipelines behind it are unchanged."""
-        self.workspace.rest.set_tag(self.id, layout.TAG_PUBLISHED_STATUS, layout.PUBLISHED_DISABLED)
-        self._record.tags[layout.TAG_PUBLISHED_STATUS] = layout.PUBLISHED_DISABLED
-
+    # --- running ------------------------------------------------------------------------------
     def submit(self, experiment_name: str, pipeline_parameters: Mapping[str, Any] | None = None,
                parent_run_id: str | None = None, pipeline_version: str | int | None = None,
                *, executor: Any = None) -> PipelineRun:
