@@ -61,7 +61,7 @@ for v in "${PY_VERSIONS[@]}"; do
     echo "== installing the quick subset's dependencies for Python $v into $venv"
     rm -rf "$venv"
     "$interpreter" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[local]" pytest pytest-timeout hypothesis
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[local,s3]" pytest pytest-timeout hypothesis
     echo "$digest" > "$venv/.pyproject-digest"
   fi
 done

@@ -88,8 +88,12 @@ def _local_path(uri: str) -> str:
 
 def install_hint(uri: str) -> str:
     """What the user can do when the package for ``uri``'s store is missing."""
-    package, extra = STORE_PACKAGES[scheme_of(uri)]
-    return (f'install {package} (pip install "steprun-widgets[{extra}]") to reach it directly as '
+    if scheme_of(uri) in LOCAL_SCHEMES:  # a folder: fsspec alone reaches it (any store extra has it)
+        package, install = "fsspec", "pip install fsspec"
+    else:
+        package, extra = STORE_PACKAGES[scheme_of(uri)]
+        install = f'pip install "steprun-widgets[{extra}]"'
+    return (f"install {package} ({install}) to reach it directly as "
             "MLflow's own clients do, or start the tracking server with --serve-artifacts "
             "so that it proxies the artifacts")
 

@@ -32,6 +32,9 @@ TAG_REUSE_KEY = "steprun.reusekey"
 #: Why the step ran or was reused, the sentence ``core/reuse_explain.py`` makes from the step's reuse
 #: record (``REUSE_RECORD_PATH``) at submission: what the widgets show without reading the record.
 TAG_REUSE_WHY = "steprun.reusewhy"
+#: Set on a step run whose reuse record could not be stored at submission (a full or read-only
+#: store): why; ``explain_reuse()`` then gives the sentence of ``TAG_REUSE_WHY``.
+TAG_REUSE_RECORD_MISSING = "steprun.reuserecordmissing"
 #: Set on a pipeline run by ``PipelineRun.cancel()``; the runner watches for it.
 TAG_CANCEL_REQUESTED = "steprun.cancelrequested"
 #: Set on a step whose inputs are not ready yet (its MLflow status is SCHEDULED meanwhile).

@@ -237,6 +237,9 @@ def explain_step_records(rest: MlflowRest, records: list[RunRecord]) -> dict[str
             if compared_id not in compared_records:
                 compared_records[compared_id] = compared_record(rest, compared_id)
             compared = compared_records[compared_id]
+        if record is None and tags.get(layout.TAG_REUSE_WHY):  # the record could not be stored
+            explained[run.name] = tags[layout.TAG_REUSE_WHY]
+            continue
         explained[run.name] = explain(record, compared, reused_from=reused_from)
     return explained
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -220,7 +221,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             })
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
-            rest.upload_artifact(record, layout.REUSE_RECORD_PATH, reuse_explain.encode(decision.record))
+            _store_reuse_record(rest, record, decision.record)
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.FINISHED], now_ms())
             run_id = original.run_id
         else:
@@ -230,7 +231,7 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             record = rest.create_run(experiment_id, name=step.name, tags=tags)
             created.append(record.run_id)
             rest.log_params(record.run_id, step_params(step, arguments))
-            rest.upload_artifact(record, layout.REUSE_RECORD_PATH, reuse_explain.encode(decision.record))
+            _store_reuse_record(rest, record, decision.record)
             rest.update_run(record.run_id, layout.MLFLOW_STATUS[layout.QUEUED])
             run_id = record.run_id
         plans[step.name] = StepPlan(
@@ -242,6 +243,20 @@ def _create_step_runs(rest: MlflowRest, experiment_id: str, pipeline_record: Run
             python=step.environment.python, data_inputs=data_inputs,
             output_datasets=_output_datasets(step))
     return [plans[s.name] for s in order]
+
+
+def _store_reuse_record(rest: MlflowRest, record: RunRecord, reuse_record: dict) -> None:
+    """Store a step's reuse record (what ``explain_reuse()`` reads), best effort: a store that
+    cannot take it now (full, not writable) must not stop the submission; the sentence is in the
+    run's tags already, which ``explain_reuse()`` then falls back to. The step itself fails later,
+    saying why, if its logs or outputs cannot be stored either."""
+    try:
+        rest.upload_artifact(record, layout.REUSE_RECORD_PATH, reuse_explain.encode(reuse_record))
+    except ServiceError as exc:
+        with contextlib.suppress(ServiceError):
+            rest.set_tag(record.run_id, layout.TAG_REUSE_RECORD_MISSING,
+                         limits.bounded(f"the reuse record could not be stored: {exc}",
+                                        limits.MAX_TAG_VALUE_LENGTH))
 
 
 def step_params(step: PipelineStep, arguments: list) -> dict[str, str]:

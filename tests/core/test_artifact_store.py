@@ -68,6 +68,14 @@ def test_a_missing_package_names_its_extra(monkeypatch, scheme, package, extra):
     assert "run1" in said and scheme in said
 
 
+def test_a_folder_store_without_fsspec_says_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "fsspec", None)
+    monkeypatch.setitem(__import__("sys").modules, "fsspec.implementations.local", None)
+    with pytest.raises(artifact_store.StoreMissing) as info:
+        artifact_store.store_for(f"file://{tmp_path}/1/abc/artifacts", "abc")
+    assert "pip install fsspec" in str(info.value) and "--serve-artifacts" in str(info.value)
+
+
 def test_store_secrets_are_masked(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-key-123")
     monkeypatch.setitem(__import__("sys").modules, "s3fs", None)
