@@ -96,7 +96,11 @@ def _copy_notebooks() -> None:
 def _stop_servers(app, exception) -> None:  # build-finished
     from steprun_widgets.local.server import stop_server
 
-    stop_server(NOTEBOOKS / ".steprun")
+    # the notebooks' embedded server: the per-user root, which is STEPRUN_HOME here (and a
+    # project-local .steprun/ beside them, had one been asked for)
+    for root in (Path(_home), NOTEBOOKS / ".steprun"):
+        if root.is_dir():
+            stop_server(root, force=True)  # a run a notebook left going is canceled, not left
     shutil.rmtree(_home, ignore_errors=True)
 
 
