@@ -211,11 +211,7 @@ def _add_watch_command(subparsers: argparse._SubParsersAction) -> None:
         description="Print status changes and new log lines of a run until it ends; exit 0 when it "
                     "finished, 1 when it failed, was canceled, stopped responding or the timeout passed.")
     watch.add_argument("run_id", metavar="RUN_ID", help="id of a pipeline run or a step run")
-    where = watch.add_mutually_exclusive_group()
-    where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
-                       help=f"the embedded server under DIR (default: {_ROOT_HELP})")
-    where.add_argument("--tracking-uri", metavar="URL",
-                       help="a tracking server (token from MLFLOW_TRACKING_TOKEN)")
+    _add_where_options(watch)
     watch.add_argument("--timeout", type=float, default=sys.maxsize, metavar="SECONDS",
                        help="stop watching after this long (the run goes on)")
     watch.set_defaults(func=cmd_watch)
@@ -289,9 +285,10 @@ def cmd_pipeline_list(args: argparse.Namespace) -> int:
 
 
 def _add_where_options(parser: argparse.ArgumentParser) -> None:
+    """``--root DIR | --tracking-uri URL``: which server a command talks to."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
-                       help=f"the embedded server under DIR (default: {DEFAULT_ROOT})")
+                       help=f"the embedded server under DIR (default: {_ROOT_HELP})")
     where.add_argument("--tracking-uri", metavar="URL",
                        help="a tracking server (credentials from MLFLOW_TRACKING_TOKEN or "
                             "MLFLOW_TRACKING_USERNAME/PASSWORD)")
