@@ -1,5 +1,6 @@
-"""A local HTTP server for the repository's files, so headless Chromium can load the built JS
-bundles and the stand-in pages under js/bench/ (no kernel, no JupyterLab)."""
+"""Static pages in headless Chromium: a local HTTP server for the repository's files (the built JS
+bundles and the stand-in pages under js/bench/, no kernel, no JupyterLab), and a context with the
+network off for pages that must read offline (exports, the docs site, a course site)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,21 @@ def serve_repository() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def offline_context(browser, width: int, height: int = 900,
+                    allowed: tuple[str, ...] = ("file:",)) -> tuple:
+    """A Chromium context with the network off that aborts, and records, every request whose URL
+    does not start with one of ``allowed``: ``(context, the URLs it refused)``."""
+    context = browser.new_context(offline=True, viewport={"width": width, "height": height})
+    refused: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(allowed):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return context, refused

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.static_pages import offline_context
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -43,17 +45,7 @@ def docs_html(tmp_path_factory) -> Path:
 
 
 def _open_offline(browser, page_path: Path, shot: Path) -> dict:
-    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
-    attempted: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            attempted.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    context, attempted = offline_context(browser, 1200)
     page = context.new_page()
     try:
         page.goto(page_path.as_uri(), wait_until="load", timeout=60_000)

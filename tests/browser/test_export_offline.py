@@ -21,6 +21,7 @@ import pytest
 
 from tests.browser.lab import write_notebook
 from tests.notebooks.helpers import WIDGET_VIEW, execute, text
+from tests.static_pages import offline_context
 
 PAYLOAD_SCRIPT = "<script>window.__xss = 1</script>"
 PAYLOAD_IMG = '<img src=x onerror="window.__xss = 2">'
@@ -82,17 +83,7 @@ def _export(path: Path) -> Path:
 
 def _open_offline(browser, html: Path, shot: Path) -> dict:
     """Open the page with the network off; screenshot it; return what the checks need."""
-    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
-    aborted: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            aborted.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    context, aborted = offline_context(browser, 1100)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -22,6 +22,7 @@ import pytest
 from tests.browser.contrast import low_contrast
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
 from tests.notebooks.helpers import executed_notebook
+from tests.static_pages import offline_context
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT = "pre.srw-log code, .srw-snap h4, .srw-snap b, .srw-snap td, .srw-snap th, .srw-snap .srw-muted"
@@ -60,17 +61,7 @@ def test_course_site_builds_and_reads_offline(browser, tmp_path_factory, trackin
     page_path = site / "_build" / "html" / "teaching.html"
     assert "cdn.jsdelivr" not in page_path.read_text(encoding="utf-8")
 
-    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
-    refused: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file:", "data:")):
-            r.continue_()
-        else:
-            refused.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    context, refused = offline_context(browser, 1200, allowed=("file:", "data:"))
     page = context.new_page()
     try:
         page.goto(page_path.as_uri(), wait_until="load", timeout=60_000)
